@@ -1,0 +1,128 @@
+"""``h2h``: the command line, generated from the node specs plus a few utility commands.
+
+Every node in :data:`h2h_engine.nodes.SPECS` becomes ``h2h <node>`` with its inputs as positional
+arguments or flags, ``-o`` for its output and one ``--flag`` per knob. Errors the engine raises on bad input
+(:class:`~h2h_engine.errors.H2HError`) print one line and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable, Sequence
+
+from .errors import H2HError
+from .nodes import SPECS
+from .nodes.spec import Knob, NodeSpec, stderr_json_progress
+
+
+class _Bar:
+    """tqdm progress bar driven by node progress callbacks."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def __call__(self, done: int, total: int, what: str = "") -> None:
+        from tqdm import tqdm  # noqa: PLC0415 - only the CLI draws bars
+
+        if self.bar is None or self.bar.desc != what:
+            if self.bar is not None:
+                self.bar.close()
+            self.bar = tqdm(total=total, desc=what, unit="frame", dynamic_ncols=True)
+        self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _add_knob(p: argparse.ArgumentParser, knob: Knob) -> None:
+    help_text = knob.help + (f" (default: {knob.default})" if knob.default not in (None, "") else "")
+    if knob.type == "bool":
+        p.add_argument(knob.flag, dest=knob.name, action=argparse.BooleanOptionalAction, default=None,
+                       help=help_text)
+    else:
+        metavar = {"frames": "A-B", "size": "WxH"}.get(knob.type)
+        p.add_argument(knob.flag, dest=knob.name, default=None, metavar=metavar, help=help_text,
+                       choices=knob.choices if knob.type == "choice" else None)
+
+
+def _add_node(sub: Any, spec: NodeSpec) -> None:
+    p = sub.add_parser(spec.cli_name, help=spec.help.splitlines()[0], description=spec.help)
+    for port in spec.inputs:
+        if port.flag is None:
+            p.add_argument(port.name, help=port.help, nargs="?" if port.optional else None)
+        else:
+            p.add_argument(port.flag, dest=port.name, required=not port.optional, help=port.help)
+    for port in spec.outputs:
+        p.add_argument(*(["-o", "--output"] if port.flag in (None, "-o") else [port.flag]), dest=port.name,
+                       required=not port.optional, help=port.help)
+    for knob in spec.knobs:
+        _add_knob(p, knob)
+    p.set_defaults(_spec=spec)
+
+
+def _run_node(args: argparse.Namespace) -> int:
+    spec: NodeSpec = args._spec
+    names = {p.name for p in spec.inputs + spec.outputs} | {k.name for k in spec.knobs}
+    values = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    bar = _Bar() if args.progress == "bar" else None
+    progress: Callable[[int, int, str], None] | None = (
+        bar if bar is not None else stderr_json_progress if args.progress == "json" else None)
+    try:
+        result = spec(progress=progress, **values)
+    finally:
+        if bar is not None:
+            bar.close()
+    if result is not None and args.print_result:
+        print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _cmd_model_import_ict(args: argparse.Namespace) -> int:
+    from .morphable import import_ict  # noqa: PLC0415
+
+    model = import_ict(args.src)
+    model.save(args.output)
+    print(f"{args.output}: {model.name}, {model.n_vertices} vertices, {model.n_id} identity modes, "
+          f"{model.n_exp} expressions, {len(model.triangles)} triangles (digest {model.digest})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="h2h", description="head2head: video-based neural head synthesis")
+    parser.add_argument("--progress", choices=("bar", "json", "none"), default="bar",
+                        help="progress display: a bar, JSON lines on stderr (for hosts), or none")
+    parser.add_argument("--print-result", action="store_true", help="print the node's result as JSON")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for spec in SPECS.values():
+        _add_node(sub, spec)
+
+    model = sub.add_parser("model", help="import and inspect morphable models")
+    msub = model.add_subparsers(dest="model_command", required=True)
+    imp = msub.add_parser("import-ict", help="convert the ICT Face Model Light (folder or FaceXModel.tar.xz)")
+    imp.add_argument("src", help="FaceXModel/ folder or FaceXModel.tar.xz")
+    imp.add_argument("-o", "--output", required=True, help="model file to write (.h2hmm.npz)")
+    imp.set_defaults(_func=_cmd_model_import_ict)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if hasattr(args, "_spec"):
+            return _run_node(args)
+        return args._func(args)
+    except H2HError as e:
+        print(f"h2h: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("h2h: interrupted; finished outputs are kept, re-run to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""The project's morphable-model file (``.h2hmm.npz``) and the in-memory :class:`MorphableModel`.
+
+A model is a linear 3DMM: ``S(id, exp) = mean + id @ id_basis + exp @ exp_basis`` over ``V`` vertices.
+The file is an uncompressed ``.npz`` (loads in well under a second) holding the arrays listed on
+:class:`MorphableModel` plus ``header``, a UTF-8 JSON object with ``schema`` = ``"H2HModel.1"``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, ModelMismatchError
+from ..io.atomic import atomic_path
+
+SCHEMA = "H2HModel.1"
+
+# Disjoint per-vertex region labels (index = label value in ``MorphableModel.region``).
+REGIONS = (
+    "face_narrow", "face_outer", "head_neck", "mouth_socket", "eye_socket_left", "eye_socket_right",
+    "gums_tongue", "teeth", "sclera_left", "iris_left", "sclera_right", "iris_right",
+    "lacrimal_fluid", "eye_blend", "eye_occlusion", "eyelashes",
+)
+# Names accepted wherever a set of regions is asked for (render knobs, fitting masks).
+REGION_GROUPS = {
+    "face": ("face_narrow", "face_outer"),
+    "head": ("head_neck",),
+    "mouth": ("mouth_socket", "gums_tongue", "teeth"),
+    "eyeballs": ("sclera_left", "iris_left", "sclera_right", "iris_right"),
+    "iris": ("iris_left", "iris_right"),
+    "eye_sockets": ("eye_socket_left", "eye_socket_right"),
+}
+
+
+@dataclass
+class MorphableModel:
+    """A linear 3D morphable model with the annotations head2head needs.
+
+    Attributes:
+        name: model name recorded in track files (e.g. ``"ict-facekit-light"``).
+        mean: (V, 3) float32 neutral mean shape, model units (ICT: cm), +y up, +z towards the viewer.
+        id_basis: (n_id, V, 3) float32 identity modes, scaled so coefficients have unit prior variance.
+        exp_basis: (n_exp, V, 3) float32 expression blendshape deltas (coefficient 1 = full shape).
+        expressions: n_exp expression names.
+        triangles: (F, 3) int32 vertex indices, counter-clockwise seen from outside.
+        region: (V,) uint8 label into :data:`REGIONS`.
+        landmarks: (68,) int32 vertex of each Multi-PIE landmark.
+        contour_right: (K,) int32 jawline candidates for landmarks 0-7 (ordered chin-wards).
+        contour_left: (K,) int32 jawline candidates for landmarks 9-16.
+        nmfc: (V, 3) float32 normalised mean-face coordinates in [0, 1] (the NMFC colour of each vertex).
+        id_bounds, exp_bounds: (lo, hi) box constraints on the coefficients.
+    """
+
+    name: str
+    mean: np.ndarray
+    id_basis: np.ndarray
+    exp_basis: np.ndarray
+    expressions: list[str]
+    triangles: np.ndarray
+    region: np.ndarray
+    landmarks: np.ndarray
+    contour_right: np.ndarray
+    contour_left: np.ndarray
+    nmfc: np.ndarray
+    id_bounds: tuple[float, float] = (-3.0, 3.0)
+    exp_bounds: tuple[float, float] = (0.0, 1.0)
+    source: str = ""
+    digest: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.digest:
+            self.digest = self._compute_digest()
+
+    # -- sizes -------------------------------------------------------------------------------------------
+    @property
+    def n_vertices(self) -> int:
+        return int(self.mean.shape[0])
+
+    @property
+    def n_id(self) -> int:
+        return int(self.id_basis.shape[0])
+
+    @property
+    def n_exp(self) -> int:
+        return int(self.exp_basis.shape[0])
+
+    def expression_index(self, name: str) -> int:
+        """Index of a named expression (e.g. ``"jawOpen"``)."""
+        try:
+            return self.expressions.index(name)
+        except ValueError:
+            raise KeyError(f"model {self.name} has no expression {name!r}") from None
+
+    # -- geometry ----------------------------------------------------------------------------------------
+    def shape(self, identity: np.ndarray, expression: np.ndarray | None = None,
+              vertices: np.ndarray | None = None) -> np.ndarray:
+        """Vertices for coefficients.
+
+        Args:
+            identity: (n_id,) identity coefficients.
+            expression: (n_exp,) or (T, n_exp) expression coefficients, or None for neutral.
+            vertices: optional (K,) vertex subset.
+        Returns:
+            (K, 3) or (T, K, 3) float32 vertices.
+        """
+        sel = slice(None) if vertices is None else vertices
+        base = self.mean[sel] + np.tensordot(np.asarray(identity, np.float32), self.id_basis[:, sel], axes=1)
+        if expression is None:
+            return base.astype(np.float32)
+        exp = np.asarray(expression, np.float32)
+        return (base + np.tensordot(exp, self.exp_basis[:, sel], axes=1)).astype(np.float32)
+
+    def region_mask(self, names: str | list[str] | tuple[str, ...]) -> np.ndarray:
+        """(V,) bool mask of the vertices in the named regions or region groups (see REGION_GROUPS)."""
+        if isinstance(names, str):
+            names = [n for n in names.split(",") if n]
+        labels: set[int] = set()
+        for n in names:
+            for r in REGION_GROUPS.get(n, (n,)):
+                if r not in REGIONS:
+                    raise ValueError(f"unknown region {r!r}; known: {sorted(set(REGIONS) | set(REGION_GROUPS))}")
+                labels.add(REGIONS.index(r))
+        return np.isin(self.region, sorted(labels))
+
+    def region_triangles(self, names: str | list[str] | tuple[str, ...]) -> np.ndarray:
+        """(F', 3) the triangles whose three vertices all lie in the named regions."""
+        mask = self.region_mask(names)
+        return self.triangles[mask[self.triangles].all(axis=1)]
+
+    # -- identity of the model itself ------------------------------------------------------------------------
+    def _compute_digest(self) -> str:
+        h = hashlib.sha256()
+        for a in (self.mean, self.id_basis[:, :50], self.exp_basis[:, :50], self.triangles, self.landmarks):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()[:16]
+
+    def check_compatible(self, name: str, digest: str, what: str) -> None:
+        """Raise ModelMismatchError if a file made with model (name, digest) is used with this model."""
+        if digest != self.digest:
+            raise ModelMismatchError(f"{what} was made with model {name} ({digest}); this is {self.name} "
+                                     f"({self.digest}): re-track with the same model file")
+
+    # -- file I/O ------------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the model file atomically (uncompressed npz)."""
+        header = {
+            "schema": SCHEMA, "name": self.name, "expressions": list(self.expressions), "regions": list(REGIONS),
+            "id_bounds": list(self.id_bounds), "exp_bounds": list(self.exp_bounds), "source": self.source,
+            "digest": self.digest,
+        }
+        with atomic_path(path, suffix=".npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, header=np.frombuffer(json.dumps(header).encode(), np.uint8),
+                         mean=self.mean, id_basis=self.id_basis, exp_basis=self.exp_basis,
+                         triangles=self.triangles, region=self.region, landmarks=self.landmarks,
+                         contour_right=self.contour_right, contour_left=self.contour_left, nmfc=self.nmfc)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "MorphableModel":
+        """Read a model file written by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"model file {path} does not exist (import one with `h2h model import-ict`)")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                header = json.loads(bytes(z["header"]).decode())
+                arrays = {k: z[k] for k in ("mean", "id_basis", "exp_basis", "triangles", "region", "landmarks",
+                                            "contour_right", "contour_left", "nmfc")}
+        except (OSError, ValueError, KeyError) as e:
+            raise InputError(f"{path} is not a head2head model file ({e})") from None
+        if header.get("schema") != SCHEMA:
+            raise InputError(f"{path} has schema {header.get('schema')!r}; this engine reads {SCHEMA}")
+        return cls(name=header["name"], expressions=header["expressions"], id_bounds=tuple(header["id_bounds"]),
+                   exp_bounds=tuple(header["exp_bounds"]), source=header.get("source", ""),
+                   digest=header["digest"], **arrays)

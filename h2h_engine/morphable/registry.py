@@ -1,0 +1,77 @@
+"""Where model files live: a cache folder, filled once from the shared ICT archive when needed.
+
+Lookup order for ``load_model(name_or_path)``:
+1. an existing file path;
+2. ``<dir>/<name>.h2hmm.npz`` for each folder in ``$H2H_MODEL_PATH`` (``:``-separated), then the user cache
+   ``$XDG_CACHE_HOME/h2h/models`` (default ``~/.cache/h2h/models``);
+3. for the built-in ``ict`` / ``ict-facekit-light``: import the ICT archive found at ``$H2H_ICT_SOURCE`` or
+   ``../shared/ict-facekit/FaceXModel.tar.xz`` beside the repository, and cache the result.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import InputError
+from .ict import MODEL_NAME, import_ict
+from .model import MorphableModel
+
+SUFFIX = ".h2hmm.npz"
+DEFAULT_MODEL = MODEL_NAME
+_ALIASES = {"ict": MODEL_NAME, "default": MODEL_NAME}
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "h2h" / "models"
+
+
+def search_dirs() -> list[Path]:
+    dirs = [Path(d) for d in os.environ.get("H2H_MODEL_PATH", "").split(os.pathsep) if d]
+    return dirs + [cache_dir()]
+
+
+def ict_source() -> Path | None:
+    """The ICT archive or folder to import the built-in model from, if any is found."""
+    env = os.environ.get("H2H_ICT_SOURCE")
+    if env:
+        return Path(env)
+    repo = Path(__file__).resolve().parents[2]
+    for cand in (repo.parent / "shared" / "ict-facekit" / "FaceXModel.tar.xz",
+                 repo / "shared" / "ict-facekit" / "FaceXModel.tar.xz"):
+        if cand.exists():
+            return cand
+    return None
+
+
+def resolve_model_path(name_or_path: str | os.PathLike | None = None) -> Path:
+    """The model file for a name or path, importing the built-in ICT model into the cache on first use."""
+    key = str(name_or_path) if name_or_path else DEFAULT_MODEL
+    if Path(key).is_file():
+        return Path(key)
+    name = _ALIASES.get(key, key)
+    for d in search_dirs():
+        p = d / f"{name}{SUFFIX}"
+        if p.is_file():
+            return p
+    if name != MODEL_NAME:
+        raise InputError(f"model {key!r} is neither a file nor in {', '.join(map(str, search_dirs()))}")
+    src = ict_source()
+    if src is None or not src.exists():
+        raise InputError("the ICT model is not imported yet and no FaceXModel.tar.xz was found: run "
+                         "`h2h model import-ict PATH/FaceXModel.tar.xz` or set H2H_ICT_SOURCE")
+    out = cache_dir() / f"{MODEL_NAME}{SUFFIX}"
+    import_ict(src).save(out)
+    return out
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: str, mtime: float) -> MorphableModel:
+    return MorphableModel.load(path)
+
+
+def load_model(name_or_path: str | os.PathLike | None = None) -> MorphableModel:
+    """Load a model by name (``"ict"``) or path; loaded models are memoised per file and mtime."""
+    p = resolve_model_path(name_or_path)
+    return _load_cached(str(p), p.stat().st_mtime)

@@ -1,0 +1,134 @@
+"""The track file (``.h2h.npz``): per-shot landmarks, pupils and the fitted 3DMM parameters.
+
+Layout: an uncompressed ``.npz`` with one array per field below, plus ``header``: UTF-8 JSON with
+``schema`` = ``"H2HTrack.1"``, the model's name and digest, image size, fps, the source it was made from and
+(for retargeted tracks) how it was retargeted. Frames are numbered as in the source (movies from 0).
+
+Camera convention (scaled orthographic, see :func:`h2h_engine.fitting.sop.project`): a model point ``X``
+lands at pixel ``u = s * (R X)_x + t_x``, ``v = t_y - s * (R X)_y`` (image y grows downwards) with depth
+``s * (R X)_z`` (larger is nearer the camera).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import FrameRangeError, InputError
+from .io.atomic import atomic_path
+
+SCHEMA = "H2HTrack.1"
+
+# Bits of ``Track.flags``.
+FLAG_NO_FACE = 1        # no face was detected; landmarks/pupils interpolated from neighbours
+FLAG_REDETECTED = 2     # the face box came from a fresh detection rather than the previous frame
+FLAG_LOW_CONFIDENCE = 4  # landmarks disagree with the fit or the detector score is low
+FLAG_RETARGETED = 8     # parameters came from another shot (Retarget node)
+
+_ARRAYS = ("frames", "landmarks", "pupils", "confidence", "flags", "identity", "expression", "rotation",
+           "translation", "scale", "rmse")
+
+
+@dataclass
+class Track:
+    """Per-frame tracking and 3DMM fit of one shot (T frames).
+
+    Attributes:
+        frames: (T,) int64 frame numbers.
+        landmarks: (T, 68, 2) float32 detected landmarks, pixels.
+        pupils: (T, 2, 2) float32 pupil centres (subject's right eye first, as landmarks 36-41), pixels.
+        confidence: (T,) float32 detection confidence in [0, 1].
+        flags: (T,) uint8 bit set of FLAG_* values.
+        identity: (n_id,) float32 identity coefficients shared by the shot.
+        expression: (T, n_exp) float32 expression coefficients.
+        rotation: (T, 3, 3) float32 rotation matrices.
+        translation: (T, 2) float32 2D translation, pixels.
+        scale: (T,) float32 pixels per model unit.
+        rmse: (T,) float32 landmark reprojection RMSE of the fit, pixels.
+        image_size: (width, height) of the source frames.
+        fps: frames per second of the source.
+        model_name, model_digest: the morphable model the fit used.
+        meta: free-form JSON-safe dict (source path, config, retarget provenance, ...).
+    """
+
+    frames: np.ndarray
+    landmarks: np.ndarray
+    pupils: np.ndarray
+    confidence: np.ndarray
+    flags: np.ndarray
+    identity: np.ndarray
+    expression: np.ndarray
+    rotation: np.ndarray
+    translation: np.ndarray
+    scale: np.ndarray
+    rmse: np.ndarray
+    image_size: tuple[int, int]
+    fps: float
+    model_name: str
+    model_digest: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        t = len(self.frames)
+        want = {"landmarks": (t, 68, 2), "pupils": (t, 2, 2), "confidence": (t,), "flags": (t,),
+                "rotation": (t, 3, 3), "translation": (t, 2), "scale": (t,), "rmse": (t,)}
+        for name, shape in want.items():
+            got = np.shape(getattr(self, name))
+            if got != shape:
+                raise ValueError(f"Track.{name} must have shape {shape}; got {got}")
+        if np.ndim(self.expression) != 2 or len(self.expression) != t:
+            raise ValueError(f"Track.expression must have shape (T={t}, n_exp); got {np.shape(self.expression)}")
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.frames)
+
+    def index_of(self, frame: int) -> int:
+        """Row of a frame number."""
+        hits = np.nonzero(self.frames == frame)[0]
+        if len(hits) == 0:
+            raise FrameRangeError(f"frame {frame} is not in the track ({self.frames[0]}-{self.frames[-1]})")
+        return int(hits[0])
+
+    def slice(self, first: int, last: int) -> "Track":
+        """The frames with numbers in ``[first, last]`` (inclusive), as a new Track."""
+        keep = (self.frames >= first) & (self.frames <= last)
+        if not keep.any():
+            raise FrameRangeError(f"no frames in {first}-{last}; the track has {self.frames[0]}-{self.frames[-1]}")
+        per_frame = {n: getattr(self, n)[keep] for n in _ARRAYS if n != "identity"}
+        return replace(self, **per_frame, meta=dict(self.meta))
+
+    # -- file I/O ------------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the track atomically."""
+        header = {"schema": SCHEMA, "image_size": list(self.image_size), "fps": float(self.fps),
+                  "model": {"name": self.model_name, "digest": self.model_digest}, "meta": self.meta}
+        arrays = {n: np.asarray(getattr(self, n)) for n in _ARRAYS}
+        with atomic_path(path, suffix=".npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Track":
+        """Read a track file; raises InputError when it is missing, corrupt or of an unknown schema."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"track file {path} does not exist")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                header = json.loads(bytes(z["header"]).decode())
+                arrays = {n: z[n] for n in _ARRAYS}
+        except (OSError, ValueError, KeyError, EOFError) as e:
+            raise InputError(f"{path} is not a head2head track file ({e})") from None
+        if header.get("schema") != SCHEMA:
+            raise InputError(f"{path} has schema {header.get('schema')!r}; this engine reads {SCHEMA}")
+        return cls(**arrays, image_size=tuple(header["image_size"]), fps=header["fps"],
+                   model_name=header["model"]["name"], model_digest=header["model"]["digest"],
+                   meta=header.get("meta", {}))
+

@@ -1,0 +1,44 @@
+"""Shared fixtures: real clips from ../shared/videos and the ICT model (converted once into the cache)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("H2H_SHARED", REPO.parent / "shared"))
+VIDEOS = SHARED / "videos"
+
+
+def _clip(name: str) -> Path:
+    hits = sorted(VIDEOS.glob(f"*{name}*")) if VIDEOS.is_dir() else []
+    if len(hits) != 1:
+        pytest.skip(f"shared clip {name!r} not found under {VIDEOS}")
+    return hits[0]
+
+
+@pytest.fixture(scope="session")
+def clip():
+    """``clip(name)``: path of a shared clip by a unique part of its file name (skips when absent)."""
+    return _clip
+
+
+@pytest.fixture(scope="session")
+def model():
+    from h2h_engine.morphable import load_model
+
+    return load_model()
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        import torch
+
+        has_gpu = torch.cuda.is_available()
+    except ImportError:
+        has_gpu = False
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "cuda" in item.keywords and not has_gpu:
+            item.add_marker(skip)

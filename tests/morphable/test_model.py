@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from h2h_engine.errors import InputError
+from h2h_engine.morphable import REGIONS, MorphableModel, import_ict
+from h2h_engine.morphable.registry import ict_source
+
+
+def test_ict_model_contents(model):
+    assert model.name == "ict-facekit-light"
+    assert model.mean.shape == (26719, 3)
+    assert model.id_basis.shape == (100, 26719, 3)
+    assert model.exp_basis.shape == (53, 26719, 3)
+    assert model.expressions[model.expression_index("jawOpen")] == "jawOpen"
+    # quads split into triangles; every index valid
+    assert model.triangles.max() < model.n_vertices and model.triangles.min() >= 0
+    # the ICT face region has 18,461 triangles once quads are split
+    assert len(model.region_triangles("face")) == 18461
+    assert model.landmarks.shape == (68,)
+    assert model.region[model.landmarks].max() <= REGIONS.index("face_outer")  # all 68 on the face
+    assert model.nmfc.min() == 0.0 and model.nmfc.max() == 1.0
+    assert len(model.contour_left) == len(model.contour_right) == 17
+
+
+def test_identity_modes_are_scaled_pca(model):
+    # modes ordered by decreasing energy, so unit-variance coefficients are a sensible prior
+    norms = np.linalg.norm(model.id_basis.reshape(100, -1), axis=1)
+    assert norms[0] > 10 * norms[-1]
+
+
+def test_jaw_open_moves_chin_down(model):
+    chin = model.landmarks[8]
+    delta = model.exp_basis[model.expression_index("jawOpen"), chin]
+    assert delta[1] < -1.0  # model units are cm, +y up
+
+
+def test_roundtrip(tmp_path, model):
+    path = tmp_path / "m.h2hmm.npz"
+    model.save(path)
+    back = MorphableModel.load(path)
+    assert back.digest == model.digest
+    np.testing.assert_array_equal(back.triangles, model.triangles)
+    np.testing.assert_array_equal(back.exp_basis, model.exp_basis)
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        MorphableModel.load(tmp_path / "missing.h2hmm.npz")
+    junk = tmp_path / "junk.h2hmm.npz"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="not a head2head model"):
+        MorphableModel.load(junk)
+    with pytest.raises(InputError, match="not the ICT"):
+        (tmp_path / "empty").mkdir()
+        import_ict(tmp_path / "empty")
+
+
+def test_import_cli(tmp_path):
+    from h2h_engine.cli import main
+
+    src = ict_source()
+    if src is None:
+        pytest.skip("shared ICT archive not found")
+    out = tmp_path / "ict.h2hmm.npz"
+    assert main(["model", "import-ict", str(src), "-o", str(out)]) == 0
+    assert MorphableModel.load(out).n_exp == 53
