@@ -7,7 +7,7 @@ Coordinates are frame pixels with pixel centres at integers, as dlib's landmarks
 - ``impl="iris"`` (default): the eye is resampled so that it is ``EYE_PX`` px wide (sub-pixel sampling);
   only pixels darker than half-way between the darkest (5th percentile) and brightest (90th percentile)
   intensities inside the polygon count, weighted by how much darker they are, and the centre is then
-  re-estimated inside an iris-sized disc around it (a few mean-shift steps) so that dark eye corners, lashes
+  re-estimated with a Gaussian window of iris size around it (a few mean-shift steps) so that dark eye corners, lashes
   and shadows away from the iris stop pulling it. Closed or nearly closed eyes (eye aspect ratio below
   ``EAR_CLOSED``) and eyes without a dark blob fall back to the polygon centre with confidence 0.
 """
@@ -23,7 +23,7 @@ IRIS_RADIUS = 0.22  # iris radius as a fraction of the eye width (about 6 mm of 
 EAR_CLOSED = 0.12   # eye aspect ratio below which the eye is taken as closed
 EAR_OPEN = 0.22     # eye aspect ratio from which the eye counts as fully open for the confidence
 MIN_CONTRAST = 0.25  # (bright - dark) / bright below which there is no usable dark iris
-_MEAN_SHIFT_STEPS = 3
+_MEAN_SHIFT_STEPS = 4
 
 
 def eye_aspect_ratio(eye: np.ndarray) -> np.ndarray:
@@ -82,9 +82,9 @@ def _pupil_iris(gray: np.ndarray, eye: np.ndarray) -> tuple[np.ndarray, float]:
     weight = np.maximum(0.5 * (dark + bright) - vals, 0.0)
     total = weight.sum()
     q = np.array([(weight * xs).sum(), (weight * ys).sum()]) / total
-    r2 = (IRIS_RADIUS * EYE_PX) ** 2
+    inv_2s2 = 0.5 / (IRIS_RADIUS * EYE_PX) ** 2
     for _ in range(_MEAN_SHIFT_STEPS):
-        w_disc = weight * (((xs - q[0]) ** 2 + (ys - q[1]) ** 2) <= r2)
+        w_disc = weight * np.exp(-((xs - q[0]) ** 2 + (ys - q[1]) ** 2) * inv_2s2)
         t = w_disc.sum()
         if t <= 0:
             break
@@ -111,3 +111,35 @@ def locate_pupils(gray: np.ndarray, landmarks: np.ndarray, impl: str = "iris") -
     one = _pupil_iris if impl == "iris" else _pupil_ref
     found = [one(gray, landmarks[idx].astype(np.float64)) for idx in EYES]
     return (np.array([p for p, _ in found], np.float32), np.array([c for _, c in found], np.float32))
+
+
+def pupils_in_eye_frame(landmarks: np.ndarray, pupils: np.ndarray) -> np.ndarray:
+    """Pupils in each eye's own frame: origin at the middle of the two corners, x along the corners
+    (outer to inner for the subject's right eye, inner to outer for the left), y perpendicular (down), both
+    in units of the corner distance. Removes head translation, in-plane rotation and scale.
+
+    Args:
+        landmarks: (..., 68, 2) pixels.
+        pupils: (..., 2, 2) pixels.
+    Returns:
+        (..., 2, 2) float32 eye-frame coordinates (0, 0 is the eye centre).
+    """
+    out = np.empty(np.broadcast_shapes(pupils.shape), np.float32)
+    for e, idx in enumerate(EYES):
+        a, b = landmarks[..., idx[0], :], landmarks[..., idx[3], :]
+        axis = b - a
+        width2 = np.maximum((axis ** 2).sum(-1, keepdims=True), 1e-9)
+        rel = pupils[..., e, :] - 0.5 * (a + b)
+        out[..., e, 0] = ((rel * axis).sum(-1, keepdims=True) / width2)[..., 0]
+        out[..., e, 1] = ((rel[..., 1] * axis[..., 0] - rel[..., 0] * axis[..., 1])[..., None] / width2)[..., 0]
+    return out
+
+
+def inside_eye_polygon(landmarks: np.ndarray, pupils: np.ndarray) -> np.ndarray:
+    """(T, 2) bool: whether each pupil of (T, 2, 2) lies inside its eye polygon of (T, 68, 2) landmarks."""
+    out = np.empty(pupils.shape[:2], bool)
+    for t in range(len(pupils)):
+        for e, idx in enumerate(EYES):
+            out[t, e] = _inside_polygon(pupils[t, e, 0:1].astype(np.float64), pupils[t, e, 1:2].astype(np.float64),
+                                        landmarks[t, idx].astype(np.float64))[0]
+    return out

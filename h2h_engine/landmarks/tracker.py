@@ -8,7 +8,10 @@ detector runs again, when any of these holds:
   (the seed box was off, e.g. fast motion, or the patch is no longer a face);
 - appearance: the normalised cross-correlation of the 24 x 24 grey face patch with the previous frame's
   falls below ``MIN_NCC`` (a cut, an occlusion);
-- size: the face's size changed by more than ``SCALE_JUMP`` times in one frame;
+- drift from the last detection: the face's size (RMS radius of the expression-stable points) changed by
+  more than ``SIZE_DRIFT`` times, or those points, aligned to the last detection's by a similarity
+  transform, are off by more than ``SHAPE_DRIFT`` inter-ocular distances (RMS). The box -> points -> box loop
+  can otherwise grow or shrink the shape over a few blurred frames while staying self-consistent;
 - safety net: ``REDETECT_EVERY`` frames passed since the last detection.
 
 Re-detection looks first in a window twice the face's size (fast), then over the whole frame (upsampling
@@ -33,11 +36,12 @@ from ..errors import InputError, NoFaceError
 from ..track import FLAG_LOW_CONFIDENCE, FLAG_NO_FACE, FLAG_REDETECTED
 from .detect import Detection, FaceDetector
 from .pupils import locate_pupils
-from .shape import ShapeFit, ShapePredictor, box_from_points
+from .shape import RIGID, ShapeFit, ShapePredictor, box_from_points, inter_ocular, points_frame
 
 MAX_AGREEMENT = 0.04
 MIN_NCC = 0.5
-SCALE_JUMP = 1.25
+SIZE_DRIFT = 1.12
+SHAPE_DRIFT = 0.05
 REDETECT_EVERY = 30
 LOW_CONFIDENCE = 0.5
 _PATCH = 24  # side of the grey face patch compared between frames, px
@@ -86,6 +90,19 @@ def _patch(gray: np.ndarray, box: np.ndarray) -> np.ndarray:
     return p / max(float(np.linalg.norm(p)), 1e-6)
 
 
+def shape_drift(landmarks: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    """Size ratio and RMS similarity-aligned residual (over inter-ocular distance) of the expression-stable
+    points of (68, 2) ``landmarks`` against (68, 2) ``reference``."""
+    a, b = landmarks[RIGID].astype(np.float64), reference[RIGID].astype(np.float64)
+    a0, b0 = a - a.mean(0), b - b.mean(0)
+    u, sv, vt = np.linalg.svd(a0.T @ b0)
+    d = np.sign(np.linalg.det(u @ vt))
+    rot = u @ np.diag([1.0, d]) @ vt
+    scale = (sv[0] + d * sv[1]) / max(float((a0 ** 2).sum()), 1e-9)
+    resid = np.sqrt(((scale * a0 @ rot - b0) ** 2).sum(1).mean()) / max(float(inter_ocular(reference)), 1.0)
+    return float(points_frame(landmarks)[1] / max(float(points_frame(reference)[1]), 1e-6)), float(resid)
+
+
 def parse_face_policy(face: str) -> tuple[str, int]:
     """``"largest"`` | ``"center"`` | ``"index:N"`` -> (kind, N)."""
     if face in ("largest", "center"):
@@ -106,6 +123,7 @@ class _Follower:
         self.prev: np.ndarray | None = None       # (68, 2) landmarks of the previous frame, None when lost
         self.last_box: np.ndarray | None = None   # (4,) box of the last frame with a face
         self.patch: np.ndarray | None = None
+        self.detected: np.ndarray | None = None   # (68, 2) landmarks at the last detection
         self.det_conf = 0.0
         self.since_detection = 0
 
@@ -134,6 +152,7 @@ class _Follower:
         self.patch = _patch(gray, self.last_box)
         if det is not None:
             self.det_conf = self.detector.confidence(det.score)
+            self.detected = fit.landmarks
             self.since_detection = 0
         else:
             self.since_detection += 1
@@ -147,9 +166,10 @@ class _Follower:
             fit = self.predictor(gray, box_from_points(self.prev))
             box = box_from_points(fit.landmarks)
             ncc = float((_patch(gray, box) * self.patch).sum())
-            size_ratio = (box[2] - box[0]) / (self.last_box[2] - self.last_box[0])
+            size_ratio, resid = shape_drift(fit.landmarks, self.detected)
             consistent = fit.agreement <= MAX_AGREEMENT and ncc >= MIN_NCC
-            if consistent and 1 / SCALE_JUMP <= size_ratio <= SCALE_JUMP and self.since_detection < REDETECT_EVERY:
+            drifted = not 1 / SIZE_DRIFT <= size_ratio <= SIZE_DRIFT or resid > SHAPE_DRIFT
+            if consistent and not drifted and self.since_detection < REDETECT_EVERY:
                 self._accept(gray, fit, None)
                 return fit.landmarks, 0, self._confidence(fit)
             near = [d for d in self.detector.detect_near(gray, box) if _iou(d.box, box) > 0.3]
