@@ -134,12 +134,3 @@ def pupils_in_eye_frame(landmarks: np.ndarray, pupils: np.ndarray) -> np.ndarray
         out[..., e, 1] = ((rel[..., 1] * axis[..., 0] - rel[..., 0] * axis[..., 1])[..., None] / width2)[..., 0]
     return out
 
-
-def inside_eye_polygon(landmarks: np.ndarray, pupils: np.ndarray) -> np.ndarray:
-    """(T, 2) bool: whether each pupil of (T, 2, 2) lies inside its eye polygon of (T, 68, 2) landmarks."""
-    out = np.empty(pupils.shape[:2], bool)
-    for t in range(len(pupils)):
-        for e, idx in enumerate(EYES):
-            out[t, e] = _inside_polygon(pupils[t, e, 0:1].astype(np.float64), pupils[t, e, 1:2].astype(np.float64),
-                                        landmarks[t, idx].astype(np.float64))[0]
-    return out
