@@ -98,10 +98,10 @@ def quality(n_frames: int) -> None:
             pupils = np.array([locate_pupils(g, lm, impl)[0] for g, lm in zip(grays, track.landmarks)])
             ms = (time.perf_counter() - t) / len(frames) * 1e3
             rng, noise = binocular_noise(track.landmarks, pupils)
+            inside = inside_eye_polygon(track.landmarks[ok], pupils[ok]).mean()
             cells.append(f"{impl}: jitter {pupil_jitter(track.landmarks, pupils) * 100:.2f}% range {rng * 100:.1f}% "
-                         f"binocular {noise:.2f} inside {inside_eye_polygon(track.landmarks[ok], pupils[ok]).mean():.3f} "
-                         f"{ms:.2f} ms")
-        print(f"  {name[:48]:48s} {frames[0][1].shape[0]}px {kind:11s} | " + " | ".join(cells))
+                         f"binocular {noise:.2f} inside {inside:.3f} {ms:.2f} ms")
+        print(f"  {name.split('__')[-1][:36]:36s} {frames[0][1].shape[0]}px {kind:11s} | " + " | ".join(cells))
 
 
 def main() -> None:
