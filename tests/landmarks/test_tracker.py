@@ -6,7 +6,7 @@ from h2h_engine.errors import InputError, NoFaceError
 from h2h_engine.landmarks import track_landmarks
 from h2h_engine.landmarks.dlib_models import hog_detector, shape_predictor
 from h2h_engine.landmarks.metrics import landmark_jitter, nme
-from h2h_engine.track import FLAG_NO_FACE, FLAG_REDETECTED
+from h2h_engine.track import FLAG_LOW_CONFIDENCE, FLAG_NO_FACE, FLAG_REDETECTED
 
 AOC = "WDA_AlexandriaOcasioCortez"
 GRID = "GRID_bbaf2n"
@@ -100,6 +100,18 @@ def test_no_face_frames_flagged_and_interpolated(frames):
         np.testing.assert_allclose(tr.pupils[i], (1 - w) * tr.pupils[9] + w * tr.pupils[13], atol=1e-3)
     assert (tr.confidence[no_face] == 0).all() and (tr.confidence[~no_face] > 0.5).all()
     assert tr.flags[13] & FLAG_REDETECTED
+
+
+def test_confidence_drops_on_degraded_frames(frames):
+    seq = frames(GRID, 0, 39)
+    rng = np.random.default_rng(0)
+    for i in range(15, 30):  # heavy sensor noise
+        seq[i] = (seq[i][0], np.clip(seq[i][1] + rng.normal(0, 50, seq[i][1].shape), 0, 255).astype(np.uint8))
+    tr = track_landmarks(seq)
+    assert tr.confidence[:15].mean() > 0.9 and tr.confidence[30:].mean() > 0.8
+    assert tr.confidence[15:30].mean() < 0.4
+    assert ((tr.flags[20:30] & FLAG_LOW_CONFIDENCE) > 0).all()  # after a few frames' lag
+    assert ((tr.flags[:15] & FLAG_LOW_CONFIDENCE) == 0).all()
 
 
 def test_all_no_face_raises():
