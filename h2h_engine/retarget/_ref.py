@@ -102,7 +102,7 @@ def retarget_ref(source: Track, target: Track, model: MorphableModel, mode: str 
             R, t, s = target.rotation[trow], target.translation[trow], target.scale[trow]
             conf = min(source.confidence[srow], target.confidence[trow])
             flag = (int(source.flags[srow]) | int(target.flags[trow])) & (FLAG_NO_FACE | FLAG_LOW_CONFIDENCE)
-        verts = model.shape(target.identity, e)[model.landmarks]                      # (68, 3)
+        verts = model.shape(target.identity, e, vertices=model.landmarks)             # (68, 3)
         lm = project(verts, np.asarray(R)[None], np.asarray(t)[None], np.asarray([s]))[0, :, :2]
         pupils = [_transfer_pupil(source.landmarks[srow], source.pupils[srow, eye], lm, eye) for eye in (0, 1)]
         for name, value in (("frames", f), ("landmarks", lm), ("pupils", pupils), ("confidence", conf),
