@@ -78,10 +78,16 @@ def retarget_ref(source: Track, target: Track, model: MorphableModel, mode: str 
 
     src_neutral = np.percentile(source.expression[used], neutral_percentile, axis=0)
     tgt_neutral = np.percentile(target.expression, neutral_percentile, axis=0)
-    src_t = np.mean([source.translation[r] for r in used], axis=0)
+    centre = model.mean[model.landmarks].astype(np.float64).mean(axis=0)   # face centre: the point head mode places
+
+    def centre_px(track: Track, row: int) -> np.ndarray:
+        return project(centre[None], track.rotation[row:row + 1], track.translation[row:row + 1],
+                       track.scale[row:row + 1])[0, 0, :2].astype(np.float64)
+
+    src_p = np.mean([centre_px(source, r) for r in used], axis=0)
     src_s = np.mean([float(source.scale[r]) for r in used])
-    tgt_t = np.mean(target.translation.astype(np.float64), axis=0)
-    tgt_s = np.mean(target.scale.astype(np.float64))
+    tgt_p = np.mean([centre_px(target, r) for r in range(len(target))], axis=0)
+    tgt_s = np.mean([float(s) for s in target.scale])
 
     out = {n: [] for n in ("frames", "landmarks", "pupils", "confidence", "flags", "expression", "rotation",
                            "translation", "scale")}
@@ -94,8 +100,10 @@ def retarget_ref(source: Track, target: Track, model: MorphableModel, mode: str 
         if mode == "head":
             k = tgt_s / src_s
             R = source.rotation[srow]
-            t = tgt_t + (source.translation[srow] - src_t) * k
             s = source.scale[srow] * k
+            p = tgt_p + (centre_px(source, srow) - src_p) * k          # where the face centre goes
+            rc = R @ centre
+            t = p - np.array([s * rc[0], -s * rc[1]])
             conf = source.confidence[srow]
             flag = int(source.flags[srow]) & (FLAG_NO_FACE | FLAG_LOW_CONFIDENCE)
         else:

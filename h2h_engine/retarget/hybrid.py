@@ -1,9 +1,12 @@
 """Hybrid parameters (paper section III-B): a new track mixing a source shot's motion into a target shot.
 
-- ``head`` mode: target identity; source expression and rotation; source scale and translation re-expressed
-  relative to the target: ``s = s_src * k`` and ``t = mean(t_tgt) + (t_src - mean(t_src)) * k`` with
-  ``k = mean(s_tgt) / mean(s_src)``, so the head sits where the target's head sits on average and moves as
-  the source's moves (means over the source frames used, each once, and over all target frames).
+- ``head`` mode: target identity; source expression and rotation; source scale and placement re-expressed
+  relative to the target: ``s = s_src * k`` with ``k = mean(s_tgt) / mean(s_src)``, and the image position
+  ``p`` of the face centre (see :func:`face_centre`) ``p = mean(p_tgt) + (p_src - mean(p_src)) * k``, so the
+  face sits where the target's face sits on average and moves as the source's moves (means over the source
+  frames used, each once, and over all target frames). Placing the face centre rather than the model origin
+  (about 10 cm behind the face) keeps a source that pitches or turns differently from the target from
+  shifting the face off the target's position.
 - ``face`` mode: target identity and the target's rotation, translation and scale at every output frame;
   source expression.
 - Expressions: optionally ``e_src - neutral(src) + neutral(tgt)``, where ``neutral`` is a low percentile of
@@ -37,9 +40,9 @@ def neutral_expression(expression: np.ndarray, percentile: float) -> np.ndarray:
         expression: (T, n_exp) coefficients.
         percentile: in [0, 100].
     Returns:
-        (n_exp,) float32.
+        (n_exp,) float64.
     """
-    return np.percentile(np.asarray(expression, np.float64), percentile, axis=0).astype(np.float32)
+    return np.percentile(np.asarray(expression, np.float64), percentile, axis=0)
 
 
 def transfer_expression(expression: np.ndarray, bounds: tuple[float, float],
@@ -52,34 +55,52 @@ def transfer_expression(expression: np.ndarray, bounds: tuple[float, float],
         bounds: (lo, hi) of the model's expression coefficients.
         source_neutral, target_neutral: (n_exp,) resting expressions, or None for no offset.
     Returns:
-        (K, n_exp) float32.
+        (K, n_exp) float64.
     """
-    e = np.asarray(expression, np.float32)
+    e = np.asarray(expression, np.float64)
     if source_neutral is not None and target_neutral is not None:
         e = e - source_neutral + target_neutral
-    return np.clip(e, bounds[0], bounds[1]).astype(np.float32)
+    return np.clip(e, bounds[0], bounds[1])
 
 
-def head_pose(rotation: np.ndarray, translation: np.ndarray, scale: np.ndarray,
+def face_centre(model: MorphableModel) -> np.ndarray:
+    """(3,) the anchor whose image position head mode maps: centroid of the mean face's landmark vertices."""
+    return model.mean[model.landmarks].astype(np.float64).mean(axis=0)
+
+
+def anchor_offset(rotation: np.ndarray, scale: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """(K, 2) pixel offset of ``anchor`` from the camera translation (image of ``anchor`` = t + offset)."""
+    cam = np.einsum("kij,j->ki", np.asarray(rotation, np.float64), anchor) * np.asarray(scale, np.float64)[:, None]
+    return np.stack([cam[:, 0], -cam[:, 1]], axis=-1)
+
+
+def placement(track: Track, rows: np.ndarray, anchor: np.ndarray) -> tuple[np.ndarray, float]:
+    """Mean image position (2,) of ``anchor`` and mean scale of a track over some rows."""
+    pos = track.translation[rows] + anchor_offset(track.rotation[rows], track.scale[rows], anchor)
+    return pos.mean(axis=0), float(np.mean(track.scale[rows], dtype=np.float64))
+
+
+def head_pose(rotation: np.ndarray, translation: np.ndarray, scale: np.ndarray, anchor: np.ndarray,
               source_mean: tuple[np.ndarray, float], target_mean: tuple[np.ndarray, float]
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source cameras re-expressed around the target's mean head placement.
+    """Source cameras re-expressed around the target's mean face placement.
+
+    The image position ``p`` of ``anchor`` (the face centre) becomes ``mean(p_tgt) + (p_src - mean(p_src)) * k``
+    and the scale ``s_src * k``, ``k = mean(s_tgt) / mean(s_src)``; rotation is the source's.
 
     Args:
         rotation: (K, 3, 3), translation: (K, 2), scale: (K,) source cameras.
-        source_mean, target_mean: (mean translation (2,), mean scale) of each shot.
+        anchor: (3,) model point whose placement is mapped.
+        source_mean, target_mean: (mean anchor position (2,), mean scale) of each shot (see :func:`placement`).
     Returns:
-        rotation (K, 3, 3), translation (K, 2), scale (K,) float32.
+        rotation (K, 3, 3), translation (K, 2), scale (K,) float64.
     """
+    rotation = np.array(rotation, np.float64)
     k = target_mean[1] / source_mean[1]
-    t = target_mean[0] + (np.asarray(translation, np.float64) - source_mean[0]) * k
     s = np.asarray(scale, np.float64) * k
-    return np.asarray(rotation, np.float32).copy(), t.astype(np.float32), s.astype(np.float32)
-
-
-def placement(track: Track, rows: np.ndarray) -> tuple[np.ndarray, float]:
-    """Mean translation (2,) and mean scale of a track over some rows."""
-    return track.translation[rows].astype(np.float64).mean(axis=0), float(track.scale[rows].astype(np.float64).mean())
+    p_src = translation + anchor_offset(rotation, scale, anchor)                               # (K, 2)
+    p = target_mean[0] + (p_src - source_mean[0]) * k
+    return rotation, p - anchor_offset(rotation, s, anchor), s
 
 
 def check_models(source: Track, target: Track, model: MorphableModel) -> None:
@@ -166,14 +187,14 @@ def retarget(source: Track, target: Track, model: MorphableModel, mode: str = "h
     expression = transfer_expression(source.expression[rows], model.exp_bounds, *neutrals)   # (K, n_exp)
 
     if mode == "head":
+        anchor = face_centre(model)
         rotation, translation, scale = head_pose(source.rotation[rows], source.translation[rows],
-                                                 source.scale[rows], placement(source, used),
-                                                 placement(target, np.arange(len(target))))
+                                                 source.scale[rows], anchor, placement(source, used, anchor),
+                                                 placement(target, np.arange(len(target)), anchor))
         confidence = source.confidence[rows]
         flags = source.flags[rows] & _CARRIED_FLAGS
     else:
-        rotation, translation, scale = (target.rotation[tgt_rows].copy(), target.translation[tgt_rows].copy(),
-                                        target.scale[tgt_rows].copy())
+        rotation, translation, scale = target.rotation[tgt_rows], target.translation[tgt_rows], target.scale[tgt_rows]
         confidence = np.minimum(source.confidence[rows], target.confidence[tgt_rows])
         flags = (source.flags[rows] | target.flags[tgt_rows]) & _CARRIED_FLAGS
 
@@ -195,15 +216,13 @@ def retarget(source: Track, target: Track, model: MorphableModel, mode: str = "h
         "source_frame_of_output": source.frames[rows].astype(int).tolist(),
         **(provenance or {}),
     }
-    meta = {**_without_retarget(target.meta), "retarget": record}
-    return Track(frames=out_frames, landmarks=landmarks.astype(np.float32), pupils=pupils,
-                 confidence=np.asarray(confidence, np.float32),
-                 flags=(np.asarray(flags, np.uint8) | FLAG_RETARGETED).astype(np.uint8),
-                 identity=np.asarray(target.identity, np.float32).copy(), expression=expression,
-                 rotation=np.asarray(rotation, np.float32), translation=np.asarray(translation, np.float32),
-                 scale=np.asarray(scale, np.float32), rmse=np.zeros(len(out_frames), np.float32),
-                 image_size=tuple(target.image_size), fps=float(target.fps), model_name=model.name,
-                 model_digest=model.digest, meta=meta)
+    arrays = {"frames": out_frames, "landmarks": landmarks, "pupils": pupils, "confidence": confidence,
+              "flags": np.asarray(flags) | FLAG_RETARGETED, "identity": target.identity, "expression": expression,
+              "rotation": rotation, "translation": translation, "scale": scale, "rmse": np.zeros(len(out_frames))}
+    # every array keeps the dtype the target's has (so face mode and identity are bit-exact copies)
+    arrays = {n: np.array(v, dtype=getattr(target, n).dtype) for n, v in arrays.items()}
+    return Track(**arrays, image_size=tuple(target.image_size), fps=float(target.fps), model_name=model.name,
+                 model_digest=model.digest, meta={**_without_retarget(target.meta), "retarget": record})
 
 
 def _without_retarget(meta: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from h2h_engine.errors import FrameRangeError, ModelMismatchError
 from h2h_engine.fitting.sop import project
 from h2h_engine.retarget import neutral_expression, retarget
 from h2h_engine.retarget._ref import retarget_ref
+from h2h_engine.retarget.hybrid import face_centre
 from h2h_engine.track import FLAG_RETARGETED
 
 FIELDS = ("frames", "landmarks", "pupils", "confidence", "flags", "expression", "rotation", "translation", "scale")
@@ -38,21 +39,28 @@ def test_head_mode_follows_source_rotation_at_target_placement(shots, model):
     assert n == len(a)
     assert np.array_equal(out.rotation, a.rotation)
     assert np.array_equal(out.expression, np.clip(a.expression, *model.exp_bounds))
-    # mean placement is the target's, relative motion is the source's scaled by the size ratio
+    # mean placement is the target's, relative motion is the source's scaled by the size ratio (measured
+    # at the face centre)
     k = b.scale.mean() / a.scale.mean()
-    assert abs(out.scale.mean() - b.scale.mean()) < 1e-3 * b.scale.mean()
-    assert np.abs(out.translation.mean(0) - b.translation.mean(0)).max() < 1e-2
-    assert np.allclose(out.translation - out.translation.mean(0), (a.translation - a.translation.mean(0)) * k,
-                       atol=1e-2)
-    # the retargeted face sits where the target's face sits: mean landmark centroids agree within 10% of
-    # the target's mean inter-ocular distance
+    assert np.allclose(out.scale, a.scale * k, rtol=1e-9)
+    centre = face_centre(model)[None]                                     # (1, 3)
+
+    def centre_px(t):
+        return project(centre, t.rotation, t.translation, t.scale)[:, 0, :2]
+    assert np.allclose(centre_px(out).mean(0), centre_px(b).mean(0), atol=1e-3)
+    assert np.allclose(centre_px(out) - centre_px(out).mean(0), (centre_px(a) - centre_px(a).mean(0)) * k, atol=1e-3)
+    # so the retargeted face sits where the target's face sits: mean landmark centroids agree within 5% of
+    # the target's mean outer-eye-corner distance
     iod = np.linalg.norm(b.landmarks[:, 36] - b.landmarks[:, 45], axis=1).mean()
-    assert np.linalg.norm(out.landmarks.mean((0, 1)) - b.landmarks.mean((0, 1))) < 0.1 * iod
-    # and turns as the source's turns: the nose tip moves relative to the eye centre as in the source
+    assert np.linalg.norm(out.landmarks.mean((0, 1)) - b.landmarks.mean((0, 1))) < 0.05 * iod
+    # and turns as the source's head turns (about 20 degrees of yaw in this clip): the nose tip moves relative to
+    # the eyes as it does in the source's detected landmarks
     def nose_offset(lm):
         return (lm[:, 30] - lm[:, 36:48].mean(1)) / np.linalg.norm(lm[:, 36] - lm[:, 45], axis=1)[:, None]
-    src_nose, out_nose = nose_offset(_model_landmarks(a, model)), nose_offset(out.landmarks)
-    assert np.corrcoef(src_nose[:, 0], out_nose[:, 0])[0, 1] > 0.9
+    src_nose, out_nose = nose_offset(a.landmarks), nose_offset(out.landmarks)                 # (T, 2)
+    assert np.ptp(src_nose[:, 0]) > 0.1
+    assert np.corrcoef(src_nose[:, 0], out_nose[:, 0])[0, 1] > 0.95
+    assert np.corrcoef(src_nose[:, 1], out_nose[:, 1])[0, 1] > 0.85
 
 
 def test_face_mode_keeps_target_pose_exactly(shots, model):
@@ -71,15 +79,23 @@ def test_face_mode_keeps_target_pose_exactly(shots, model):
 @pytest.mark.parametrize("mode", ["head", "face"])
 def test_cycle_a_b_a_returns_a(shots, model, mode):
     a, b = shots
-    aba = retarget(retarget(a, b, model, mode=mode), a, model, mode=mode)
+    # without the neutral offset nothing is lost on the way through B
+    aba = retarget(retarget(a, b, model, mode=mode, neutral_offset=False), a, model, mode=mode, neutral_offset=False)
     assert np.array_equal(aba.frames, a.frames) and np.array_equal(aba.identity, a.identity)
-    assert np.abs(aba.rotation - a.rotation).max() < 1e-5
-    assert np.abs(aba.translation - a.translation).max() < 0.01          # pixels
-    assert np.abs(aba.scale / a.scale - 1).max() < 1e-5
-    # clipping at the bounds on the way through B may lose a little expression
-    assert np.abs(aba.expression - a.expression).mean() < 0.005
-    assert np.abs(aba.expression - a.expression).max() < 0.2
-    assert np.abs(aba.landmarks - _model_landmarks(a, model)).mean() < 0.2  # pixels
+    assert np.abs(aba.expression - a.expression).max() < 1e-9
+    assert np.abs(aba.rotation - a.rotation).max() < 1e-9
+    assert np.abs(aba.translation - a.translation).max() < 1e-6          # pixels
+    assert np.abs(aba.scale / a.scale - 1).max() < 1e-9
+    assert np.abs(aba.landmarks - _model_landmarks(a, model)).max() < 1e-3
+    # with it, only what the bounds clipped in B is lost
+    aba = retarget(retarget(a, b, model, mode=mode), a, model, mode=mode)
+    assert np.abs(aba.rotation - a.rotation).max() < 1e-9
+    assert np.abs(aba.translation - a.translation).max() < 1e-6
+    in_b = a.expression - neutral_expression(a.expression, 10.0) + neutral_expression(b.expression, 10.0)
+    kept = (in_b > model.exp_bounds[0]) & (in_b < model.exp_bounds[1])
+    assert 0.5 < kept.mean() < 1.0                                       # B's bounds do clip some
+    assert np.abs(aba.expression - a.expression)[kept].max() < 0.01
+    assert np.abs(aba.landmarks - _model_landmarks(a, model)).mean() < 0.5  # pixels
 
 
 @pytest.mark.parametrize("mode", ["head", "face"])
