@@ -10,7 +10,7 @@ from h2h_engine.io import open_frames, read_image
 from h2h_engine.nodes import get_spec
 from training.cli import main_train
 
-CLIP = "OpenTalker__DPE__data_d"
+CLIP = "OpenTalker__DPE__data_s"
 
 
 @pytest.fixture(scope="module")
