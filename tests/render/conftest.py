@@ -28,7 +28,8 @@ def synthetic_track(model, n: int = 8, size: tuple[int, int] = (320, 240), seed:
     exp += rng.uniform(0, 0.1, exp.shape).astype(np.float32)
     identity = rng.normal(0, 0.5, model.n_id).astype(np.float32)
     scale = np.full(n, 0.22 * size[1] / 10, np.float32) * (1 + 0.02 * np.sin(0.4 * t))
-    trans = np.stack([size[0] / 2 + 3 * t, size[1] / 2 + 2 * np.sin(0.3 * t)], -1).astype(np.float32)
+    trans = np.stack([size[0] * (0.5 + 0.03 * np.sin(0.15 * t)), size[1] * (0.5 + 0.01 * np.sin(0.3 * t))],
+                     -1).astype(np.float32)
     lm = project(model.shape(identity, exp, vertices=model.landmarks), rot, trans, scale)[..., :2]
     pupils = np.stack([lm[:, 36:42].mean(1), lm[:, 42:48].mean(1)], 1)
     return Track(frames=np.arange(10, 10 + n), landmarks=lm, pupils=pupils, confidence=np.ones(n, np.float32),
