@@ -3,6 +3,7 @@
 
 namespace py = pybind11;
 
+void BindFit(py::module_& m);
 void BindRaster(py::module_& m);
 
 PYBIND11_MODULE(_native, m) {
@@ -12,5 +13,6 @@ PYBIND11_MODULE(_native, m) {
 #else
   m.attr("has_cuda") = false;
 #endif
+  BindFit(m);
   BindRaster(m);
 }
