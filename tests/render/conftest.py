@@ -41,3 +41,27 @@ def synthetic_track(model, n: int = 8, size: tuple[int, int] = (320, 240), seed:
 @pytest.fixture(scope="session")
 def synth_track(model) -> Track:
     return synthetic_track(model)
+
+
+def _track_clip(tmp_path_factory, clip_path, frames: str) -> tuple[Track, np.ndarray]:
+    """Run the Track node on a short range of a real clip; returns the track and its frames (T, H, W, 3)."""
+    from h2h_engine.io import open_frames
+    from h2h_engine.nodes import get_spec
+
+    out = tmp_path_factory.mktemp("render_track") / "shot.h2h.npz"
+    get_spec("track")(input=str(clip_path), output=str(out), frames=frames)
+    track = Track.load(out)
+    rgb = np.stack([f for _, f in open_frames(clip_path, (int(track.frames[0]), int(track.frames[-1])))])
+    return track, rgb
+
+
+@pytest.fixture(scope="session")
+def frontal_shot(tmp_path_factory, clip):
+    """A frontal, talking news anchor (512 px): 20 tracked frames."""
+    return _track_clip(tmp_path_factory, clip("German_20s"), "0-19")
+
+
+@pytest.fixture(scope="session")
+def moving_shot(tmp_path_factory, clip):
+    """Handheld selfie with strong head and camera motion (512 px): 12 tracked frames."""
+    return _track_clip(tmp_path_factory, clip("driving_d12"), "40-51")
