@@ -4,25 +4,26 @@ Compares, in one run on this machine: the native C++ rasterizer (fused NMFC rend
 and freshly allocated), the numpy reference (a few frames), OpenGL on the CPU (Mesa llvmpipe through
 moderngl + EGL, drawing the same mesh with the same per-vertex NMFC colours and reading the image back;
 skipped when moderngl or EGL is missing), and the whole conditioning pipeline (model shapes, projection,
-NMFC + eye image + mask + mouth boxes) from a track. Prints frames/s, ratios and peak memory.
+NMFC + eye image + mask + mouth boxes) from a track. The poses come from a real track (the Track node on 25
+frames of a shared 512 px clip, cycled). Prints frames/s, ratios and peak memory.
 
     python benchmarks/bench_render_nmfc.py [--frames 256] [--sizes 256,1024]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "render"))
-
-from conftest import synthetic_track  # noqa: E402  (synthetic talking-head track, tests/render/conftest.py)
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 from h2h_engine import _native  # noqa: E402
 from h2h_engine.morphable import load_model  # noqa: E402
@@ -30,6 +31,22 @@ from h2h_engine.render import raster  # noqa: E402
 from h2h_engine.render.conditioning import render_conditioning  # noqa: E402
 from h2h_engine.render.crop import crop_box_for_track  # noqa: E402
 from h2h_engine.render.nmfc import project_track, render_mesh  # noqa: E402
+from h2h_engine.track import Track  # noqa: E402
+
+CLIP = REPO.parent / "shared" / "videos" / "yerfor__MimicTalk__data_raw_examples_German_20s.mp4"
+
+
+def real_track(frames: int) -> Track:
+    """A real track (the Track node on 25 frames of a 512 px news clip), repeated to ``frames`` frames."""
+    from h2h_engine.nodes import get_spec  # noqa: PLC0415
+
+    path = Path(tempfile.mkdtemp()) / "bench.h2h.npz"
+    get_spec("track")(input=str(CLIP), output=str(path), frames="0-24")
+    t = Track.load(path)
+    rows = np.arange(frames) % len(t)
+    per_frame = {n: getattr(t, n)[rows] for n in ("landmarks", "pupils", "confidence", "flags", "expression",
+                                                  "rotation", "translation", "scale", "rmse")}
+    return dataclasses.replace(t, frames=np.arange(frames), **per_frame)
 
 
 def _best_fps(fn, frames: int, repeats: int = 3) -> float:
@@ -99,7 +116,7 @@ def main() -> None:
           f"{os.cpu_count()} CPU cores, OpenMP threads {os.environ.get('OMP_NUM_THREADS', 'default')}")
     for size in (int(s) for s in args.sizes.split(",")):
         n = max(8, args.frames * 256 // size)
-        track = synthetic_track(model, n, size=(2 * size, 2 * size))
+        track = real_track(n)
         box = crop_box_for_track(track, model)
         pos = project_track(model, track, box, (size, size), mesh.vertices)  # (n, K, 3)
         img = np.empty((n, size, size, 3), np.float32)

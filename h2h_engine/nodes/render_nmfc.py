@@ -152,8 +152,9 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
         src = source or tr.meta.get("source")
         if src and not source and not is_pattern(str(src)) and not Path(src).is_file():
             raise InputError(f"flow needs the source frames; the track's source {src} is gone: pass --source")
-        if src:
-            fetch = _frame_reader(str(src), int(tr.frames[0]), next_frame(int(tr.frames[-1])), tr.image_size)
+        if not src:
+            raise InputError("flow needs the source frames (optical flow outside the face): pass --source")
+        fetch = _frame_reader(str(src), int(tr.frames[0]), next_frame(int(tr.frames[-1])), tr.image_size)
     chunk = max(1, min(64, _PIXEL_BUDGET // (w * h)))
     n = len(tr)
     progress(0, n, "render-nmfc")

@@ -65,3 +65,9 @@ def frontal_shot(tmp_path_factory, clip):
 def moving_shot(tmp_path_factory, clip):
     """Handheld selfie with strong head and camera motion (512 px): 12 tracked frames."""
     return _track_clip(tmp_path_factory, clip("driving_d12"), "40-51")
+
+
+@pytest.fixture(scope="session")
+def make_synth_track():
+    """``make_synth_track(model, n, size, seed)``: :func:`synthetic_track`."""
+    return synthetic_track
