@@ -73,10 +73,12 @@ def test_resume_keeps_existing_frames(tmp_path, synth_file) -> None:
     assert _cli(str(synth_file), "-o", out, "--resume") == 0
     assert (tmp_path / "r.0011.exr").stat().st_mtime_ns == first
     assert sorted(p.name for p in tmp_path.glob("r.*.exr")) == [f"r.00{f}.exr" for f in range(10, 16)]
-    # the crop box comes from the whole shot, so a --frames chunk agrees with a full run
+    # crop box and sidecar come from the whole shot, so a --frames chunk agrees with a full run
     part = json.loads((tmp_path / "r.boxes.json").read_text())
-    assert _cli(str(synth_file), "-o", str(tmp_path / "f.####.exr")) == 0
-    assert json.loads((tmp_path / "f.boxes.json").read_text())["crop_box"] == part["crop_box"]
+    assert _cli(str(synth_file), "-o", str(tmp_path / "f.####.exr"), "--frames", "13-14") == 0
+    chunk = json.loads((tmp_path / "f.boxes.json").read_text())
+    assert chunk["crop_box"] == part["crop_box"] and chunk["mouth_boxes"] == part["mouth_boxes"]
+    assert chunk["frames"] == list(range(10, 16))
 
 
 def test_bad_input(tmp_path, synth_file, model, capsys) -> None:
