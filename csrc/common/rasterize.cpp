@@ -39,12 +39,11 @@ struct SnappedVertices {
   }
 };
 
-// Snap, cull and clip every triangle of frame b against rows [y0, y1); appends the survivors to `out`.
-void SetupTriangles(const RasterParams& p, int b, int y0, int y1, SnappedVertices& verts,
-                    std::vector<SetupTri>& out) {
+// Snap, cull and clip every triangle of frame b against rows [y0, y1); calls emit(SetupTri) for each survivor.
+template <typename Emit>
+void SetupTriangles(const RasterParams& p, int b, int y0, int y1, SnappedVertices& verts, Emit&& emit) {
   verts.Fill(p.pos + static_cast<int64_t>(b) * p.num_vertices * 3, p.num_vertices);
   const int64_t invalid = std::numeric_limits<int64_t>::min();
-  out.clear();
   for (int f = 0; f < p.num_triangles; ++f) {
     SetupTri s;
     bool ok = true;
@@ -71,7 +70,7 @@ void SetupTriangles(const RasterParams& p, int b, int y0, int y1, SnappedVertice
     s.i1 = static_cast<int>(i1);
     s.j0 = static_cast<int>(j0);
     s.j1 = static_cast<int>(j1);
-    out.push_back(s);
+    emit(s);
   }
 }
 
@@ -189,9 +188,17 @@ void RasterizeCpu(const RasterParams& p) {
       const int b = static_cast<int>(item / parts);
       const int y0 = static_cast<int>(item % parts) * part_rows, y1 = std::min(H, y0 + part_rows);
       if (y0 >= y1) continue;
-      SetupTriangles(p, b, y0, y1, verts, tris);
-      // Bin the triangles by band (counting sort; a triangle spanning bands goes into each).
       const int bands = (y1 - y0 + band_rows - 1) / band_rows;
+      if (bands == 1) {  // the whole item fits one band: rasterize straight from setup, nothing stored
+        std::fill(zbuf.begin(), zbuf.begin() + static_cast<int64_t>(y1 - y0) * p.width, uint64_t{0});
+        SetupTriangles(p, b, y0, y1, verts,
+                       [&](const SetupTri& s) { RasterizeTriangle(s, p.width, y0, y1, zbuf.data(), wbuf.data()); });
+        resolve(p, b, y0, y1, zbuf.data(), wbuf.data());
+        continue;
+      }
+      tris.clear();
+      SetupTriangles(p, b, y0, y1, verts, [&](const SetupTri& s) { tris.push_back(s); });
+      // Bin the triangles by band (counting sort; a triangle spanning bands goes into each).
       bin_start.assign(bands + 1, 0);
       for (const SetupTri& s : tris)
         for (int k = (s.j0 - y0) / band_rows; k <= (s.j1 - y0) / band_rows; ++k) ++bin_start[k + 1];
