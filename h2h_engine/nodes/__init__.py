@@ -24,7 +24,6 @@ def get_spec(name: str) -> NodeSpec:
 
 # Node modules register themselves on import; keep this list in pipeline order.
 from . import track  # noqa: E402,F401
-from . import track  # noqa: E402,F401
 from . import retarget  # noqa: E402,F401
 from . import render_nmfc  # noqa: E402,F401
 
