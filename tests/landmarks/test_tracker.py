@@ -110,7 +110,7 @@ def test_confidence_drops_on_degraded_frames(frames):
         seq[i] = (seq[i][0], np.clip(seq[i][1] + rng.normal(0, 50, seq[i][1].shape), 0, 255).astype(np.uint8))
     tr = track_landmarks(seq)
     assert tr.confidence[:15].mean() > 0.9 and tr.confidence[30:].mean() > 0.8
-    assert tr.confidence[15:30].mean() < 0.4
+    assert tr.confidence[15:30].mean() < 0.5 * tr.confidence[:15].mean()
     assert ((tr.flags[20:30] & FLAG_LOW_CONFIDENCE) > 0).all()  # after a few frames' lag
     assert ((tr.flags[:15] & FLAG_LOW_CONFIDENCE) == 0).all()
 
