@@ -78,7 +78,7 @@ class FaceDetector:
                          interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         sx, sy = roi.shape[1] / (x1 - x0), roi.shape[0] / (y1 - y0)
         out = []
-        for d in self._run(roi, 0 if self.kind == "hog" else 1):
+        for d in self._run(roi, 0):
             b = d.box / np.array([sx, sy, sx, sy], np.float32) + np.array([x0, y0, x0, y0], np.float32)
             out.append(Detection(b.astype(np.float32), d.score))
         return out
