@@ -39,8 +39,8 @@ class FaceDetector:
         self._net = hog_detector() if kind == "hog" else cnn_detector()
 
     def confidence(self, score: float) -> float:
-        """Detector score mapped to [0, 1] (0 at the detection threshold, 1 for clear faces)."""
-        return float(np.clip(score / _FULL_SCORE[self.kind], 0.0, 1.0))
+        """Detector score mapped to [0.5, 1]: 0.5 at the detection threshold (score 0), 1 for clear faces."""
+        return float(np.clip(0.5 + 0.5 * score / _FULL_SCORE[self.kind], 0.5, 1.0))
 
     def _run(self, image: np.ndarray, upsample: int) -> list[Detection]:
         if self.kind == "hog":
