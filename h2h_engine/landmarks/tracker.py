@@ -15,7 +15,7 @@ detector runs again, when any of these holds:
 - safety net: ``REDETECT_EVERY`` frames passed since the last detection.
 
 Re-detection looks first in a window twice the face's size (fast), then over the whole frame (upsampling
-only if nothing is found), and keeps the detection that overlaps the tracked face. Elsewhere (first face,
+once only if nothing is found, in frames up to ``UPSAMPLE_MAX_PIXELS``), and keeps the detection that overlaps the tracked face. Elsewhere (first face,
 face lost, after a cut) the ``face`` policy picks among the detections.
 
 Confidence per frame: the smaller of a detector term and a self-consistency term. Detector term: the score
@@ -45,6 +45,9 @@ MIN_NCC = 0.5
 SIZE_DRIFT = 1.12
 SHAPE_DRIFT = 0.05
 REDETECT_EVERY = 30
+# Frames up to this many pixels are searched again upsampled once (faces below the HOG window of 80 px) when
+# nothing is found; larger frames only at full size (an upsampled 1080p search takes over a second).
+UPSAMPLE_MAX_PIXELS = 1280 * 720
 LOW_CONFIDENCE = 0.5
 _PATCH = 24  # side of the grey face patch compared between frames, px
 
@@ -186,7 +189,7 @@ class _Follower:
                 self.since_detection = 0
                 return fit.landmarks, 0, self._confidence(fit)
             self.prev = None
-        dets = self.detector.detect(gray)
+        dets = self.detector.detect(gray, (0, 1) if gray.size <= UPSAMPLE_MAX_PIXELS else (0,))
         if not dets:
             return None, FLAG_NO_FACE, 0.0
         det = self._choose(dets, gray, frame_no)
