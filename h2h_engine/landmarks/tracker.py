@@ -15,8 +15,9 @@ detector runs again, when any of these holds:
 - safety net: ``REDETECT_EVERY`` frames passed since the last detection.
 
 Re-detection looks first in a window twice the face's size (fast), then over the whole frame (upsampling
-once only if nothing is found, in frames up to ``UPSAMPLE_MAX_PIXELS``), and keeps the detection that overlaps the tracked face. Elsewhere (first face,
-face lost, after a cut) the ``face`` policy picks among the detections.
+once only if nothing is found, in frames up to ``UPSAMPLE_MAX_PIXELS``), and keeps the detection that
+overlaps the tracked face. Elsewhere (first face, face lost, after a cut) the ``face`` policy picks among
+the detections.
 
 Confidence per frame: the smaller of a detector term and a self-consistency term. Detector term: the score
 of the last detection that confirmed the face, mapped to [0.5, 1] (0.5 at the detection threshold), halved
