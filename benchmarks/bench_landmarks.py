@@ -16,7 +16,6 @@ import tracemalloc
 from pathlib import Path
 
 import cv2
-import dlib
 import numpy as np
 
 from h2h_engine.io import open_frames
