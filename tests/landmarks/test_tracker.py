@@ -143,3 +143,22 @@ def test_progress_and_cnn_detector(frames, fresh_landmarks):
     assert calls == [(i, 4, "landmarks") for i in range(1, 5)]
     for i in range(4):
         assert nme(tr.landmarks[i], fresh_landmarks(seq[i][1])) < 0.02
+
+
+def test_takes_a_frame_source(clip):
+    from h2h_engine.io import open_frames
+
+    src = open_frames(clip(GRID), (10, 14))
+    calls = []
+    tr = track_landmarks(src, progress=lambda d, t, w: calls.append((d, t)))
+    np.testing.assert_array_equal(tr.frames, np.arange(10, 15))
+    assert calls[-1] == (5, 5) and tr.image_size == (src.width, src.height)
+
+
+def test_no_face_message_names_the_source(tmp_path):
+    from h2h_engine.io import open_frames, write_image
+
+    for i in range(3):
+        write_image(tmp_path / f"plate.{i:04d}.png", np.full((64, 96, 3), 0.5, np.float32))
+    with pytest.raises(NoFaceError, match=r"no face found in any of the 3 frames of .*plate\.%04d\.png"):
+        track_landmarks(open_frames(str(tmp_path / "plate.%04d.png")))
