@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from h2h_engine.errors import InputError, NoFaceError
+from h2h_engine.io import open_frames, write_image
 from h2h_engine.landmarks import track_landmarks
 from h2h_engine.landmarks.dlib_models import hog_detector, shape_predictor
 from h2h_engine.landmarks.metrics import landmark_jitter, nme
@@ -146,8 +147,6 @@ def test_progress_and_cnn_detector(frames, fresh_landmarks):
 
 
 def test_takes_a_frame_source(clip):
-    from h2h_engine.io import open_frames
-
     src = open_frames(clip(GRID), (10, 14))
     calls = []
     tr = track_landmarks(src, progress=lambda d, t, w: calls.append((d, t)))
@@ -156,8 +155,6 @@ def test_takes_a_frame_source(clip):
 
 
 def test_no_face_message_names_the_source(tmp_path):
-    from h2h_engine.io import open_frames, write_image
-
     for i in range(3):
         write_image(tmp_path / f"plate.{i:04d}.png", np.full((64, 96, 3), 0.5, np.float32))
     with pytest.raises(NoFaceError, match=r"no face found in any of the 3 frames of .*plate\.%04d\.png"):
