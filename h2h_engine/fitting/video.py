@@ -56,8 +56,9 @@ class _LandmarkBasis:
     def points(self, identity: np.ndarray, expression: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """(T, R, 3) model points of the subset rows (T, R) (or (R,) for every frame)."""
         base = self.mean + self.id_basis @ identity                                     # (L, 3)
-        rows = np.broadcast_to(rows, (len(expression),) + np.shape(rows)[-1:])
-        return base[rows] + np.einsum("trcj,tj->trc", self.exp_basis[rows], expression)
+        moved = base[None] + np.einsum("lcj,tj->tlc", self.exp_basis, expression)     # (T, L, 3)
+        rows = np.broadcast_to(rows, (len(expression),) + np.shape(rows)[-1:]).astype(np.int64)
+        return np.take_along_axis(moved, rows[:, :, None], axis=1)
 
     def rows(self, identity: np.ndarray, expression: np.ndarray, cameras: tuple, landmarks: np.ndarray) -> np.ndarray:
         """(T, 68) subset rows of the landmarks, jawline chosen by :meth:`ContourCandidates.select`."""
