@@ -1,0 +1,155 @@
+"""Output frames to an image sequence (EXR/PNG/TIFF/JPEG via OpenImageIO) or a movie (PyAV), atomically.
+
+Sequences write each frame to a temporary file and rename it, so a killed job never leaves a partial
+frame and a re-run can skip the frames already on disk (farm chunks). Movies are written to a temporary
+file in the target folder and renamed on :meth:`FrameWriter.close`.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+from ..errors import InputError
+from .atomic import atomic_path
+from .frames import FramePattern, is_pattern
+from .image import write_image
+from .video import MOVIE_SUFFIXES
+
+# Movie codecs by container suffix: (codec, pixel format, options).
+_MOVIE_CODECS = {
+    ".mp4": ("libx264", "yuv420p", {"crf": "16", "preset": "medium"}),
+    ".mov": ("prores_ks", "yuv444p10le", {"profile": "4"}),
+    ".mkv": ("ffv1", "rgb24", {}),
+    ".avi": ("ffv1", "rgb24", {}),
+}
+
+
+def _to_uint8(pixels: np.ndarray) -> np.ndarray:
+    if pixels.dtype == np.uint8:
+        return pixels
+    return (np.clip(pixels.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+class FrameWriter:
+    """Write numbered frames to ``path``: a sequence pattern (``out.####.exr``) or a movie (``out.mp4``).
+
+    Args:
+        path: sequence pattern (``%04d``, ``####``, ``$F4``) or movie file (.mp4 H.264, .mov ProRes 4444,
+            .mkv/.avi FFV1 lossless).
+        fps: movie frame rate.
+        channels: channel names for sequences (EXR keeps them, e.g. ``("nmfc.R", "nmfc.G", "nmfc.B")``).
+        dtype: sequence sample type ("half", "float", "uint8", "uint16"); default half for EXR, uint8 else.
+        attributes: metadata written into every sequence frame (EXR header).
+        overwrite: False = keep frames that already exist (:meth:`exists` tells which), for farm re-runs.
+
+    Frames are ``(H, W, C)`` float in [0, 1] (or uint8). Movies take 3 channels, written in any order.
+    """
+
+    def __init__(self, path: str | Path, fps: float = 25.0, channels: tuple[str, ...] | None = None,
+                 dtype: str | None = None, attributes: dict | None = None, overwrite: bool = True) -> None:
+        self.path = str(path)
+        self.fps = fps
+        self.channels = channels
+        self.attributes = attributes or {}
+        self.overwrite = overwrite
+        self.written: list[int] = []
+        self._seq: FramePattern | None = None
+        self._movie = None
+        if is_pattern(self.path):
+            self._seq = FramePattern.parse(self.path)
+            suffix = self._seq.suffix.lower()
+            self.dtype = dtype or ("half" if suffix.endswith(".exr") else "uint8")
+        else:
+            suffix = Path(self.path).suffix.lower()
+            if suffix not in _MOVIE_CODECS:
+                known = ", ".join(sorted(_MOVIE_CODECS))
+                raise InputError(f"output {self.path} is neither a sequence pattern (####, %04d, $F4) "
+                                 f"nor a movie ({known})")
+            self.dtype = "uint8"
+
+    # -- sequence ------------------------------------------------------------------------------------------
+    def exists(self, frame: int) -> bool:
+        """True if a sequence frame is already on disk (always False for movies)."""
+        return self._seq is not None and self._seq.path(frame).is_file()
+
+    def frame_path(self, frame: int) -> Path:
+        if self._seq is None:
+            raise ValueError("frame_path() is for sequence outputs")
+        return self._seq.path(frame)
+
+    # -- writing -------------------------------------------------------------------------------------------
+    def write(self, frame: int, pixels: np.ndarray) -> None:
+        """Write one frame (``(H, W, C)``); sequences skip existing frames when ``overwrite`` is False."""
+        if pixels.ndim != 3 or pixels.shape[0] == 0 or pixels.shape[1] == 0:
+            raise InputError(f"cannot write frame {frame}: pixels have shape {pixels.shape}, want (H, W, C)")
+        if self._seq is not None:
+            if not self.overwrite and self.exists(frame):
+                return
+            data = pixels if self.dtype in ("half", "float") else (
+                _to_uint8(pixels) if self.dtype == "uint8" else
+                (np.clip(pixels.astype(np.float32), 0, 1) * 65535 + 0.5).astype(np.uint16))
+            if self.dtype == "half":
+                data = data.astype(np.float16)
+            elif self.dtype == "float":
+                data = data.astype(np.float32)
+            attrs = dict(self.attributes)
+            write_image(self._seq.path(frame), data, list(self.channels) if self.channels else None, attrs,
+                        dtype=self.dtype)
+        else:
+            self._write_movie(pixels)
+        self.written.append(frame)
+
+    def _write_movie(self, pixels: np.ndarray) -> None:
+        if pixels.shape[2] != 3:
+            raise InputError(f"movies take 3 channels; got {pixels.shape[2]} (write EXR for more)")
+        if self._movie is None:
+            self._open_movie(pixels.shape[1], pixels.shape[0])
+        container, stream, _ = self._movie
+        frame = av.VideoFrame.from_ndarray(_to_uint8(pixels), format="rgb24")
+        for packet in stream.encode(frame):
+            container.mux(packet)
+
+    def _open_movie(self, width: int, height: int) -> None:
+        codec, pix_fmt, options = _MOVIE_CODECS[Path(self.path).suffix.lower()]
+        if pix_fmt == "yuv420p" and (width % 2 or height % 2):
+            raise InputError(f"H.264 needs even sizes; got {width}x{height} (use .mkv or a sequence)")
+        ctx = atomic_path(self.path)
+        tmp = ctx.__enter__()
+        container = av.open(str(tmp), mode="w")
+        stream = container.add_stream(codec, rate=Fraction(self.fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        stream.options = options
+        self._movie = (container, stream, ctx)
+
+    def close(self, ok: bool = True) -> None:
+        """Finish the output; with ``ok`` False (an error) a movie's temporary file is removed."""
+        if self._movie is None:
+            return
+        container, stream, ctx = self._movie
+        self._movie = None
+        try:
+            if ok:
+                for packet in stream.encode():
+                    container.mux(packet)
+        finally:
+            container.close()
+            if ok:
+                ctx.__exit__(None, None, None)
+            else:
+                ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+    def __enter__(self) -> "FrameWriter":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close(ok=exc_type is None)
+
+
+def is_movie(path: str | Path) -> bool:
+    """True for a movie output/input path (by suffix)."""
+    return not is_pattern(str(path)) and Path(path).suffix.lower() in MOVIE_SUFFIXES

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from h2h_engine.errors import InputError
+from h2h_engine.io import open_frames, read_image
+from h2h_engine.io.writer import FrameWriter
+
+
+def test_exr_sequence_channels_and_skip(tmp_path, clip):
+    frames = list(open_frames(clip("GRID_bbaf2n"), (0, 1)))
+    pat = str(tmp_path / "nmfc.####.exr")
+    with FrameWriter(pat, channels=("nmfc.R", "nmfc.G", "nmfc.B")) as w:
+        for f, rgb in frames:
+            w.write(1001 + f, rgb.astype(np.float32) / 255)
+    img = read_image(tmp_path / "nmfc.1001.exr")
+    assert img.dtype == np.float16
+    assert np.abs(img.astype(np.float32) - frames[0][1] / 255).max() < 1e-3
+    # re-run without overwrite keeps what exists (farm idempotency)
+    before = (tmp_path / "nmfc.1001.exr").stat().st_mtime_ns
+    with FrameWriter(pat, overwrite=False) as w:
+        w.write(1001, np.zeros_like(img, dtype=np.float32))
+    assert (tmp_path / "nmfc.1001.exr").stat().st_mtime_ns == before
+
+
+def test_movie_roundtrip_and_abort(tmp_path, clip):
+    frames = list(open_frames(clip("GRID_bbaf2n"), (0, 9)))
+    out = tmp_path / "out.mp4"
+    with FrameWriter(out, fps=25) as w:
+        for f, rgb in frames:
+            w.write(f, rgb)
+    back = [rgb for _, rgb in open_frames(out)]
+    assert len(back) == 10
+    assert np.abs(back[5].astype(int) - frames[5][1].astype(int)).mean() < 4  # crf 16 H.264
+    bad = tmp_path / "bad.mp4"
+    with pytest.raises(RuntimeError):
+        with FrameWriter(bad, fps=25) as w:
+            w.write(0, frames[0][1])
+            raise RuntimeError("interrupted")
+    assert not bad.exists() and not list(tmp_path.glob(".bad.mp4*"))
+
+
+def test_bad_outputs(tmp_path):
+    with pytest.raises(InputError, match="neither a sequence"):
+        FrameWriter(tmp_path / "out.xyz")
+    with FrameWriter(tmp_path / "o.####.png") as w:
+        with pytest.raises(InputError, match="shape"):
+            w.write(1, np.zeros((0, 4, 3), np.float32))
