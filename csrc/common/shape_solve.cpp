@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <vector>
-#include <cstdio>
-#include <cstdlib>
 
 namespace h2h {
 namespace {
@@ -555,7 +553,6 @@ void ShapeSolve(ShapeSolveParams& p) {
   MatVec(n, z, hz);
   p.cost = Dot(z, hz) + 2 * Dot(g, z) + n.c0;
   p.iterations_done = it;
-  if (getenv("H2H_DEBUG")) fprintf(stderr, "solve: %d iterations, settled %d, T %d\n", it, (int)settled, T);
   for (int i = 0; i < na; ++i) p.identity[i] = z[i];
   for (size_t i = na; i < nz; ++i) p.expression[i - na] = z[i];
 }
