@@ -44,7 +44,8 @@ def _first_problem(model, lm, w):
     cams = _cameras(basis.points(zero_a, zero_e, np.tile(basis.fixed_rows, (len(lm), 1))), lm, weight, w > 0,
                     cfg.sop_iterations, "native")
     rows = basis.rows(zero_a, zero_e, cams, lm)
-    return _problem(basis, rows, cams, lm, weight, cfg, int(w.sum()), (model.id_bounds, model.exp_bounds))
+    return _problem(basis, rows, cams, lm, weight, cfg, int(w.sum()), (model.id_bounds, model.exp_bounds),
+                    float(np.median(cams[2])))
 
 
 def main() -> None:

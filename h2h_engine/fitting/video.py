@@ -99,9 +99,9 @@ def _cameras(points: np.ndarray, landmarks: np.ndarray, weight: np.ndarray, face
 
 
 def _problem(basis: _LandmarkBasis, rows: np.ndarray, cameras: tuple, landmarks: np.ndarray, weight: np.ndarray,
-             cfg: FitConfig, n_face: int, bounds: tuple) -> ShapeProblem:
+             cfg: FitConfig, n_face: int, bounds: tuple, s_ref: float) -> ShapeProblem:
+    """The shape problem for fixed cameras; ``s_ref`` (pixels per model unit) puts residuals in model units."""
     rot, trans, scale = cameras
-    s_ref = float(np.median(scale[weight.sum(axis=1) > 0]))  # pixels per model unit: residuals in model units
     proj = np.stack([scale[:, None] * rot[:, 0], -scale[:, None] * rot[:, 1]], axis=1) / s_ref  # (T, 2, 3)
     return ShapeProblem(mean=basis.mean, id_basis=basis.id_basis, exp_basis=basis.exp_basis,
                         vertex=rows.astype(np.int32), proj=proj, offset=trans / s_ref, target=landmarks / s_ref,
@@ -147,15 +147,16 @@ def fit_video(model: MorphableModel, landmarks: np.ndarray, weights: np.ndarray 
     expression = np.clip(np.zeros((t_count, model.n_exp)), *bounds[1])
     rows = np.tile(basis.fixed_rows, (t_count, 1))
     cams = _cameras(basis.points(identity, expression, rows), lm, weight, face, cfg.sop_iterations, impl)
+    s_ref = float(np.median(cams[2][face]))  # fixed for the whole fit so that the rounds' costs compare
+    n_id_frames = int(round(n_face)) or 1
     prev, cost, done = np.inf, np.inf, 0
     for r in range(cfg.rounds):
         rows = basis.rows(identity, expression, cams, lm)
-        problem = _problem(basis, rows, cams, lm, weight, cfg, int(round(n_face)) or 1, bounds)
+        problem = _problem(basis, rows, cams, lm, weight, cfg, n_id_frames, bounds, s_ref)
         identity, expression, _ = solve_shape(problem, identity, expression, impl=impl,
                                               max_iterations=cfg.solver_iterations, tolerance=cfg.solver_tolerance)
         cams = _cameras(basis.points(identity, expression, rows), lm, weight, face, cfg.sop_iterations, impl)
-        cost = _problem(basis, rows, cams, lm, weight, cfg, int(round(n_face)) or 1, bounds).cost(identity,
-                                                                                                    expression)
+        cost = _problem(basis, rows, cams, lm, weight, cfg, n_id_frames, bounds, s_ref).cost(identity, expression)
         done = r + 1
         if progress is not None:
             progress(done, cfg.rounds, "fit")

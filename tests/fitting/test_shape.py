@@ -18,7 +18,7 @@ def _real_problem(model, lm, w, **changes):
     cams = _cameras(basis.points(np.zeros(model.n_id), zero_e, rows), lm, weight, w > 0, 5, "native")
     rows = basis.rows(np.zeros(model.n_id), zero_e, cams, lm)
     bounds = (tuple(cfg.id_bounds or model.id_bounds), tuple(cfg.exp_bounds or model.exp_bounds))
-    return _problem(basis, rows, cams, lm, weight, cfg, int(w.sum()), bounds)
+    return _problem(basis, rows, cams, lm, weight, cfg, int(w.sum()), bounds, float(np.median(cams[2])))
 
 
 @pytest.mark.parametrize("changes", [{}, {"smoothness": 0.0, "exp_bounds": [0.0, 0.3], "id_bounds": [-1.0, 1.0]}])
