@@ -39,19 +39,30 @@ class FitResult:
 
 
 class _LandmarkBasis:
-    """The model restricted to the vertices the 68 landmarks can use (fixed ones + jawline candidates)."""
+    """The model restricted to the points the 68 landmarks can use: the fixed landmark vertices, then the
+    jawline candidate points (each a blend of two vertices, see :class:`ContourCandidates`)."""
 
     def __init__(self, model: MorphableModel) -> None:
-        self.contour = ContourCandidates(model)
+        c = self.contour = ContourCandidates(model)
         lm = np.asarray(model.landmarks, np.int64)
-        self.verts, inv = np.unique(np.concatenate([lm, self.contour.right, self.contour.left]), return_inverse=True)
+        ends = np.concatenate([c.right_ends, c.left_ends])                              # (P, 2)
+        lam = np.concatenate([c.right_lam, c.left_lam])[:, None, None]                 # (P, 1, 1)
+        verts, inv = np.unique(np.concatenate([lm, ends.ravel()]), return_inverse=True)
+        ends_rows = inv[N_LANDMARKS:].reshape(-1, 2)
         self.fixed_rows = inv[:N_LANDMARKS]                                            # (68,)
-        self.right_rows = inv[N_LANDMARKS:N_LANDMARKS + len(self.contour.right)]      # (Kr,)
-        self.left_rows = inv[N_LANDMARKS + len(self.contour.right):]                  # (Kl,)
+        n_real, n_right = len(verts), c.n_right
+        self.right_rows = n_real + np.arange(n_right)                                  # (Pr,)
+        self.left_rows = n_real + n_right + np.arange(len(ends) - n_right)             # (Pl,)
         self.cand_rows = np.concatenate([self.right_rows, self.left_rows])
-        self.mean = model.mean[self.verts].astype(np.float64)                           # (L, 3)
-        self.id_basis = np.ascontiguousarray(model.id_basis[:, self.verts].transpose(1, 2, 0), np.float64)
-        self.exp_basis = np.ascontiguousarray(model.exp_basis[:, self.verts].transpose(1, 2, 0), np.float64)
+
+        def blend_rows(a: np.ndarray) -> np.ndarray:  # (V, 3, n) -> (L, 3, n): the real vertices, then the blends
+            real = a[verts]
+            return np.ascontiguousarray(np.concatenate(
+                [real, (1 - lam) * real[ends_rows[:, 0]] + lam * real[ends_rows[:, 1]]]), np.float64)
+
+        self.mean = blend_rows(model.mean[:, :, None].astype(np.float64))[..., 0]      # (L, 3)
+        self.id_basis = blend_rows(model.id_basis.transpose(1, 2, 0))                  # (L, 3, n_id)
+        self.exp_basis = blend_rows(model.exp_basis.transpose(1, 2, 0))                # (L, 3, n_exp)
 
     def points(self, identity: np.ndarray, expression: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """(T, R, 3) model points of the subset rows (T, R) (or (R,) for every frame)."""
@@ -64,7 +75,7 @@ class _LandmarkBasis:
         """(T, 68) subset rows of the landmarks, jawline chosen by :meth:`ContourCandidates.select`."""
         rot, trans, scale = cameras
         cand = project(self.points(identity, expression, self.cand_rows), rot, trans, scale)[..., :2]
-        right, left = self.contour.select(cand.astype(np.float64), self.contour.normals(identity), rot, landmarks)
+        right, left = self.contour.select(cand.astype(np.float64), landmarks)
         rows = np.tile(self.fixed_rows, (len(expression), 1))
         rows[:, RIGHT_JAW] = self.right_rows[right]
         rows[:, LEFT_JAW] = self.left_rows[left]
