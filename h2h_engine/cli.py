@@ -91,6 +91,11 @@ def _cmd_model_import_ict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_specs(args: argparse.Namespace) -> int:
+    print(json.dumps({name: spec.to_json() for name, spec in SPECS.items()}, indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="h2h", description="head2head: video-based neural head synthesis")
     parser.add_argument("--progress", choices=("bar", "json", "none"), default="bar",
@@ -106,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("src", help="FaceXModel/ folder or FaceXModel.tar.xz")
     imp.add_argument("-o", "--output", required=True, help="model file to write (.h2hmm.npz)")
     imp.set_defaults(_func=_cmd_model_import_ict)
+
+    specs = sub.add_parser("specs", help="print every node spec as JSON (what host plugins build their UI from)")
+    specs.set_defaults(_func=_cmd_specs)
     return parser
 
 
