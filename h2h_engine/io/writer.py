@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import InputError
 from .atomic import atomic_path
 from .frames import FramePattern, is_pattern
-from .image import write_image
+from .image import read_image, write_image
 from .video import MOVIE_SUFFIXES
 
 # Movie codecs by container suffix: (codec, pixel format, options).
@@ -26,6 +26,16 @@ _MOVIE_CODECS = {
     ".mkv": ("ffv1", "rgb24", {}),
     ".avi": ("ffv1", "rgb24", {}),
 }
+
+
+_DEFAULT_CHANNELS = ("R", "G", "B", "A")
+
+
+def _unit_float(pixels: np.ndarray) -> np.ndarray:
+    """Samples as float32 with integers scaled to [0, 1] (how OpenImageIO converts between types)."""
+    if pixels.dtype.kind == "u":
+        return pixels.astype(np.float32) / np.float32(np.iinfo(pixels.dtype).max)
+    return pixels.astype(np.float32)
 
 
 def _to_uint8(pixels: np.ndarray) -> np.ndarray:
@@ -45,12 +55,16 @@ class FrameWriter:
         dtype: sequence sample type ("half", "float", "uint8", "uint16"); default half for EXR, uint8 else.
         attributes: metadata written into every sequence frame (EXR header).
         overwrite: False = keep frames that already exist (:meth:`exists` tells which), for farm re-runs.
+        passthrough: a source image sequence (e.g. the plate ``plate.####.exr``): each output frame keeps
+            that frame's header (timecode, pixel aspect, custom attributes) and the source channels it does
+            not replace (alpha, depth, other layers, in their own sample types). Sequences only.
 
     Frames are ``(H, W, C)`` float in [0, 1] (or uint8). Movies take 3 channels, written in any order.
     """
 
     def __init__(self, path: str | Path, fps: float = 25.0, channels: tuple[str, ...] | None = None,
-                 dtype: str | None = None, attributes: dict | None = None, overwrite: bool = True) -> None:
+                 dtype: str | None = None, attributes: dict | None = None, overwrite: bool = True,
+                 passthrough: str | Path | None = None) -> None:
         self.path = str(path)
         self.fps = fps
         self.channels = channels
@@ -59,6 +73,7 @@ class FrameWriter:
         self.written: list[int] = []
         self._seq: FramePattern | None = None
         self._movie = None
+        self._passthrough = FramePattern.parse(passthrough) if passthrough is not None else None
         if is_pattern(self.path):
             self._seq = FramePattern.parse(self.path)
             suffix = self._seq.suffix.lower()
@@ -70,6 +85,9 @@ class FrameWriter:
                 raise InputError(f"output {self.path} is neither a sequence pattern (####, %04d, $F4) "
                                  f"nor a movie ({known})")
             self.dtype = "uint8"
+            if self._passthrough is not None:
+                raise InputError(f"passing plate channels and metadata through needs an image-sequence output; "
+                                 f"got movie {self.path}")
 
     # -- sequence ------------------------------------------------------------------------------------------
     def exists(self, frame: int) -> bool:
@@ -96,12 +114,32 @@ class FrameWriter:
                 data = data.astype(np.float16)
             elif self.dtype == "float":
                 data = data.astype(np.float32)
-            attrs = dict(self.attributes)
-            write_image(self._seq.path(frame), data, list(self.channels) if self.channels else None, attrs,
-                        dtype=self.dtype)
+            if self._passthrough is not None:
+                self._write_with_source(frame, data)
+            else:
+                write_image(self._seq.path(frame), data, list(self.channels) if self.channels else None,
+                            dict(self.attributes), dtype=self.dtype)
         else:
             self._write_movie(pixels)
         self.written.append(frame)
+
+    def _write_with_source(self, frame: int, data: np.ndarray) -> None:
+        """Write ``data`` as this writer's channels on top of the passthrough source frame's other channels."""
+        assert self._seq is not None and self._passthrough is not None
+        src_path = self._passthrough.path(frame)
+        src, meta = read_image(src_path, with_meta=True)
+        if src.shape[:2] != data.shape[:2]:
+            raise InputError(f"frame {frame} is {data.shape[1]}x{data.shape[0]} but the plate {src_path} is "
+                             f"{src.shape[1]}x{src.shape[0]}; write at the plate's size to keep its channels")
+        ours = list(self.channels) if self.channels else list(_DEFAULT_CHANNELS[: data.shape[2]])
+        if len(ours) != data.shape[2]:
+            raise InputError(f"frame {frame}: {data.shape[2]} channels but no names for them (pass channels=)")
+        keep = [i for i, n in enumerate(meta.channels) if n not in ours]
+        pixels = np.concatenate([_unit_float(data), _unit_float(src[:, :, keep])], axis=2)
+        formats = [self.dtype] * len(ours) + [meta.channel_formats[i] for i in keep]
+        attrs = {**meta.attributes, **self.attributes}
+        write_image(self._seq.path(frame), pixels, ours + [meta.channels[i] for i in keep], attrs,
+                    dtype=self.dtype, channel_formats=formats)
 
     def _write_movie(self, pixels: np.ndarray) -> None:
         if pixels.shape[2] != 3:
