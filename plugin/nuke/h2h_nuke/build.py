@@ -39,9 +39,6 @@ NUKE_RESERVED = frozenset({
     "file", "format", "proxy", "first", "last", "reload", "channels", "maskChannelInput", "mix",
 })
 
-# Extension of a node output by port kind, for default output paths.
-OUTPUT_SUFFIX = {"frames": ".####.exr", "track": ".h2h.npz", "checkpoint": ".pt", "run": ""}
-
 ENGINE_PREFIX = "h2h_"  # the plugin's own knobs (render button, status...) carry this prefix
 
 
@@ -125,7 +122,7 @@ class HostContext:
 def default_output(ctx: HostContext, node_name: str, port: dict) -> str:
     """Where a node writes an output by default: ``<script dir>/h2h/<node>/<port><suffix>``."""
     base = Path(ctx.script).parent if ctx.script else Path(tempfile.gettempdir())
-    return str(base / "h2h" / node_name / (port["name"] + OUTPUT_SUFFIX.get(port["kind"], "")))
+    return str(base / "h2h" / node_name / (port["name"] + port["suffix"]))
 
 
 def proxy_path(path: str) -> str:
