@@ -52,7 +52,7 @@ def test_pipe_through_ffmpeg_is_lossless(tmp_path, clip, pix_fmt):
     assert n == 5 and out.getvalue() == src
     mkv = tmp_path / ("o.nut" if pix_fmt == "gbrpf32le" else "o.mkv")
     subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", "360x288", "-r", "25",
-                    "-i", "-", "-c:v", "rawvideo" if pix_fmt == "gbrpf32le" else "ffv1", str(mkv)],
+                    "-i", "-", "-c:v", "rawvideo" if pix_fmt == "gbrpf32le" else "ffv1", "-pix_fmt", pix_fmt, str(mkv)],
                    input=out.getvalue(), check=True)
     assert _ffmpeg_raw(mkv, pix_fmt, 5) == src
 
