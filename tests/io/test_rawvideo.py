@@ -8,7 +8,7 @@ import pytest
 
 from h2h_engine.errors import InputError
 from h2h_engine.hosts.ffmpeg_filter import pipe_filter
-from h2h_engine.io import open_frames
+from h2h_engine.io import open_frames, read_image
 from h2h_engine.io.rawvideo import PIX_FMTS, decode_raw, encode_raw, frame_bytes, read_raw_frames
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg CLI not installed")
@@ -45,15 +45,22 @@ def test_reads_ffmpeg_frames(pix_fmt, clip):
 @needs_ffmpeg
 @pytest.mark.parametrize("pix_fmt", ["rgb24", "rgb48le", "gbrpf32le"])
 def test_pipe_through_ffmpeg_is_lossless(tmp_path, clip, pix_fmt):
-    """ffmpeg -> pipe_filter (pass-through) -> ffmpeg (lossless FFV1; raw float in NUT) keeps every sample."""
+    """ffmpeg -> pipe_filter (pass-through) -> ffmpeg (lossless FFV1; float EXR) keeps every sample."""
     src = _ffmpeg_raw(clip("GRID_bbaf2n"), pix_fmt, 5)
     out = io.BytesIO()
     n = pipe_filter(io.BytesIO(src), out, (360, 288), pix_fmt, lambda frames: frames, start_number=1001)
     assert n == 5 and out.getvalue() == src
-    mkv = tmp_path / ("o.nut" if pix_fmt == "gbrpf32le" else "o.mkv")
+    if pix_fmt == "gbrpf32le":  # float: ffmpeg writes float EXRs, read back by OpenImageIO
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", "360x288", "-i", "-",
+                        "-c:v", "exr", "-pix_fmt", pix_fmt, str(tmp_path / "o.%04d.exr")], input=out.getvalue(),
+                       check=True)
+        ref = list(read_raw_frames(io.BytesIO(src), (360, 288), pix_fmt))
+        for i, want in enumerate(ref):
+            assert np.array_equal(read_image(tmp_path / f"o.{i + 1:04d}.exr"), want)
+        return
+    mkv = tmp_path / "o.mkv"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", "360x288", "-r", "25",
-                    "-i", "-", "-c:v", "rawvideo" if pix_fmt == "gbrpf32le" else "ffv1", "-pix_fmt", pix_fmt, str(mkv)],
-                   input=out.getvalue(), check=True)
+                    "-i", "-", "-c:v", "ffv1", str(mkv)], input=out.getvalue(), check=True)
     assert _ffmpeg_raw(mkv, pix_fmt, 5) == src
 
 
