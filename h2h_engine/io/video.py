@@ -97,6 +97,11 @@ def open_frames(path: str | Path, frame_range: tuple[int, int] | None = None,
             frames = [f for f in frames if a <= f <= b]
             if not frames:
                 raise FrameRangeError(f"no frames of {seq} in range {a}-{b}")
+        holes = sorted(set(range(frames[0], frames[-1] + 1)) - set(frames))
+        if holes:
+            shown = ", ".join(str(f) for f in holes[:5]) + (f" and {len(holes) - 5} more" if len(holes) > 5 else "")
+            raise FrameRangeError(f"sequence {seq} is missing frame(s) {shown} between {frames[0]} and {frames[-1]}; "
+                                  "render them or pick a range without holes with --frames")
         first = read_image(seq.path(frames[0]))
         return FrameSource(p, 24.0, first.shape[1], first.shape[0], frame_range, colourspace, seq, frames)
     if not Path(p).is_file():
