@@ -125,6 +125,15 @@ def default_output(ctx: HostContext, node_name: str, port: dict) -> str:
     return str(base / "h2h" / node_name / (port["name"] + port["suffix"]))
 
 
+def render_range(spec: dict, values: dict[str, Any], ctx: HostContext) -> tuple[int, int]:
+    """First and last frame a node renders: its frames knob, else the script's range."""
+    for k in spec["knobs"]:
+        if k["type"] == "frames" and values.get(k["name"]):
+            a, _, b = str(values[k["name"]]).partition("-")
+            return int(a), int(b or a)
+    return ctx.first, ctx.last
+
+
 def proxy_path(path: str) -> str:
     """The proxy-resolution twin of an output sequence: ``.../proxy/<name>``."""
     p = Path(path)

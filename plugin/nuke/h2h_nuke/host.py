@@ -32,8 +32,9 @@ def context() -> build.HostContext:
     fmt = root.format()
     proxy_scale = float(root["proxy_scale"].value()) if root["proxy_type"].value() == "scale" else (
         root["proxy_format"].value().width() / max(fmt.width(), 1))
+    script = root.name() if root.name() not in ("", "Root") else ""  # "Root" until the script is saved
     return build.HostContext(int(root["first_frame"].value()), int(root["last_frame"].value()), fmt.width(),
-                             fmt.height(), bool(root["proxy"].value()), proxy_scale, root.name() or "")
+                             fmt.height(), bool(root["proxy"].value()), proxy_scale, script)
 
 
 def _make_knob(desc: build.KnobDesc) -> Any:
@@ -96,7 +97,7 @@ def _point_read(group: Any, spec: dict, ctx: build.HostContext) -> None:
         full = build.nuke_sequence_path(group[port["name"]].value())
         read["file"].setValue(full)
         read["proxy"].setValue(build.nuke_sequence_path(build.proxy_path(full)))
-        first, last = (int(x) for x in values.get("frames", build.frames_text(ctx)).split("-"))
+        first, last = build.render_range(spec, values, ctx)
         for k in ("first", "origfirst"):
             read[k].setValue(first)
         for k in ("last", "origlast"):
