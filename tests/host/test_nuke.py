@@ -107,3 +107,12 @@ def test_job_reports_engine_errors(nuke_build, h2h_exe, tmp_path):
     done = []
     job = nuke_build.Job([h2h_exe, "--progress", "json", "specs", "--bogus"], on_done=lambda rc, m: done.append((rc, m)))
     assert job.start().wait(60) == 2 and done and done[0][0] == 2 and "unrecognized arguments" in done[0][1]
+
+
+def test_render_range(nuke_build):
+    spec = {"knobs": [{"name": "frames", "type": "frames"}]}
+    ctx = nuke_build.HostContext(1001, 1100, 64, 64)
+    assert nuke_build.render_range(spec, {"frames": ""}, ctx) == (1001, 1100)
+    assert nuke_build.render_range(spec, {"frames": "1010-1020"}, ctx) == (1010, 1020)
+    assert nuke_build.render_range({"knobs": []}, {}, ctx) == (1001, 1100)
+    assert nuke_build.nuke_sequence_path("/a/comp.$F4.exr") == "/a/comp.####.exr"
