@@ -28,7 +28,7 @@ class _Bar:
         if self.bar is None or self.bar.desc != what:
             if self.bar is not None:
                 self.bar.close()
-            self.bar = tqdm(total=total, desc=what, unit="frame", dynamic_ncols=True)
+            self.bar = tqdm(total=total, desc=what, dynamic_ncols=True)
         self.bar.total = total
         self.bar.n = done
         self.bar.refresh()
@@ -96,6 +96,19 @@ def _cmd_specs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .nodes.track import summarize  # noqa: PLC0415
+    from .track import Track  # noqa: PLC0415
+
+    info = summarize(Track.load(args.track))
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for k, v in info.items():
+            print(f"{k:>20}: {v}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="h2h", description="head2head: video-based neural head synthesis")
     parser.add_argument("--progress", choices=("bar", "json", "none"), default="bar",
@@ -104,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for spec in SPECS.values():
         _add_node(sub, spec)
+
+    info = sub.add_parser("info", help="summarise a track file: frames, faces, reprojection error, NME")
+    info.add_argument("track", help="track file (.h2h.npz)")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(_func=_cmd_info)
 
     model = sub.add_parser("model", help="import and inspect morphable models")
     msub = model.add_subparsers(dest="model_command", required=True)

@@ -3,6 +3,8 @@
 
 namespace py = pybind11;
 
+void BindFit(py::module_& m);
+
 PYBIND11_MODULE(_native, m) {
   m.doc() = "head2head native kernels (C++17 + OpenMP, CUDA where built)";
 #ifdef H2H_WITH_CUDA
@@ -10,4 +12,5 @@ PYBIND11_MODULE(_native, m) {
 #else
   m.attr("has_cuda") = false;
 #endif
+  BindFit(m);
 }

@@ -1,4 +1,7 @@
 """3DMM fitting: SOP cameras and the bounded batch identity/expression fit over a whole clip."""
-from .sop import project
+from .config import FitConfig, load_fit_config
+from .sop import project, sop_pose
+from .video import FitResult, fit_video, fitted_landmarks, landmark_nme
 
-__all__ = ["project"]
+__all__ = ["FitConfig", "FitResult", "fit_video", "fitted_landmarks", "landmark_nme", "load_fit_config", "project",
+           "sop_pose"]

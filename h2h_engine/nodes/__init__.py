@@ -23,6 +23,6 @@ def get_spec(name: str) -> NodeSpec:
 
 
 # Node modules register themselves on import; keep this list in pipeline order.
-# (none yet)
+from . import track  # noqa: E402,F401
 
 __all__ = ["Knob", "NodeSpec", "Port", "SPECS", "get_spec", "register"]

@@ -1,0 +1,118 @@
+"""Benchmark of the landmark stage: ROI tracking (``track_landmarks``) vs the authors' naive approach.
+
+The naive peer runs dlib's HOG detector on every frame, then the 68-point predictor on the detected box, then
+the inverse-intensity centroid pupils. Both run here on the same decoded frames (decoding is not timed), at
+256 and 512 px. Also prints pupil quality of both pupil methods on real clips (see docs/landmarks.md).
+
+Run: ``python benchmarks/bench_landmarks.py [--frames N] [--no-quality]``.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+import tracemalloc
+from pathlib import Path
+
+import cv2
+import dlib
+import numpy as np
+
+from h2h_engine.io import open_frames
+from h2h_engine.landmarks import locate_pupils, track_landmarks
+from h2h_engine.landmarks.dlib_models import hog_detector, shape_predictor
+from h2h_engine.landmarks.metrics import binocular_noise, eyes_open, inside_eye_polygon, nme, pupil_jitter
+
+VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
+CLIP = "OpenTalker__SadTalker__examples_ref_video_WDA_AlexandriaOcasioCortez_000.mp4"
+QUALITY = [("rizkiarm__LipNet__evaluation_samples_GRID_bbaf2n.mpg", None, "static gaze"),
+           ("KwaiVGI__LivePortrait__assets_examples_driving_d18.mp4", 256, "static gaze"),
+           ("OpenTalker__SadTalker__test_examples_source_image_RD_Radio2_000.mp4", 256, "talking"),
+           ("KwaiVGI__LivePortrait__assets_examples_driving_d0.mp4", 256, "gaze motion")]
+
+
+def naive(frames: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    """The authors' per-frame pipeline: detect, 68 points, centroid pupils. Returns (T, 68, 2) landmarks."""
+    det, pred = hog_detector(), shape_predictor()
+    out = np.zeros((len(frames), 68, 2), np.float32)
+    for i, (_, rgb) in enumerate(frames):
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        rects = det(gray, 0)
+        if len(rects) == 0:
+            continue
+        r = max(rects, key=lambda r: r.width() * r.height())
+        out[i] = [(p.x, p.y) for p in pred(gray, r).parts()]
+        locate_pupils(gray, out[i], impl="ref")
+    return out
+
+
+def timed(fns: dict, frames, repeats: int = 3) -> dict:
+    """For each ``fns[name](frames)``: (result, best wall time, peak traced Python/numpy memory). Timed runs
+    are interleaved and the best of ``repeats`` kept (the machine is shared); memory is traced in one more
+    run of each, since tracing slows allocation-heavy code."""
+    out: dict = {}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            result = fn(frames)
+            dt = time.perf_counter() - t
+            if name not in out or dt < out[name][1]:
+                out[name] = (result, dt)
+    for name, fn in fns.items():
+        tracemalloc.start()
+        fn(frames)
+        out[name] += (tracemalloc.get_traced_memory()[1],)
+        tracemalloc.stop()
+    return out
+
+
+def speed(n_frames: int) -> None:
+    src = [f for f in open_frames(VIDEOS / CLIP, (0, n_frames - 1))]
+    warm = [(n, cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA)) for n, rgb in src[:20]]
+    track_landmarks(warm), naive(warm)  # load the models and touch their pages outside the timings
+    print(f"clip {CLIP}, {len(src)} frames (decoding not timed)")
+    for size in (256, 512):
+        frames = [(n, cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)) for n, rgb in src]
+        runs = timed({"track": track_landmarks, "naive": naive}, frames)
+        (track, t_track, m_track), (base, t_naive, m_naive) = runs["track"], runs["naive"]
+        redet = int(((track.flags & 2) > 0).sum())
+        print(f"{size:4d} px: track_landmarks {len(frames) / t_track:7.1f} fps (peak traced {m_track / 2**20:.1f} MiB, "
+              f"{redet} detector runs) | naive {len(frames) / t_naive:6.1f} fps (peak {m_naive / 2**20:.1f} MiB) | "
+              f"speed-up x{t_naive / t_track:.2f} | NME tracked vs naive: mean {nme(track.landmarks, base).mean():.4f}")
+    print(f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+def quality(n_frames: int) -> None:
+    print("pupils (eye-frame units = eye widths): jitter = median step vs 7-frame-smoothed eye corners "
+          "(static gaze: lower is better); gaze range = std of mean horizontal position; binocular noise = "
+          "std(right - left) / gaze range (lower is better); inside = fraction inside the eye polygon")
+    for name, size, kind in QUALITY:
+        frames = [(n, cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA) if size else rgb)
+                  for n, rgb in open_frames(VIDEOS / name, (0, n_frames - 1))]
+        track = track_landmarks(frames)
+        grays = [cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) for _, rgb in frames]
+        ok = eyes_open(track.landmarks)
+        cells = []
+        for impl in ("ref", "iris"):
+            t = time.perf_counter()
+            pupils = np.array([locate_pupils(g, lm, impl)[0] for g, lm in zip(grays, track.landmarks)])
+            ms = (time.perf_counter() - t) / len(frames) * 1e3
+            rng, noise = binocular_noise(track.landmarks, pupils)
+            cells.append(f"{impl}: jitter {pupil_jitter(track.landmarks, pupils) * 100:.2f}% range {rng * 100:.1f}% "
+                         f"binocular {noise:.2f} inside {inside_eye_polygon(track.landmarks[ok], pupils[ok]).mean():.3f} "
+                         f"{ms:.2f} ms")
+        print(f"  {name[:48]:48s} {frames[0][1].shape[0]}px {kind:11s} | " + " | ".join(cells))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=200)
+    ap.add_argument("--no-quality", action="store_true")
+    args = ap.parse_args()
+    speed(args.frames)
+    if not args.no_quality:
+        quality(min(args.frames, 150))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Batch 3DMM fit of a whole clip: per-frame SOP cameras, one identity, per-frame expressions.
+
+Alternates, for at most ``config.rounds`` rounds: the jawline correspondences (:mod:`.contour`), the bounded
+shape solve with the cameras fixed (:mod:`.shape`), and the per-frame cameras with the shape fixed
+(:func:`.sop.sop_pose`). Frames with weight 0 (no face) take no part in the data term: their expressions are
+carried by the smoothness term and their cameras are interpolated from the neighbouring frames.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
+
+from ..errors import NoFaceError
+from ..morphable import MorphableModel
+from .config import FitConfig, load_fit_config
+from .contour import LEFT_JAW, RIGHT_JAW, ContourCandidates
+from .shape import ShapeProblem, solve_shape
+from .sop import project, sop_pose
+
+N_LANDMARKS = 68
+EYE_CORNERS = (36, 45)  # outer eye corners: the inter-ocular distance of the NME
+
+
+@dataclass
+class FitResult:
+    """Fitted parameters of a clip (T frames), in the camera convention of :func:`.sop.project`."""
+
+    identity: np.ndarray     # (n_id,)
+    expression: np.ndarray   # (T, n_exp)
+    rotation: np.ndarray     # (T, 3, 3)
+    translation: np.ndarray  # (T, 2)
+    scale: np.ndarray        # (T,)
+    rmse: np.ndarray         # (T,) landmark reprojection RMSE, px (over the 68 points)
+    cost: float = 0.0        # final objective (landmark residuals in model units, priors, smoothness)
+    rounds: int = 0          # alternation rounds run
+
+
+class _LandmarkBasis:
+    """The model restricted to the vertices the 68 landmarks can use (fixed ones + jawline candidates)."""
+
+    def __init__(self, model: MorphableModel) -> None:
+        self.contour = ContourCandidates(model)
+        lm = np.asarray(model.landmarks, np.int64)
+        self.verts, inv = np.unique(np.concatenate([lm, self.contour.right, self.contour.left]), return_inverse=True)
+        self.fixed_rows = inv[:N_LANDMARKS]                                            # (68,)
+        self.right_rows = inv[N_LANDMARKS:N_LANDMARKS + len(self.contour.right)]      # (Kr,)
+        self.left_rows = inv[N_LANDMARKS + len(self.contour.right):]                  # (Kl,)
+        self.cand_rows = np.concatenate([self.right_rows, self.left_rows])
+        self.mean = model.mean[self.verts].astype(np.float64)                           # (L, 3)
+        self.id_basis = np.ascontiguousarray(model.id_basis[:, self.verts].transpose(1, 2, 0), np.float64)
+        self.exp_basis = np.ascontiguousarray(model.exp_basis[:, self.verts].transpose(1, 2, 0), np.float64)
+
+    def points(self, identity: np.ndarray, expression: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """(T, R, 3) model points of the subset rows (T, R) (or (R,) for every frame)."""
+        base = self.mean + self.id_basis @ identity                                     # (L, 3)
+        rows = np.broadcast_to(rows, (len(expression),) + np.shape(rows)[-1:])
+        return base[rows] + np.einsum("trcj,tj->trc", self.exp_basis[rows], expression)
+
+    def rows(self, identity: np.ndarray, expression: np.ndarray, cameras: tuple, landmarks: np.ndarray) -> np.ndarray:
+        """(T, 68) subset rows of the landmarks, jawline chosen by :meth:`ContourCandidates.select`."""
+        rot, trans, scale = cameras
+        cand = project(self.points(identity, expression, self.cand_rows), rot, trans, scale)[..., :2]
+        right, left = self.contour.select(cand.astype(np.float64), self.contour.normals(identity), rot, landmarks)
+        rows = np.tile(self.fixed_rows, (len(expression), 1))
+        rows[:, RIGHT_JAW] = self.right_rows[right]
+        rows[:, LEFT_JAW] = self.left_rows[left]
+        return rows
+
+
+def _landmark_weights(cfg: FitConfig) -> np.ndarray:
+    """(68,) per-landmark weights from the config groups."""
+    w = np.empty(N_LANDMARKS)
+    w[0:17], w[17:27], w[27:36] = cfg.contour_weight, cfg.brow_weight, cfg.nose_weight
+    w[36:48], w[48:68] = cfg.eye_weight, cfg.mouth_weight
+    return w
+
+
+def _interpolate_cameras(rot: np.ndarray, trans: np.ndarray, scale: np.ndarray, face: np.ndarray) -> None:
+    """Fill the cameras of frames without a face (in place) from the nearest frames with one."""
+    if face.all():
+        return
+    t = np.arange(len(face))
+    known = t[face]
+    rot[~face] = Slerp(known, Rotation.from_matrix(rot[face]))(np.clip(t[~face], known[0], known[-1])).as_matrix()
+    for k in range(2):
+        trans[~face, k] = np.interp(t[~face], known, trans[face, k])
+    scale[~face] = np.interp(t[~face], known, scale[face])
+
+
+def _cameras(points: np.ndarray, landmarks: np.ndarray, weight: np.ndarray, face: np.ndarray, iterations: int,
+             impl: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rot, trans, scale = sop_pose(points, landmarks, weight, iterations, impl=impl)
+    _interpolate_cameras(rot, trans, scale, face)
+    return rot, trans, scale
+
+
+def _problem(basis: _LandmarkBasis, rows: np.ndarray, cameras: tuple, landmarks: np.ndarray, weight: np.ndarray,
+             cfg: FitConfig, n_face: int, bounds: tuple) -> ShapeProblem:
+    rot, trans, scale = cameras
+    s_ref = float(np.median(scale[weight.sum(axis=1) > 0]))  # pixels per model unit: residuals in model units
+    proj = np.stack([scale[:, None] * rot[:, 0], -scale[:, None] * rot[:, 1]], axis=1) / s_ref  # (T, 2, 3)
+    return ShapeProblem(mean=basis.mean, id_basis=basis.id_basis, exp_basis=basis.exp_basis,
+                        vertex=rows.astype(np.int32), proj=proj, offset=trans / s_ref, target=landmarks / s_ref,
+                        weight=weight, id_prior=cfg.id_prior * n_face, exp_prior=cfg.exp_prior,
+                        smoothness=cfg.smoothness, id_bounds=bounds[0], exp_bounds=bounds[1])
+
+
+def fit_video(model: MorphableModel, landmarks: np.ndarray, weights: np.ndarray | None = None,
+              config: FitConfig | None = None, impl: str = "native",
+              progress: Callable[[int, int, str], None] | None = None) -> FitResult:
+    """Fit the morphable model to a clip's 68-point landmarks.
+
+    Args:
+        model: the morphable model.
+        landmarks: (T, 68, 2) detected landmarks, pixels (values of frames with weight 0 are ignored).
+        weights: (T,) per-frame weights (1 = detected face, 0 = no face: parameters interpolated), or None.
+        config: fit settings (default: ``h2h_engine/configs/fit.yaml``).
+        impl: ``"native"`` (C++ kernels) or ``"ref"`` (numpy SOP + ``lsq_linear``; slow, small clips only).
+        progress: called as ``progress(round, rounds, "fit")`` after each round.
+    Returns:
+        FitResult with per-frame cameras, expressions, the shared identity and the per-frame RMSE (px).
+    """
+    lm = np.asarray(landmarks, np.float64)
+    if lm.ndim != 3 or lm.shape[1:] != (N_LANDMARKS, 2):
+        raise ValueError(f"landmarks must have shape (T, 68, 2); got {lm.shape}")
+    t_count = len(lm)
+    w = np.ones(t_count) if weights is None else np.asarray(weights, np.float64)
+    if w.shape != (t_count,) or not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"weights must be (T={t_count},) finite and >= 0; got shape {w.shape}")
+    face = w > 0
+    if not face.any():
+        raise NoFaceError("no frame has a face to fit (every frame weight is 0)")
+    if not np.isfinite(lm[face]).all():
+        raise ValueError("landmarks of frames with a face must be finite")
+    lm = np.where(face[:, None, None], lm, 0.0)
+    cfg = config or load_fit_config()
+    bounds = (tuple(cfg.id_bounds or model.id_bounds), tuple(cfg.exp_bounds or model.exp_bounds))
+    basis = _LandmarkBasis(model)
+    weight = w[:, None] * _landmark_weights(cfg)[None]                                  # (T, 68)
+    n_face = float(w.sum())
+
+    identity = np.clip(np.zeros(model.n_id), *bounds[0])
+    expression = np.clip(np.zeros((t_count, model.n_exp)), *bounds[1])
+    rows = np.tile(basis.fixed_rows, (t_count, 1))
+    cams = _cameras(basis.points(identity, expression, rows), lm, weight, face, cfg.sop_iterations, impl)
+    prev, cost, done = np.inf, np.inf, 0
+    for r in range(cfg.rounds):
+        rows = basis.rows(identity, expression, cams, lm)
+        problem = _problem(basis, rows, cams, lm, weight, cfg, int(round(n_face)) or 1, bounds)
+        identity, expression, _ = solve_shape(problem, identity, expression, impl=impl,
+                                              max_iterations=cfg.solver_iterations, tolerance=cfg.solver_tolerance)
+        cams = _cameras(basis.points(identity, expression, rows), lm, weight, face, cfg.sop_iterations, impl)
+        cost = _problem(basis, rows, cams, lm, weight, cfg, int(round(n_face)) or 1, bounds).cost(identity,
+                                                                                                    expression)
+        done = r + 1
+        if progress is not None:
+            progress(done, cfg.rounds, "fit")
+        if prev - cost <= cfg.round_tolerance * cost:
+            break
+        prev = cost
+    fit = FitResult(identity=identity, expression=expression, rotation=cams[0], translation=cams[1],
+                    scale=cams[2], rmse=np.zeros(t_count), cost=float(cost), rounds=done)
+    fitted = fitted_landmarks(model, fit, lm, basis=basis)
+    fit.rmse = np.sqrt(((fitted - lm) ** 2).sum(axis=2).mean(axis=1))
+    return fit
+
+
+def fitted_landmarks(model: MorphableModel, fit, landmarks: np.ndarray,
+                     basis: _LandmarkBasis | None = None) -> np.ndarray:
+    """(T, 68, 2) projected model landmarks of a fit (a FitResult or a Track), jawline chosen as in the fit.
+
+    ``landmarks`` (T, 68, 2) are the detections the jawline correspondences are chosen against.
+    """
+    basis = basis or _LandmarkBasis(model)
+    lm = np.asarray(landmarks, np.float64)
+    identity = np.asarray(fit.identity, np.float64)
+    expression = np.asarray(fit.expression, np.float64)
+    cams = (np.asarray(fit.rotation, np.float64), np.asarray(fit.translation, np.float64),
+            np.asarray(fit.scale, np.float64))
+    rows = basis.rows(identity, expression, cams, lm)
+    return project(basis.points(identity, expression, rows), *cams)[..., :2].astype(np.float64)
+
+
+def landmark_nme(model: MorphableModel, fit, landmarks: np.ndarray) -> np.ndarray:
+    """(T,) mean landmark error of the fitted model divided by the inter-ocular distance (outer corners 36, 45).
+
+    Args:
+        model: the morphable model of the fit.
+        fit: a FitResult or a Track (identity, expression, rotation, translation, scale).
+        landmarks: (T, 68, 2) detected landmarks, pixels.
+    """
+    lm = np.asarray(landmarks, np.float64)
+    err = np.linalg.norm(fitted_landmarks(model, fit, lm) - lm, axis=2).mean(axis=1)
+    iod = np.linalg.norm(lm[:, EYE_CORNERS[0]] - lm[:, EYE_CORNERS[1]], axis=1)
+    return err / np.maximum(iod, 1e-9)

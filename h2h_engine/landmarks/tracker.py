@@ -1,0 +1,259 @@
+"""Follow one face through a shot: detect once, then seed each frame's box from the previous landmarks.
+
+Per frame (tracked state) the 68 points are predicted from the box of the previous frame's points and
+refined once from the box of the result (:class:`ShapePredictor`). The fit counts as *degraded*, and the
+detector runs again, when any of these holds:
+
+- self-consistency: the two predictor passes disagree by more than ``MAX_AGREEMENT`` inter-ocular distances
+  (the seed box was off, e.g. fast motion, or the patch is no longer a face);
+- appearance: the normalised cross-correlation of the 24 x 24 grey face patch with the previous frame's
+  falls below ``MIN_NCC`` (a cut, an occlusion);
+- drift from the last detection: the face's size (RMS radius of the expression-stable points) changed by
+  more than ``SIZE_DRIFT`` times, or those points, aligned to the last detection's by a similarity
+  transform, are off by more than ``SHAPE_DRIFT`` inter-ocular distances (RMS). The box -> points -> box loop
+  can otherwise grow or shrink the shape over a few blurred frames while staying self-consistent;
+- safety net: ``REDETECT_EVERY`` frames passed since the last detection.
+
+Re-detection looks first in a window twice the face's size (fast), then over the whole frame (upsampling
+only if nothing is found), and keeps the detection that overlaps the tracked face. Elsewhere (first face,
+face lost, after a cut) the ``face`` policy picks among the detections.
+
+Confidence per frame: (score of the last detector confirmation, mapped to [0, 1]) x (self-consistency term
+``1 - agreement / (2 MAX_AGREEMENT)``, clipped to [0, 1]). When a safety-net detection cannot confirm a face
+that is still tracked consistently (e.g. a profile view the HOG detector misses), the face is kept and the
+detector term halves; frames below ``LOW_CONFIDENCE`` get FLAG_LOW_CONFIDENCE.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import cv2
+import numpy as np
+
+from ..errors import InputError, NoFaceError
+from ..track import FLAG_LOW_CONFIDENCE, FLAG_NO_FACE, FLAG_REDETECTED
+from .detect import Detection, FaceDetector
+from .pupils import locate_pupils
+from .shape import RIGID, ShapeFit, ShapePredictor, box_from_points, inter_ocular, points_frame
+
+MAX_AGREEMENT = 0.04
+MIN_NCC = 0.5
+SIZE_DRIFT = 1.12
+SHAPE_DRIFT = 0.05
+REDETECT_EVERY = 30
+LOW_CONFIDENCE = 0.5
+_PATCH = 24  # side of the grey face patch compared between frames, px
+
+
+@dataclass
+class LandmarkTrack:
+    """Landmarks and pupils of one face over T frames.
+
+    Attributes:
+        frames: (T,) int64 frame numbers.
+        landmarks: (T, 68, 2) float32 pixels (interpolated on no-face frames).
+        pupils: (T, 2, 2) float32 pixels: [subject's right eye (points 36-41), left eye (42-47)].
+        confidence: (T,) float32 in [0, 1].
+        flags: (T,) uint8 bits from h2h_engine.track: FLAG_NO_FACE, FLAG_REDETECTED, FLAG_LOW_CONFIDENCE.
+        image_size: (W, H) of the frames.
+        pupil_confidence: (T, 2) float32 in [0, 1] per eye (0: closed eye / no iris found / no face).
+    """
+
+    frames: np.ndarray
+    landmarks: np.ndarray
+    pupils: np.ndarray
+    confidence: np.ndarray
+    flags: np.ndarray
+    image_size: tuple[int, int]
+    pupil_confidence: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _patch(gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """(24, 24) float32 zero-mean unit-norm grey patch of ``box``."""
+    s = _PATCH / max(float(box[2] - box[0]), 1.0)
+    warp = np.array([[s, 0.0, -s * box[0]], [0.0, s, -s * box[1]]], np.float32)
+    p = cv2.warpAffine(gray, warp, (_PATCH, _PATCH), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    p = p.astype(np.float32) - p.mean()
+    return p / max(float(np.linalg.norm(p)), 1e-6)
+
+
+def shape_drift(landmarks: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    """Size ratio and RMS similarity-aligned residual (over inter-ocular distance) of the expression-stable
+    points of (68, 2) ``landmarks`` against (68, 2) ``reference``."""
+    a, b = landmarks[RIGID].astype(np.float64), reference[RIGID].astype(np.float64)
+    a0, b0 = a - a.mean(0), b - b.mean(0)
+    u, sv, vt = np.linalg.svd(a0.T @ b0)
+    d = np.sign(np.linalg.det(u @ vt))
+    rot = u @ np.diag([1.0, d]) @ vt
+    scale = (sv[0] + d * sv[1]) / max(float((a0 ** 2).sum()), 1e-9)
+    resid = np.sqrt(((scale * a0 @ rot - b0) ** 2).sum(1).mean()) / max(float(inter_ocular(reference)), 1.0)
+    return float(points_frame(landmarks)[1] / max(float(points_frame(reference)[1]), 1e-6)), float(resid)
+
+
+def parse_face_policy(face: str) -> tuple[str, int]:
+    """``"largest"`` | ``"center"`` | ``"index:N"`` -> (kind, N)."""
+    if face in ("largest", "center"):
+        return face, 0
+    m = re.fullmatch(r"index:(\d+)", face)
+    if m is None:
+        raise ValueError(f"face must be 'largest', 'center' or 'index:N' (N-th face from the left, from 0); "
+                         f"got {face!r}")
+    return "index", int(m.group(1))
+
+
+class _Follower:
+    """State of the face being followed; ``step`` handles one frame."""
+
+    def __init__(self, detector: FaceDetector, face: str) -> None:
+        self.detector, self.predictor = detector, ShapePredictor()
+        self.policy, self.index = parse_face_policy(face)
+        self.prev: np.ndarray | None = None       # (68, 2) landmarks of the previous frame, None when lost
+        self.last_box: np.ndarray | None = None   # (4,) box of the last frame with a face
+        self.patch: np.ndarray | None = None
+        self.detected: np.ndarray | None = None   # (68, 2) landmarks at the last detection
+        self.det_conf = 0.0
+        self.since_detection = 0
+
+    def _choose(self, dets: list[Detection], gray: np.ndarray, frame_no: int) -> Detection:
+        """Pick a detection by the ``face`` policy (first face / after a cut), or nearest the lost face."""
+        if self.last_box is not None:  # lost the face: prefer a detection where it was
+            best = max(dets, key=lambda d: _iou(d.box, self.last_box))
+            if _iou(best.box, self.last_box) > 0.3:
+                return best
+        if self.policy == "largest":
+            return max(dets, key=lambda d: d.side)
+        if self.policy == "center":
+            c = np.array(gray.shape[::-1], np.float32) / 2
+            return min(dets, key=lambda d: float(np.linalg.norm(0.5 * (d.box[:2] + d.box[2:]) - c)))
+        ordered = sorted(dets, key=lambda d: float(d.box[0] + d.box[2]))
+        if self.index >= len(ordered):
+            if self.last_box is None:
+                raise InputError(f"face='index:{self.index}' asks for face {self.index} from the left (counting "
+                                 f"from 0) but frame {frame_no}, the first with a face, shows {len(ordered)}")
+            return max(dets, key=lambda d: d.side)
+        return ordered[self.index]
+
+    def _accept(self, gray: np.ndarray, fit: ShapeFit, det: Detection | None) -> None:
+        self.prev = fit.landmarks
+        self.last_box = box_from_points(fit.landmarks)
+        self.patch = _patch(gray, self.last_box)
+        if det is not None:
+            self.det_conf = self.detector.confidence(det.score)
+            self.detected = fit.landmarks
+            self.since_detection = 0
+        else:
+            self.since_detection += 1
+
+    def _confidence(self, fit: ShapeFit) -> float:
+        return self.det_conf * float(np.clip(1.0 - fit.agreement / (2 * MAX_AGREEMENT), 0.0, 1.0))
+
+    def step(self, gray: np.ndarray, frame_no: int) -> tuple[np.ndarray | None, int, float]:
+        """Landmarks (68, 2) or None, flags and confidence of one (H, W) uint8 frame."""
+        if self.prev is not None:
+            fit = self.predictor(gray, box_from_points(self.prev))
+            box = box_from_points(fit.landmarks)
+            ncc = float((_patch(gray, box) * self.patch).sum())
+            size_ratio, resid = shape_drift(fit.landmarks, self.detected)
+            consistent = fit.agreement <= MAX_AGREEMENT and ncc >= MIN_NCC
+            drifted = not 1 / SIZE_DRIFT <= size_ratio <= SIZE_DRIFT or resid > SHAPE_DRIFT
+            if consistent and not drifted and self.since_detection < REDETECT_EVERY:
+                self._accept(gray, fit, None)
+                return fit.landmarks, 0, self._confidence(fit)
+            near = [d for d in self.detector.detect_near(gray, box) if _iou(d.box, box) > 0.3]
+            if near:
+                det = max(near, key=lambda d: _iou(d.box, box))
+                fit = self.predictor(gray, det.box)
+                self._accept(gray, fit, det)
+                return fit.landmarks, FLAG_REDETECTED, self._confidence(fit)
+            if consistent:  # detector could not confirm a face that still tracks well: keep it, trust it less
+                self.det_conf *= 0.5
+                self._accept(gray, fit, None)
+                self.since_detection = 0
+                return fit.landmarks, 0, self._confidence(fit)
+            self.prev = None
+        dets = self.detector.detect(gray)
+        if not dets:
+            return None, FLAG_NO_FACE, 0.0
+        det = self._choose(dets, gray, frame_no)
+        fit = self.predictor(gray, det.box)
+        self._accept(gray, fit, det)
+        return fit.landmarks, FLAG_REDETECTED, self._confidence(fit)
+
+
+def _fill_gaps(frames: np.ndarray, values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Linearly interpolate (T, ...) ``values`` over frame numbers where ``valid`` is False; hold at the ends."""
+    flat = values.reshape(len(values), -1)
+    out = flat.copy()
+    for j in range(flat.shape[1]):
+        out[~valid, j] = np.interp(frames[~valid], frames[valid], flat[valid, j])
+    return out.reshape(values.shape)
+
+
+def track_landmarks(frames: Iterable[tuple[int, np.ndarray]], detector: str = "hog", face: str = "largest",
+                    progress: Callable[[int, int, str], None] | None = None,
+                    total: int | None = None, pupils: str = "iris") -> LandmarkTrack:
+    """68 landmarks and pupils of one face followed through a shot.
+
+    Args:
+        frames: iterable of ``(frame_no, rgb)`` with rgb (H, W, 3) uint8, e.g. a FrameSource.
+        detector: ``"hog"`` (default) or ``"cnn"`` (dlib MMOD; slow, only runs on re-detections).
+        face: which face to follow: ``"largest"`` or ``"center"`` on the first frame with a face, or
+            ``"index:N"``, the N-th face from the left (counting from 0) on that frame.
+        progress: ``progress(done, total, what)`` called after every frame.
+        total: number of frames, for progress (taken from ``frames.frame_numbers()`` when available).
+        pupils: ``"iris"`` (default) or ``"ref"`` (the authors' inverse-intensity centroid).
+    Raises:
+        NoFaceError when no frame has a face; InputError when the frame size changes within the shot.
+    """
+    follower = _Follower(FaceDetector(detector), face)
+    parse_face_policy(face)
+    if total is None and hasattr(frames, "frame_numbers") and frames.frame_numbers() is not None:
+        total = len(frames.frame_numbers())
+    nos, lms, pups, pconf, confs, flags = [], [], [], [], [], []
+    size: tuple[int, int] | None = None
+    for i, (frame_no, rgb) in enumerate(frames):
+        if size is None:
+            size = (rgb.shape[1], rgb.shape[0])
+        elif (rgb.shape[1], rgb.shape[0]) != size:
+            raise InputError(f"frame {frame_no} is {rgb.shape[1]}x{rgb.shape[0]}; the shot started at "
+                             f"{size[0]}x{size[1]}")
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else np.ascontiguousarray(rgb)
+        lm, flag, conf = follower.step(gray, frame_no)
+        if lm is None:
+            lm, pup, pc = np.zeros((68, 2), np.float32), np.zeros((2, 2), np.float32), np.zeros(2, np.float32)
+        else:
+            pup, pc = locate_pupils(gray, lm, pupils)
+            if conf < LOW_CONFIDENCE:
+                flag |= FLAG_LOW_CONFIDENCE
+        nos.append(frame_no)
+        lms.append(lm)
+        pups.append(pup)
+        pconf.append(pc)
+        confs.append(conf)
+        flags.append(flag)
+        if progress is not None:
+            progress(i + 1, total if total is not None else i + 1, "landmarks")
+    frame_arr = np.array(nos, np.int64)
+    flag_arr = np.array(flags, np.uint8)
+    valid = (flag_arr & FLAG_NO_FACE) == 0
+    if not valid.any():
+        raise NoFaceError(f"no face found in any of the {len(frame_arr)} frames of "
+                          f"{getattr(frames, 'path', 'the input')}")
+    lm_arr, pup_arr = np.array(lms, np.float32), np.array(pups, np.float32)
+    if not valid.all():
+        lm_arr, pup_arr = _fill_gaps(frame_arr, lm_arr, valid), _fill_gaps(frame_arr, pup_arr, valid)
+    return LandmarkTrack(frame_arr, lm_arr, pup_arr, np.array(confs, np.float32), flag_arr,
+                         size if size is not None else (0, 0), np.array(pconf, np.float32))
