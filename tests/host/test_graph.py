@@ -1,6 +1,7 @@
 """The Python graph: content fingerprints of inputs, cache keys, and re-running only what changed."""
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,3 +51,43 @@ def test_file_hashes_are_remembered(tmp_path, clip):
     g._save_hashes()
     g2 = Graph(tmp_path / "cache")  # a new session reads the digest instead of hashing the file again
     assert g2._hashes[str(movie.resolve())][2] == key
+
+
+@pytest.fixture(scope="module")
+def shots(clip):
+    return clip("W009_front_neutral"), clip("M030_front_neutral")
+
+
+def test_graph_reruns_only_what_changed(tmp_path, shots):
+    from h2h_engine import Track
+
+    def build(cache, source):
+        g = Graph(cache)
+        return g, g.add("track", input=source, frames="0-4"), g.add("track", input=shots[1], frames="0-4")
+
+    g, a, b = build(tmp_path / "cache", shots[0])
+    g.run()
+    assert g.ran == [a, b]
+    assert Track.load(a.path()).frames.tolist() == [0, 1, 2, 3, 4]
+    before = {n: Path(n.path()).stat().st_mtime_ns for n in (a, b)}
+
+    # a new session over the same cache: nothing to do, outputs untouched
+    g, a, b = build(tmp_path / "cache", shots[0])
+    assert g.run(b)["outputs"]["output"] == b.path() and g.ran == []
+    g.run()
+    assert g.ran == [] and {n: Path(n.path()).stat().st_mtime_ns for n in (a, b)} == dict(zip((a, b), before.values()))
+
+    # the same content under another name and date is still cached (keys follow content)
+    copy = tmp_path / "elsewhere" / "shot.mp4"
+    copy.parent.mkdir()
+    shutil.copy(shots[0], copy)
+    g, a2, b2 = build(tmp_path / "cache", copy)
+    g.run()
+    assert g.ran == [] and a2.path() == a.path()
+
+    # one knob changed: only that node runs again, into a new cache entry
+    b2.set(frames="0-5")
+    g.run()
+    assert g.ran == [b2] and b2.path() != b.path() and len(Track.load(b2.path())) == 6
+    with pytest.raises(ConfigError, match="has no knob"):
+        b2.set(colour="red")

@@ -116,3 +116,22 @@ def test_render_range(nuke_build):
     assert nuke_build.render_range(spec, {"frames": "1010-1020"}, ctx) == (1010, 1020)
     assert nuke_build.render_range({"knobs": []}, {}, ctx) == (1001, 1100)
     assert nuke_build.nuke_sequence_path("/a/comp.$F4.exr") == "/a/comp.####.exr"
+
+
+def test_nuke_command_renders_the_script_range(specs_json, nuke_build, h2h_exe, env_threads, tmp_path, clip):
+    """The command a Track Group runs, on a real clip: script range 0-4, progress lines, the output file."""
+    from h2h_engine import Track
+
+    spec = specs_json["track"]
+    ctx = nuke_build.HostContext(0, 4, 256, 256, script=str(tmp_path / "sh010.nk"))
+    values = {d.name: d.default for d in nuke_build.knob_descs(spec)}  # a fresh Group's knobs
+    values["input"] = str(clip("W009_front_neutral"))
+    values["output"] = nuke_build.default_output(ctx, "H2H_track1", spec["outputs"][0])
+    assert values["output"] == str(tmp_path / "h2h" / "H2H_track1" / "output.h2h.npz")
+    events, done = [], []
+    job = nuke_build.Job(nuke_build.build_command(spec, values, ctx, h2h_exe),
+                         on_progress=lambda *p: events.append(p), on_done=lambda rc, m: done.append((rc, m)), env=env_threads)
+    assert job.start().wait(300) == 0 and done == [(0, "")]
+    assert Track.load(values["output"]).frames.tolist() == [0, 1, 2, 3, 4]
+    assert events and all(t >= d >= 0 for d, t, _ in events)
+    assert any(d == t and t > 0 for d, t, _ in events)  # finished stages report done == total

@@ -232,13 +232,14 @@ class Job:
     command: list[str]
     on_progress: Callable[[int, int, str], None] = lambda d, t, w: None
     on_done: Callable[[int, str], None] = lambda rc, msg: None
+    env: dict[str, str] | None = None  # the engine's environment (default: Nuke's)
     process: subprocess.Popen | None = field(default=None, repr=False)
     errors: list[str] = field(default_factory=list)
     _reader: threading.Thread | None = field(default=None, repr=False)
 
     def start(self) -> "Job":
         self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True, bufsize=1)
+                                        stderr=subprocess.PIPE, text=True, bufsize=1, env=self.env)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         return self
