@@ -105,7 +105,8 @@ def test_progress_lines(nuke_build):
 def test_job_reports_engine_errors(nuke_build, h2h_exe, tmp_path):
     """A failing engine run ends with its one-line error (shown on the node), not a hang."""
     done = []
-    job = nuke_build.Job([h2h_exe, "--progress", "json", "specs", "--bogus"], on_done=lambda rc, m: done.append((rc, m)))
+    job = nuke_build.Job([h2h_exe, "--progress", "json", "specs", "--bogus"],
+                         on_done=lambda rc, m: done.append((rc, m)))
     assert job.start().wait(60) == 2 and done and done[0][0] == 2 and "unrecognized arguments" in done[0][1]
 
 
@@ -130,7 +131,8 @@ def test_nuke_command_renders_the_script_range(specs_json, nuke_build, h2h_exe, 
     assert values["output"] == str(tmp_path / "h2h" / "H2H_track1" / "output.h2h.npz")
     events, done = [], []
     job = nuke_build.Job(nuke_build.build_command(spec, values, ctx, h2h_exe),
-                         on_progress=lambda *p: events.append(p), on_done=lambda rc, m: done.append((rc, m)), env=env_threads)
+                         on_progress=lambda *p: events.append(p),
+                         on_done=lambda rc, m: done.append((rc, m)), env=env_threads)
     assert job.start().wait(300) == 0 and done == [(0, "")]
     assert Track.load(values["output"]).frames.tolist() == [0, 1, 2, 3, 4]
     assert events and all(t >= d >= 0 for d, t, _ in events)

@@ -65,8 +65,8 @@ def create_node(name: str) -> Any:
             port = next(p for p in spec["outputs"] if p["name"] == desc.name)
             knob.setValue(build.default_output(ctx, group.name(), port))
         group.addKnob(knob)
-    group.addKnob(nuke.PyScript_Knob("h2h_render", "Render", "import h2h_nuke.host; h2h_nuke.host.render(nuke.thisNode())"))
-    group.addKnob(nuke.PyScript_Knob("h2h_cancel", "Cancel", "import h2h_nuke.host; h2h_nuke.host.cancel(nuke.thisNode())"))
+    for knob, label, func in (("h2h_render", "Render", "render"), ("h2h_cancel", "Cancel", "cancel")):
+        group.addKnob(nuke.PyScript_Knob(knob, label, f"import h2h_nuke.host; h2h_nuke.host.{func}(nuke.thisNode())"))
     group.addKnob(nuke.Text_Knob("h2h_status", "status", ""))
     with group:
         inp = nuke.nodes.Input(name="plate")
