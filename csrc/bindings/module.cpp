@@ -4,6 +4,7 @@
 namespace py = pybind11;
 
 void BindFit(py::module_& m);
+void BindRaster(py::module_& m);
 
 PYBIND11_MODULE(_native, m) {
   m.doc() = "head2head native kernels (C++17 + OpenMP, CUDA where built)";
@@ -13,4 +14,5 @@ PYBIND11_MODULE(_native, m) {
   m.attr("has_cuda") = false;
 #endif
   BindFit(m);
+  BindRaster(m);
 }

@@ -195,6 +195,7 @@ bool Cholesky(int n, double* a) {
   for (int j = 0; j < n; ++j) {
     double* rj = a + static_cast<size_t>(j) * n;
     double d = rj[j];
+#pragma omp simd reduction(- : d)
     for (int k = 0; k < j; ++k) d -= rj[k] * rj[k];
     if (!(d > 0)) return false;
     d = std::sqrt(d);
@@ -203,6 +204,7 @@ bool Cholesky(int n, double* a) {
     for (int i = j + 1; i < n; ++i) {
       double* ri = a + static_cast<size_t>(i) * n;
       double v = ri[j];
+#pragma omp simd reduction(- : v)
       for (int k = 0; k < j; ++k) v -= ri[k] * rj[k];
       ri[j] = v * inv;
     }
@@ -218,6 +220,7 @@ void SubABt(int m, int n, int k, const double* a, const double* b, double* c) {
     for (int j = 0; j < n; ++j) {
       const double* bj = b + static_cast<size_t>(j) * k;
       double s = 0;
+#pragma omp simd reduction(+ : s)
       for (int l = 0; l < k; ++l) s += ai[l] * bj[l];
       ci[j] -= s;
     }
@@ -231,6 +234,7 @@ void RightSolveLt(int m, int n, const double* l, double* b) {
     for (int j = 0; j < n; ++j) {
       const double* lj = l + static_cast<size_t>(j) * n;
       double v = bi[j];
+#pragma omp simd reduction(- : v)
       for (int k = 0; k < j; ++k) v -= lj[k] * bi[k];
       bi[j] = v / lj[j];
     }
@@ -551,6 +555,7 @@ void ShapeSolve(ShapeSolveParams& p) {
   MatVec(n, z, hz);
   p.cost = Dot(z, hz) + 2 * Dot(g, z) + n.c0;
   p.iterations_done = it;
+  if (getenv("H2H_DEBUG")) fprintf(stderr, "solve: %d iterations, settled %d, T %d\n", it, (int)settled, T);
   for (int i = 0; i < na; ++i) p.identity[i] = z[i];
   for (size_t i = na; i < nz; ++i) p.expression[i - na] = z[i];
 }

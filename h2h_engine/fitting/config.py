@@ -28,8 +28,8 @@ class FitConfig:
     eye_weight: float = 1.0
     mouth_weight: float = 1.0
     id_prior: float = 0.02
-    exp_prior: float = 0.002
-    smoothness: float = 0.05
+    exp_prior: float = 0.1
+    smoothness: float = 0.1
     id_bounds: tuple[float, float] | None = None
     exp_bounds: tuple[float, float] | None = None
 

@@ -55,3 +55,10 @@ def binocular_noise(landmarks: np.ndarray, pupils: np.ndarray) -> tuple[float, f
     x = pupils_in_eye_frame(landmarks, pupils)[eyes_open(landmarks), :, 0]  # (T', 2)
     signal = float(np.std(x.mean(1)))
     return signal, float(np.std(x[:, 0] - x[:, 1]) / max(signal, 1e-9))
+
+
+def landmark_jitter(landmarks: np.ndarray) -> float:
+    """Median second difference ``|L[t+1] - 2 L[t] + L[t-1]|`` of (T, 68, 2) landmarks over the mean
+    inter-ocular distance: frame-to-frame noise, with smooth motion removed."""
+    accel = np.linalg.norm(landmarks[2:] - 2 * landmarks[1:-1] + landmarks[:-2], axis=-1)
+    return float(np.median(accel) / max(float(inter_ocular(landmarks).mean()), 1e-6))

@@ -7,9 +7,9 @@ Coordinates are frame pixels with pixel centres at integers, as dlib's landmarks
 - ``impl="iris"`` (default): the eye is resampled so that it is ``EYE_PX`` px wide (sub-pixel sampling);
   only pixels darker than half-way between the darkest (5th percentile) and brightest (90th percentile)
   intensities inside the polygon count, weighted by how much darker they are, and the centre is then
-  re-estimated with a Gaussian window of iris size around it (a few mean-shift steps) so that dark eye corners, lashes
-  and shadows away from the iris stop pulling it. Closed or nearly closed eyes (eye aspect ratio below
-  ``EAR_CLOSED``) and eyes without a dark blob fall back to the polygon centre with confidence 0.
+  re-estimated with a Gaussian window of iris size around it (a few mean-shift steps) so that dark eye
+  corners, lashes and shadows away from the iris stop pulling it. Closed or nearly closed eyes (eye aspect
+  ratio below ``EAR_CLOSED``) and eyes without a dark blob fall back to the polygon centre, confidence 0.
 """
 from __future__ import annotations
 

@@ -219,7 +219,6 @@ def track_landmarks(frames: Iterable[tuple[int, np.ndarray]], detector: str = "h
         NoFaceError when no frame has a face; InputError when the frame size changes within the shot.
     """
     follower = _Follower(FaceDetector(detector), face)
-    parse_face_policy(face)
     if total is None and hasattr(frames, "frame_numbers") and frames.frame_numbers() is not None:
         total = len(frames.frame_numbers())
     nos, lms, pups, pconf, confs, flags = [], [], [], [], [], []

@@ -24,5 +24,7 @@ def get_spec(name: str) -> NodeSpec:
 
 # Node modules register themselves on import; keep this list in pipeline order.
 from . import track  # noqa: E402,F401
+from . import retarget  # noqa: E402,F401
+from . import render_nmfc  # noqa: E402,F401
 
 __all__ = ["Knob", "NodeSpec", "Port", "SPECS", "get_spec", "register"]

@@ -1,10 +1,12 @@
+import cv2
 import numpy as np
 import pytest
 
 from h2h_engine.errors import InputError, NoFaceError
 from h2h_engine.landmarks import track_landmarks
-from h2h_engine.landmarks.metrics import nme
-from h2h_engine.track import FLAG_NO_FACE, FLAG_REDETECTED
+from h2h_engine.landmarks.dlib_models import hog_detector, shape_predictor
+from h2h_engine.landmarks.metrics import landmark_jitter, nme
+from h2h_engine.track import FLAG_LOW_CONFIDENCE, FLAG_NO_FACE, FLAG_REDETECTED
 
 AOC = "WDA_AlexandriaOcasioCortez"
 GRID = "GRID_bbaf2n"
@@ -29,6 +31,17 @@ def test_tracked_landmarks_match_fresh_detection(frames, fresh_landmarks, name, 
     assert ((tr.confidence >= 0) & (tr.confidence <= 1)).all()
 
 
+def test_subpixel_tracking_is_steadier_than_whole_pixel_detection(frames):
+    seq = frames(GRID, 0, 59)
+    tr = track_landmarks(seq)
+    det, pred = hog_detector(), shape_predictor()
+    whole = []  # the authors' pipeline: detect every frame, dlib's whole-pixel points
+    for _, rgb in seq:
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        whole.append([(p.x, p.y) for p in pred(gray, max(det(gray, 0), key=lambda r: r.area())).parts()])
+    assert landmark_jitter(tr.landmarks) < 0.75 * landmark_jitter(np.array(whole, np.float32))
+
+
 def test_redetects_after_cut(frames, fresh_landmarks):
     a, b = frames(AOC, 0, 19, 256), frames(RADIO, 0, 19, 256)
     seq = [(i, rgb) for i, (_, rgb) in enumerate(a + b)]
@@ -41,8 +54,6 @@ def test_redetects_after_cut(frames, fresh_landmarks):
 def _side_by_side(left, right, gap=40, margin=220):
     """Compose frames of two clips into one wide frame: the left clip, then the right one shrunk to 75 %,
     then an empty margin, so that the smaller right face is the one nearer the frame centre."""
-    import cv2
-
     out = []
     for (n, l), (_, r) in zip(left, right):
         r = cv2.resize(r, (r.shape[1] * 3 // 4, r.shape[0] * 3 // 4), interpolation=cv2.INTER_AREA)
@@ -89,6 +100,18 @@ def test_no_face_frames_flagged_and_interpolated(frames):
         np.testing.assert_allclose(tr.pupils[i], (1 - w) * tr.pupils[9] + w * tr.pupils[13], atol=1e-3)
     assert (tr.confidence[no_face] == 0).all() and (tr.confidence[~no_face] > 0.5).all()
     assert tr.flags[13] & FLAG_REDETECTED
+
+
+def test_confidence_drops_on_degraded_frames(frames):
+    seq = frames(GRID, 0, 39)
+    rng = np.random.default_rng(0)
+    for i in range(15, 30):  # heavy sensor noise
+        seq[i] = (seq[i][0], np.clip(seq[i][1] + rng.normal(0, 50, seq[i][1].shape), 0, 255).astype(np.uint8))
+    tr = track_landmarks(seq)
+    assert tr.confidence[:15].mean() > 0.9 and tr.confidence[30:].mean() > 0.8
+    assert tr.confidence[15:30].mean() < 0.4
+    assert ((tr.flags[20:30] & FLAG_LOW_CONFIDENCE) > 0).all()  # after a few frames' lag
+    assert ((tr.flags[:15] & FLAG_LOW_CONFIDENCE) == 0).all()
 
 
 def test_all_no_face_raises():

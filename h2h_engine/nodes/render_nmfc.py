@@ -1,0 +1,212 @@
+"""``h2h render-nmfc``: a track's conditioning images (NMFC, eye image, face mask, facial flow) as files.
+
+Outputs (OUT is a sequence pattern or a movie):
+- ``out.####.exr``: one multi-channel EXR per frame holding every product: ``nmfc.R nmfc.G nmfc.B``,
+  ``eyes.R eyes.G eyes.B``, ``mask.A``, ``flow.X flow.Y`` (half by default, ``--bit-depth float``), with the
+  crop box and the frame's mouth box in the header (``h2h:crop_box``, ``h2h:mouth_box``, JSON strings);
+- ``out.####.png``: one file per product, the product name inserted before the frame number
+  (``out.nmfc.####.png``, ``out.eyes.####.png``, ``out.mask.####.png``; 8 or 16 bit); a single product keeps
+  OUT as given;
+- ``out.mp4`` (or .mov/.mkv): one movie per product the same way (``out.nmfc.mp4``...); flow needs EXR.
+Beside them ``<out>.boxes.json`` (OUT without frame field and extension) records the crop box, output and
+source sizes and every frame's mouth box, so results can be pasted back into the plate.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from ..errors import ConfigError, InputError
+from ..io.atomic import atomic_path
+from ..io.frames import FramePattern, is_pattern
+from ..io.video import open_frames
+from ..io.writer import FrameWriter
+from ..morphable import load_model
+from ..render.conditioning import PRODUCTS, render_conditioning, resolve_box
+from ..render.crop import crop_box_for_track
+from ..render.mask import MOUTH_LANDMARKS, mouth_boxes
+from ..render.nmfc import DEFAULT_REGIONS, REGION_CHOICES, project_track
+from ..track import Track
+from . import Knob, NodeSpec, Port, register
+
+BOXES_SCHEMA = "H2HBoxes.1"
+_CHANNELS = {"nmfc": ("R", "G", "B"), "eyes": ("R", "G", "B"), "mask": ("A",), "flow": ("X", "Y")}
+_PIXEL_BUDGET = 1 << 23  # output pixels rendered per chunk (64 frames at 256 px, 8 at 1024 px)
+
+
+def product_path(output: str, product: str) -> str:
+    """OUT with the product name inserted before the frame field (sequences) or the extension (movies)."""
+    if is_pattern(output):
+        prefix = FramePattern.parse(output).prefix
+        return f"{prefix}{product}.{output[len(prefix):]}"
+    p = Path(output)
+    return str(p.with_name(f"{p.stem}.{product}{p.suffix}"))
+
+
+def boxes_path(output: str) -> Path:
+    """The JSON sidecar of an output: OUT without its frame field and extension, + ``.boxes.json``."""
+    if is_pattern(output):
+        prefix = FramePattern.parse(output).prefix
+        stem = prefix.rstrip("._-")
+        return Path(stem + ".boxes.json") if stem and not stem.endswith("/") else Path(prefix) / "boxes.json"
+    return Path(output).with_suffix(".boxes.json")
+
+
+def _writers(output: str, products: list[str], bit_depth: str, fps: float,
+             resume: bool) -> list[tuple[FrameWriter, list[str]]]:
+    """(writer, products it takes) pairs for OUT."""
+    suffix = (FramePattern.parse(output).suffix if is_pattern(output) else Path(output).suffix).lower()
+    if suffix == ".exr":
+        if bit_depth not in ("auto", "half", "float"):
+            raise ConfigError(f"--bit-depth {bit_depth} does not apply to EXR (use half or float)")
+        names = tuple(f"{p}.{c}" for p in products for c in _CHANNELS[p])
+        dtype = "half" if bit_depth == "auto" else bit_depth
+        return [(FrameWriter(output, fps, channels=names, dtype=dtype, overwrite=not resume), products)]
+    if "flow" in products:
+        raise ConfigError(f"flow is signed and unbounded: write it to an EXR sequence (got {output})")
+    if bit_depth in ("half", "float"):
+        raise ConfigError(f"--bit-depth {bit_depth} needs an EXR output (got {output})")
+    if not is_pattern(output) and bit_depth == "16":
+        raise ConfigError("movies are 8 bit: use a PNG/EXR sequence for --bit-depth 16")
+    dtype = "uint16" if bit_depth == "16" else "uint8"
+    out = []
+    for p in products:
+        path = output if len(products) == 1 else product_path(output, p)
+        chans = ("Y",) if p == "mask" and is_pattern(output) else ("R", "G", "B")
+        out.append((FrameWriter(path, fps, channels=chans, dtype=dtype, overwrite=not resume), [p]))
+    return out
+
+
+def _pixels(cond: Any, k: int, products: list[str], movie: bool) -> np.ndarray:
+    """(H, W, C) float32 of frame row k holding the products' channels in order."""
+    parts = []
+    for p in products:
+        if p == "mask":
+            m = cond.mask[k].astype(np.float32)[..., None]
+            parts.append(np.repeat(m, 3, axis=-1) if movie else m)
+        else:
+            parts.append(getattr(cond, p)[k])
+    return np.concatenate(parts, axis=-1)
+
+
+def _frame_reader(path: str, first: int, last: int, size: tuple[int, int]) -> Callable[[list[int]], np.ndarray]:
+    """fetch(frame numbers, ascending over calls) -> (N, H, W, 3) uint8, decoding the source once."""
+    src = open_frames(path, (first, last))
+    if (src.width, src.height) != tuple(size):
+        raise InputError(f"source {path} is {src.width}x{src.height}, the track was made on {size[0]}x{size[1]}")
+    it: Iterator[tuple[int, np.ndarray]] = iter(src)
+    cache: dict[int, np.ndarray] = {}
+
+    def fetch(frames: list[int]) -> np.ndarray:
+        for f in list(cache):
+            if f < frames[0]:
+                del cache[f]
+        for f, rgb in it:
+            cache[f] = rgb
+            if f >= frames[-1]:
+                break
+        missing = [f for f in frames if f not in cache]
+        if missing:
+            raise InputError(f"source {path} lacks frame(s) {missing[:5]} of the track")
+        return np.stack([cache[f] for f in frames])
+
+    return fetch
+
+
+def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, frames: tuple[int, int] | None,
+        regions: str, bit_depth: str, margin: float, model: str, resume: bool, source: str | None = None,
+        progress: Callable[[int, int, str], None] = lambda *a: None) -> dict:
+    """Render a track's conditioning images into OUT (see the module docstring for the layouts)."""
+    full = Track.load(track)
+    if len(full) == 0:
+        raise InputError(f"track {track} has no frames")
+    mm = load_model(model or full.model_name)
+    mm.check_compatible(full.model_name, full.model_digest, f"track {track}")
+    products = [p for p in PRODUCTS if p in what.split(",")]
+    region_list = regions.split(",")
+    w, h = size
+    # The box comes from the whole shot so that farm chunks (--frames) agree.
+    box = (crop_box_for_track(full, mm, margin=margin, aspect=w / h) if crop == "auto"
+           else resolve_box(mm, full, size, crop))
+    tr = full.slice(*frames) if frames else full
+    geom_box = box if box is not None else np.array([0, 0, *tr.image_size], np.float32)
+    mouth = mouth_boxes(project_track(mm, tr, geom_box, size, mm.landmarks[MOUTH_LANDMARKS])[..., :2], size)
+    movie = not is_pattern(output)
+    writers = _writers(output, products, bit_depth, tr.fps, resume)
+    sidecar = {"schema": BOXES_SCHEMA, "track": str(track), "source_size": list(tr.image_size), "size": [w, h],
+               "crop_box": None if box is None else [float(v) for v in box], "regions": region_list,
+               "products": products, "outputs": [wr.path for wr, _ in writers],
+               "frames": [int(f) for f in tr.frames], "mouth_boxes": mouth.tolist()}
+    # Flow of a frame needs the shot's next frame: each chunk renders one frame past its end when there is one.
+    row_of = {int(f): i for i, f in enumerate(full.frames)}
+
+    def next_frame(f: int) -> int:
+        i = row_of[f]
+        return int(full.frames[i + 1]) if i + 1 < len(full) else f
+
+    fetch = None
+    if "flow" in products:
+        src = source or tr.meta.get("source")
+        if src and not source and not is_pattern(str(src)) and not Path(src).is_file():
+            raise InputError(f"flow needs the source frames; the track's source {src} is gone: pass --source")
+        if src:
+            fetch = _frame_reader(str(src), int(tr.frames[0]), next_frame(int(tr.frames[-1])), tr.image_size)
+    chunk = max(1, min(64, _PIXEL_BUDGET // (w * h)))
+    n = len(tr)
+    progress(0, n, "render-nmfc")
+    ok = False
+    try:
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            numbers = [int(f) for f in tr.frames[a:b]]
+            if resume and not movie and all(wr.exists(f) for wr, _ in writers for f in numbers):
+                progress(b, n, "render-nmfc")
+                continue
+            part = full.slice(numbers[0], next_frame(numbers[-1]) if "flow" in products else numbers[-1])
+            rgb = fetch([int(f) for f in part.frames]) if fetch is not None else None
+            cond = render_conditioning(mm, part, size, crop=geom_box, what=products, frames_rgb=rgb,
+                                       regions=region_list)
+            for k, f in enumerate(numbers):
+                for wr, prods in writers:
+                    wr.attributes = {"h2h:crop_box": json.dumps(sidecar["crop_box"]),
+                                     "h2h:mouth_box": json.dumps(mouth[a + k].tolist()), "h2h:frame": f}
+                    wr.write(f, _pixels(cond, k, prods, movie))
+            progress(b, n, "render-nmfc")
+        ok = True
+    finally:
+        for wr, _ in writers:
+            wr.close(ok=ok)
+    with atomic_path(boxes_path(output)) as tmp:
+        Path(tmp).write_text(json.dumps(sidecar, indent=1))
+    return {"frames": n, "outputs": sidecar["outputs"], "boxes": str(boxes_path(output)),
+            "crop_box": sidecar["crop_box"]}
+
+
+SPEC = register(NodeSpec(
+    name="render_nmfc",
+    help="Render a track's conditioning images: NMFC (normalised mean-face coordinates), eye image, face mask, "
+         "facial flow; with a stable crop box and per-frame mouth boxes in <out>.boxes.json.",
+    inputs=(Port("track", "track", "track file (.h2h.npz) from `h2h track` or `h2h retarget`"),
+            Port("source", "frames", "source frames for the optical flow outside the face (default: the "
+                 "track's source)", flag="--source", optional=True)),
+    outputs=(Port("output", "frames", "out.####.exr (all products in one file), out.####.png or out.mp4 "
+                  "(one file per product)"),),
+    knobs=(
+        Knob("size", "size", (256, 256), "output size WxH"),
+        Knob("crop", "choice", "auto", "auto: a face box stable over the shot; none: the full frame",
+             choices=("auto", "none")),
+        Knob("what", "multichoice", "nmfc,eyes,mask", "products to write", choices=PRODUCTS),
+        Knob("frames", "frames", None, "frame range A-B of the track (default: all)"),
+        Knob("regions", "multichoice", ",".join(DEFAULT_REGIONS), "model regions drawn into the NMFC and mask",
+             choices=REGION_CHOICES),
+        Knob("bit_depth", "choice", "auto", "samples: auto (EXR half, PNG/movie 8 bit), half, float, 8, 16",
+             choices=("auto", "half", "float", "8", "16")),
+        Knob("margin", "float", 1.6, "crop box size relative to the face's extent", minimum=1.0, maximum=4.0),
+        Knob("model", "str", "", "morphable model name or file (default: the track's)"),
+        Knob("resume", "bool", False, "keep sequence frames already on disk (farm re-runs)"),
+    ),
+    run=run,
+))

@@ -1,0 +1,113 @@
+"""Everything the generator is conditioned on, per frame: NMFC, eye image, face mask, mouth box, facial flow."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, InputError
+from ..morphable.model import MorphableModel
+from ..track import Track
+from .crop import crop_box_for_track, crop_frames, to_output
+from .eyes import render_eyes
+from .flow import merge_flow, model_flow, optical_flow
+from .mask import MOUTH_LANDMARKS, face_mask, mouth_boxes
+from .nmfc import DEFAULT_REGIONS, project_track, render_mesh
+from .raster import interpolate, rasterize, render
+
+PRODUCTS = ("nmfc", "eyes", "mask", "flow")
+
+
+@dataclass
+class Conditioning:
+    """Conditioning images of T frames at output size (W, H).
+
+    Attributes:
+        frames: (T,) frame numbers.
+        nmfc: (T, H, W, 3) float32 in [0, 1]; 0 outside the face.
+        eyes: (T, H, W, 3) float32 in [0, 1]; filled eye polygons + pupils.
+        mask: (T, H, W) bool, rendered face.
+        mouth_box: (T, 4) int32 x0, y0, x1, y1 in output pixels.
+        flow: (T, H, W, 2) float32, flow[t] maps frame t to t+1 (last frame: zeros), or None.
+        crop_box: (4,) source-pixel box, None = full frame.
+    """
+
+    frames: np.ndarray
+    nmfc: np.ndarray
+    eyes: np.ndarray
+    mask: np.ndarray
+    mouth_box: np.ndarray
+    flow: np.ndarray | None
+    crop_box: np.ndarray | None
+
+
+def resolve_box(model: MorphableModel, track: Track, size: tuple[int, int],
+                crop: str | np.ndarray) -> np.ndarray | None:
+    """The crop box for ``crop`` = "auto" | "none" | an explicit (4,) box (None = the full frame)."""
+    if isinstance(crop, str):
+        if crop == "none":
+            return None
+        if crop == "auto":
+            return crop_box_for_track(track, model, aspect=size[0] / size[1])
+        raise ConfigError(f"crop must be 'auto', 'none' or a box (x0, y0, x1, y1); got {crop!r}")
+    box = np.asarray(crop, np.float32).reshape(-1)
+    if box.shape != (4,) or not (box[2] > box[0] and box[3] > box[1]):
+        raise ConfigError(f"crop box must be (x0, y0, x1, y1) with x0 < x1, y0 < y1; got {list(box)}")
+    return box
+
+
+def render_conditioning(model: MorphableModel, track: Track, size: tuple[int, int],
+                        crop: str | np.ndarray = "auto",
+                        what: Sequence[str] = ("nmfc", "eyes", "mask"),
+                        frames_rgb: np.ndarray | None = None,
+                        impl: str = "native",
+                        regions: Sequence[str] = DEFAULT_REGIONS) -> Conditioning:
+    """Render a track's conditioning images.
+
+    Args:
+        model: the morphable model the track was fitted with.
+        track: T frames (a whole shot or a slice of one).
+        size: (W, H) output size.
+        crop: "auto" (a stable face box for the track), "none" (the full frame) or an explicit (4,) box.
+        what: products wanted ("nmfc", "eyes", "mask", "flow"); NMFC and mask are always rendered, eyes not
+            asked for are zeros and flow not asked for is None.
+        frames_rgb: (T, H0, W0, 3) uint8 source frames, used only for the flow outside the face (0 without).
+        impl: rasterizer "native" | "ref".
+        regions: model regions drawn into the NMFC and mask (see nmfc.REGION_CHOICES).
+    """
+    w, h = (int(s) for s in size)
+    if w <= 0 or h <= 0:
+        raise ConfigError(f"output size must be positive; got {w}x{h}")
+    if len(track) == 0:
+        raise InputError("the track has no frames")
+    model.check_compatible(track.model_name, track.model_digest, "track")
+    bad = [p for p in what if p not in PRODUCTS]
+    if bad:
+        raise ConfigError(f"unknown product(s) {bad}; choose from {', '.join(PRODUCTS)}")
+    if frames_rgb is not None and len(frames_rgb) != len(track):
+        raise InputError(f"frames_rgb has {len(frames_rgb)} frames, the track {len(track)}")
+    box = resolve_box(model, track, (w, h), crop)
+    geom_box = box if box is not None else np.array([0, 0, *track.image_size], np.float32)
+    n = len(track)
+    mesh = render_mesh(model, regions)
+    proj = project_track(model, track, geom_box, (w, h), mesh.vertices)  # (T, K, 3)
+    want_flow = "flow" in what
+    if want_flow:
+        r = rasterize(proj, mesh.triangles, (w, h), impl=impl)
+        tri_id = r.tri_id
+        nmfc = interpolate(mesh.colours, mesh.triangles, r.tri_id, r.bary, impl=impl)
+        face = model_flow(proj, mesh.triangles, r.tri_id, r.bary, impl=impl)
+        other = optical_flow(crop_frames(frames_rgb, geom_box, (w, h))) if frames_rgb is not None else None
+        flow = merge_flow(face, other, face_mask(tri_id))
+    else:
+        nmfc, tri_id = render(proj, mesh.triangles, mesh.colours, (w, h), impl=impl)
+        flow = None
+    if "eyes" in what:
+        eyes, _ = render_eyes(to_output(track.landmarks, geom_box, (w, h)), to_output(track.pupils, geom_box, (w, h)),
+                              (w, h), impl=impl)
+    else:
+        eyes = np.zeros((n, h, w, 3), np.float32)
+    mouth = project_track(model, track, geom_box, (w, h), model.landmarks[MOUTH_LANDMARKS])[..., :2]
+    return Conditioning(frames=np.asarray(track.frames), nmfc=nmfc, eyes=eyes, mask=face_mask(tri_id),
+                        mouth_box=mouth_boxes(mouth, (w, h)), flow=flow, crop_box=box)

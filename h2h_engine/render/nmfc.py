@@ -1,0 +1,64 @@
+"""NMFC images (paper eq. 3): each visible pixel shows the normalised mean-face coordinates of the surface
+point it sees, rendered from a track's 3DMM fit.
+
+Regions (``REGION_CHOICES``): ``face`` (the paper's choice and the default), ``head`` (head and neck),
+``mouth`` (socket, gums, tongue, teeth), ``eyeballs``, ``eye_sockets``. The default is face only: the eyes
+come from the eye image (landmarks + pupils) and the mouth interior is left to the generator and its mouth
+discriminator, as in the paper; the head/neck is poorly constrained by 68 landmarks (and hair covers it), so
+drawing it would condition the generator on geometry the frames do not show.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..fitting.sop import project
+from ..morphable.model import MorphableModel
+from ..track import Track
+from .crop import to_output
+
+REGION_CHOICES = ("face", "head", "mouth", "eyeballs", "eye_sockets")
+DEFAULT_REGIONS = ("face",)
+
+
+@dataclass(frozen=True)
+class RenderMesh:
+    """The part of the model that is drawn, compacted to the vertices it uses.
+
+    Attributes:
+        vertices: (K,) int32 model vertex ids.
+        triangles: (F, 3) int32 indices into ``vertices``.
+        colours: (K, 3) float32 NMFC colour of each vertex, in [0, 1].
+    """
+
+    vertices: np.ndarray
+    triangles: np.ndarray
+    colours: np.ndarray
+
+
+def render_mesh(model: MorphableModel, regions: Sequence[str] = DEFAULT_REGIONS) -> RenderMesh:
+    """The triangles of the named regions (see REGION_CHOICES), with their NMFC colours."""
+    regions = [regions] if isinstance(regions, str) else list(regions)
+    bad = [r for r in regions if r not in REGION_CHOICES]
+    if bad or not regions:
+        raise ValueError(f"regions must be a non-empty subset of {REGION_CHOICES}; got {regions}")
+    tri = model.region_triangles(regions)
+    used = np.unique(tri).astype(np.int32)
+    remap = np.full(model.n_vertices, -1, np.int32)
+    remap[used] = np.arange(len(used), dtype=np.int32)
+    return RenderMesh(used, remap[tri], np.ascontiguousarray(model.nmfc[used], np.float32))
+
+
+def project_track(model: MorphableModel, track: Track, box: np.ndarray, size: tuple[int, int],
+                  vertices: np.ndarray | None = None) -> np.ndarray:
+    """Model vertices of every frame in output-raster pixels.
+
+    Args:
+        vertices: (K,) vertex subset (None = all).
+    Returns:
+        (T, K, 3) float32 pixel x, pixel y, depth (larger = nearer).
+    """
+    shapes = model.shape(track.identity, track.expression, vertices=vertices)  # (T, K, 3)
+    return to_output(project(shapes, track.rotation, track.translation, track.scale), box, size)
