@@ -35,3 +35,14 @@ def h2h_exe(tmp_path_factory) -> str:
 def env_threads():
     """Environment for engine subprocesses: one thread each (the test machine has 2 cores)."""
     return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="session")
+def track_file(tmp_path_factory, clip) -> Path:
+    """A real track: frames 0-11 of a 256 px talking-head clip (the Track node, as users run it)."""
+    from h2h_engine.cli import main
+
+    out = tmp_path_factory.mktemp("track") / "shot.h2h.npz"
+    assert main(["--progress", "none", "track", str(clip("W009_front_neutral")), "-o", str(out),
+                 "--frames", "0-11"]) == 0
+    return out
