@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from h2h_engine.errors import ConfigError
-from h2h_engine.io import open_frames
+from h2h_engine.io import open_frames, read_image
 from h2h_engine.io.writer import FrameWriter
 from h2h_engine.nodes.graph import Graph
 
@@ -63,31 +63,38 @@ def test_graph_reruns_only_what_changed(tmp_path, shots):
 
     def build(cache, source):
         g = Graph(cache)
-        return g, g.add("track", input=source, frames="0-4"), g.add("track", input=shots[1], frames="0-4")
+        a = g.add("track", input=source, frames="0-4")
+        b = g.add("track", input=shots[1], frames="0-4")
+        r = g.add("retarget", source=a, target=b, mode="face")
+        n = g.add("render_nmfc", track=r, size="64x64", what="nmfc")
+        return g, a, b, r, n
 
-    g, a, b = build(tmp_path / "cache", shots[0])
-    g.run()
-    assert g.ran == [a, b]
-    assert Track.load(a.path()).frames.tolist() == [0, 1, 2, 3, 4]
-    before = {n: Path(n.path()).stat().st_mtime_ns for n in (a, b)}
+    g, a, b, r, n = build(tmp_path / "cache", shots[0])
+    g.run(n)
+    assert g.ran == [a, b, r, n]
+    assert Track.load(r.path()).frames.tolist() == [0, 1, 2, 3, 4]
+    assert len(list(Path(n.path()).parent.glob("output.*.exr"))) == 5
+    mtimes = {k: Path(x.path()).stat().st_mtime_ns for k, x in zip("abr", (a, b, r))}
 
     # a new session over the same cache: nothing to do, outputs untouched
-    g, a, b = build(tmp_path / "cache", shots[0])
-    assert g.run(b)["outputs"]["output"] == b.path() and g.ran == []
-    g.run()
-    assert g.ran == [] and {n: Path(n.path()).stat().st_mtime_ns for n in (a, b)} == dict(zip((a, b), before.values()))
+    g, a, b, r, n = build(tmp_path / "cache", shots[0])
+    assert g.run(n)["outputs"]["output"] == n.path() and g.ran == []
+    assert {k: Path(x.path()).stat().st_mtime_ns for k, x in zip("abr", (a, b, r))} == mtimes
 
     # the same content under another name and date is still cached (keys follow content)
     copy = tmp_path / "elsewhere" / "shot.mp4"
     copy.parent.mkdir()
     shutil.copy(shots[0], copy)
-    g, a2, b2 = build(tmp_path / "cache", copy)
-    g.run()
-    assert g.ran == [] and a2.path() == a.path()
+    g, a, b, r, n = build(tmp_path / "cache", copy)
+    g.run(n)
+    assert g.ran == []
 
-    # one knob changed: only that node runs again, into a new cache entry
-    b2.set(frames="0-5")
-    g.run()
-    assert g.ran == [b2] and b2.path() != b.path() and len(Track.load(b2.path())) == 6
+    # a knob of the last node: only it runs; a knob upstream: that node and everything after it
+    n.set(size="32x32")
+    g.run(n)
+    assert g.ran == [n] and read_image(Path(n.path().replace("####", "0000"))).shape[:2] == (32, 32)
+    b.set(frames="0-5")
+    g.run(n)
+    assert g.ran == [b, r, n] and len(Track.load(b.path())) == 6
     with pytest.raises(ConfigError, match="has no knob"):
-        b2.set(colour="red")
+        n.set(colour="red")
