@@ -67,3 +67,23 @@ def test_read_audio_pads_before_and_after(clip):
     assert np.array_equal(early[:, rate // 2:], full[:, :rate // 2])
     late, _, _ = read_audio(AudioSpec(str(src), 7.5), 1.0)  # clip ends after 0.5 s
     assert np.all(late[:, int(0.55 * rate):] == 0)
+
+
+def test_audio_follows_the_retarget(tmp_path, clip):
+    """A retargeted track's movie carries the driving clip's sound from the frame that drives it."""
+    from h2h_engine.cli import main
+    from h2h_engine import Track
+    from h2h_engine.nodes.knobs import audio_for_track
+
+    src, tgt = clip("Audio_Source_00015"), clip("W009_front_neutral")  # source has sound, target none
+    for name, path in (("s", src), ("t", tgt)):
+        assert main(["--progress", "none", "track", str(path), "-o", str(tmp_path / f"{name}.h2h.npz"),
+                     "--frames", "0-5"]) == 0
+    assert main(["--progress", "none", "retarget", "--source", str(tmp_path / "s.h2h.npz"), "--target",
+                 str(tmp_path / "t.h2h.npz"), "-o", str(tmp_path / "r.h2h.npz"), "--mode", "face",
+                 "--source-offset", "2"]) == 0
+    track = Track.load(tmp_path / "r.h2h.npz")
+    assert audio_for_track("source", track, 0) == AudioSpec(str(src), 2 / 25)  # source frame 2 drives frame 0
+    assert audio_for_track("source", track, 3) == AudioSpec(str(src), 5 / 25)  # a farm chunk from frame 3
+    assert audio_for_track("target", track, 0) is None  # the target clip has no sound
+    assert audio_for_track("none", track, 0) is None
