@@ -25,8 +25,8 @@ from .video import MOVIE_SUFFIXES
 _MOVIE_CODECS = {
     ".mp4": ("libx264", "yuv420p", {"crf": "16", "preset": "medium"}),
     ".mov": ("prores_ks", "yuv444p10le", {"profile": "4"}),
-    ".mkv": ("ffv1", "rgb24", {}),
-    ".avi": ("ffv1", "rgb24", {}),
+    ".mkv": ("ffv1", "bgr0", {}),  # FFV1 has no packed rgb24; bgr0 is lossless 8-bit RGB
+    ".avi": ("ffv1", "bgr0", {}),
 }
 
 
