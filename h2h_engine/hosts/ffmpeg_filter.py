@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.audio import AudioSpec
+from ..io.colour import from_display, to_display
 from ..io.rawvideo import PIX_FMTS, encode_raw, read_raw_frames
 from ..io.video import open_frames
 from ..io.writer import FrameWriter
@@ -39,8 +40,9 @@ STREAM_KNOBS = (
     Knob("start_number", "int", 0, "frame number of the first piped frame (movies count from 0; a plate "
          "sequence from e.g. 1001)", minimum=0),
 )
-# Synthesize knobs that mean nothing on a stream: it is always composited, and there are no files to keep.
-_NOT_ON_STREAMS = ("composite", "overwrite", "resume", "force")
+# Synthesize knobs that mean nothing on a stream: it is always composited, there are no files to keep, and
+# sound is ffmpeg's business (-map the source's audio in the encoding ffmpeg; see docs/host.md).
+_NOT_ON_STREAMS = ("composite", "overwrite", "resume", "force", "audio")
 
 
 def filter_knobs() -> list[Knob]:
@@ -62,21 +64,23 @@ def reenact_processor(checkpoint: str, track: str, size: tuple[int, int], rate: 
         raise InputError(f"the piped video runs at {rate:g} fps but the track {track} at {trk.fps:g} fps")
     a, b = knobs.get("frames") or (int(trk.frames[0]), int(trk.frames[-1]))
     wanted = {int(f) for f in trk.frames if a <= f <= b}
+    space = knobs.pop("colourspace", "auto")
+    convert = space not in ("auto", "srgb")  # streams are display video unless the colourspace knob says not
 
     def process(frames: Frames) -> Frames:
         held: dict[int, np.ndarray] = {}
         made = synthesize_frames(checkpoint, track, plate=lambda n: held[n], **knobs)
         try:
             for f, rgb in frames:
-                if f not in wanted:
+                if f not in wanted:  # untouched, bit for bit
                     yield f, rgb
                     continue
                 held.clear()
-                held[f] = rgb
+                held[f] = to_display(rgb, space) if convert else rgb
                 number, image = next(made)
                 if number != f:  # cannot happen while both run in ascending order; guard the contract
                     raise RuntimeError(f"synthesis produced frame {number} for plate frame {f}")
-                yield f, image
+                yield f, from_display(image, space) if convert else image
         finally:
             made.close()
 
