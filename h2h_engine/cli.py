@@ -12,6 +12,7 @@ import sys
 from typing import Any, Callable, Sequence
 
 from .errors import H2HError
+from .hosts.ffmpeg_filter import add_filter_command
 from .nodes import SPECS
 from .nodes.spec import Knob, NodeSpec, stderr_json_progress
 
@@ -91,6 +92,11 @@ def _cmd_model_import_ict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_specs(args: argparse.Namespace) -> int:
+    print(json.dumps({name: spec.to_json() for name, spec in SPECS.items()}, indent=1))
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from .nodes.track import summarize  # noqa: PLC0415
     from .track import Track  # noqa: PLC0415
@@ -154,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("src", help="FaceXModel/ folder or FaceXModel.tar.xz")
     imp.add_argument("-o", "--output", required=True, help="model file to write (.h2hmm.npz)")
     imp.set_defaults(_func=_cmd_model_import_ict)
+
+    add_filter_command(sub, _add_knob)
+
+    specs = sub.add_parser("specs", help="print every node spec as JSON (what host plugins build their UI from)")
+    specs.set_defaults(_func=_cmd_specs)
     return parser
 
 
