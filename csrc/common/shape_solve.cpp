@@ -45,7 +45,7 @@ void Assemble(const ShapeSolveParams& p, Normal& n) {
   // Identity terms are gathered per vertex first: sum over frames of w P^T P (3x3) and w P^T c (3).
   Vec mv(static_cast<size_t>(L) * 9, 0.0), cv(static_cast<size_t>(L) * 3, 0.0);
   double c0 = 0.0;
-#pragma omp parallel reduction(+ : c0)
+#pragma omp parallel reduction(+ : c0) if (T >= 64)
   {
     // Transposed per-frame Jacobians (coefficient-major, rows contiguous) so that every entry of the
     // normal equations is one contiguous dot product.
@@ -158,7 +158,7 @@ void MatVec(const Normal& n, const Vec& x, Vec& y) {
     for (int j = 0; j < na; ++j) s += row[j] * xa[j];
     ya[i] = s;
   }
-#pragma omp parallel
+#pragma omp parallel if (T >= 64)
   {
     Vec my(na, 0.0);
 #pragma omp for schedule(static)
@@ -333,7 +333,7 @@ class FreeNewton {
         for (int c = 0; c < ma; ++c)
           y_[t][static_cast<size_t>(i) * ma + c] = hae[static_cast<size_t>(free_a[c]) * ne + free_e[t][i]];
     }
-#pragma omp parallel
+#pragma omp parallel if (T >= 64)
     {
       const int nth = omp_get_num_threads(), me = omp_get_thread_num();
       const int c0 = ma * me / nth, c1 = ma * (me + 1) / nth;
@@ -348,7 +348,7 @@ class FreeNewton {
     Vec s(static_cast<size_t>(ma) * ma);
     for (int i = 0; i < ma; ++i)
       for (int j = 0; j < ma; ++j) s[static_cast<size_t>(i) * ma + j] = n.haa[static_cast<size_t>(free_a[i]) * na + free_a[j]];
-#pragma omp parallel
+#pragma omp parallel if (T >= 64)
     {
       Vec my(static_cast<size_t>(ma) * ma, 0.0);
 #pragma omp for schedule(static)

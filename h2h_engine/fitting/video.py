@@ -2,7 +2,9 @@
 
 Alternates, for at most ``config.rounds`` rounds: the jawline correspondences (:mod:`.contour`), the bounded
 shape solve with the cameras fixed (:mod:`.shape`), and the per-frame cameras with the shape fixed
-(:func:`.sop.sop_pose`). Frames with weight 0 (no face) take no part in the data term: their expressions are
+(:func:`.sop.sop_pose`). The shape solves of all but the last round stop after
+``config.round_solver_iterations`` warm-started steps (the next round refines them anyway); the last round,
+reached when the cost stops falling by ``config.round_tolerance`` or after ``config.rounds``, solves exactly. Frames with weight 0 (no face) take no part in the data term: their expressions are
 carried by the smoothness term and their cameras are interpolated from the neighbouring frames.
 """
 from __future__ import annotations
@@ -160,19 +162,23 @@ def fit_video(model: MorphableModel, landmarks: np.ndarray, weights: np.ndarray 
     cams = _cameras(basis.points(identity, expression, rows), lm, weight, face, cfg.sop_iterations, impl)
     s_ref = float(np.median(cams[2][face]))  # fixed for the whole fit so that the rounds' costs compare
     n_id_frames = int(round(n_face)) or 1
-    prev, cost, done = np.inf, np.inf, 0
+    prev, cost, done, final = np.inf, np.inf, 0, False
     for r in range(cfg.rounds):
+        # Rounds before the last take a few warm-started solver steps; the last one solves exactly.
+        final = final or r == cfg.rounds - 1
         rows = basis.rows(identity, expression, cams, lm)
         problem = _problem(basis, rows, cams, lm, weight, cfg, n_id_frames, bounds, s_ref)
-        identity, expression, _ = solve_shape(problem, identity, expression, impl=impl,
-                                              max_iterations=cfg.solver_iterations, tolerance=cfg.solver_tolerance)
+        identity, expression, _ = solve_shape(
+            problem, identity, expression, impl=impl, tolerance=cfg.solver_tolerance,
+            max_iterations=cfg.solver_iterations if final else cfg.round_solver_iterations)
         cams = _cameras(basis.points(identity, expression, rows), lm, weight, face, cfg.sop_iterations, impl)
         cost = _problem(basis, rows, cams, lm, weight, cfg, n_id_frames, bounds, s_ref).cost(identity, expression)
         done = r + 1
         if progress is not None:
             progress(done, cfg.rounds, "fit")
-        if prev - cost <= cfg.round_tolerance * cost:
+        if final:
             break
+        final = prev - cost <= cfg.round_tolerance * cost  # converged: one last exact round
         prev = cost
     fit = FitResult(identity=identity, expression=expression, rotation=cams[0], translation=cams[1],
                     scale=cams[2], rmse=np.zeros(t_count), cost=float(cost), rounds=done)
