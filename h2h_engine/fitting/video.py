@@ -35,7 +35,8 @@ class FitResult:
     rotation: np.ndarray     # (T, 3, 3)
     translation: np.ndarray  # (T, 2)
     scale: np.ndarray        # (T,)
-    rmse: np.ndarray         # (T,) landmark reprojection RMSE, px (over the 68 points)
+    rmse: np.ndarray         # (T,) landmark reprojection RMSE, px (over the 68 points; no-face frames: against
+                             #      the landmarks given for them, NaN where those are not finite)
     cost: float = 0.0        # final objective (landmark residuals in model units, priors, smoothness)
     rounds: int = 0          # alternation rounds run
 
@@ -98,7 +99,10 @@ def _interpolate_cameras(rot: np.ndarray, trans: np.ndarray, scale: np.ndarray, 
         return
     t = np.arange(len(face))
     known = t[face]
-    rot[~face] = Slerp(known, Rotation.from_matrix(rot[face]))(np.clip(t[~face], known[0], known[-1])).as_matrix()
+    if len(known) == 1:
+        rot[~face] = rot[face]
+    else:
+        rot[~face] = Slerp(known, Rotation.from_matrix(rot[face]))(np.clip(t[~face], known[0], known[-1])).as_matrix()
     for k in range(2):
         trans[~face, k] = np.interp(t[~face], known, trans[face, k])
     scale[~face] = np.interp(t[~face], known, scale[face])
@@ -149,6 +153,7 @@ def fit_video(model: MorphableModel, landmarks: np.ndarray, weights: np.ndarray 
         raise NoFaceError("no frame has a face to fit (every frame weight is 0)")
     if not np.isfinite(lm[face]).all():
         raise ValueError("landmarks of frames with a face must be finite")
+    given = lm
     lm = np.where(face[:, None, None], lm, 0.0)
     cfg = config or load_fit_config()
     bounds = (tuple(cfg.id_bounds or model.id_bounds), tuple(cfg.exp_bounds or model.exp_bounds))
@@ -182,8 +187,9 @@ def fit_video(model: MorphableModel, landmarks: np.ndarray, weights: np.ndarray 
         prev = cost
     fit = FitResult(identity=identity, expression=expression, rotation=cams[0], translation=cams[1],
                     scale=cams[2], rmse=np.zeros(t_count), cost=float(cost), rounds=done)
-    fitted = fitted_landmarks(model, fit, lm, basis=basis)
-    fit.rmse = np.sqrt(((fitted - lm) ** 2).sum(axis=2).mean(axis=1))
+    # Frames without a face: RMSE against the landmarks given for them (e.g. interpolated), NaN if not finite.
+    fitted = fitted_landmarks(model, fit, np.where(np.isfinite(given), given, lm), basis=basis)
+    fit.rmse = np.sqrt(((fitted - given) ** 2).sum(axis=2).mean(axis=1))
     return fit
 
 

@@ -93,11 +93,23 @@ def test_frames_without_face(model, clip_landmarks):
     fit = fit_video(model, lm, w)
     for arr in (fit.expression, fit.rotation, fit.translation, fit.scale):
         assert np.isfinite(arr).all()
+    assert np.isnan(fit.rmse[20:25]).all() and np.isfinite(np.delete(fit.rmse, range(20, 25))).all()
     for k in range(2):  # cameras interpolated between the neighbouring frames
         lo, hi = sorted((fit.translation[19, k], fit.translation[25, k]))
         assert (fit.translation[20:25, k] >= lo - 1e-6).all() and (fit.translation[20:25, k] <= hi + 1e-6).all()
     ref = fit_video(model, lm[:20], w[:20])  # the gap does not disturb the frames with a face much
     assert np.abs(ref.expression[:15] - fit.expression[:15]).mean() < 0.05
+
+
+def test_single_frame_with_face(model, clip_landmarks):
+    lm, _ = clip_landmarks("German_20s", 0, 59)
+    w = np.zeros(12)
+    w[4] = 1.0
+    fit = fit_video(model, lm[:12], w)
+    assert np.allclose(fit.rotation, fit.rotation[4]) and np.allclose(fit.scale, fit.scale[4])
+    assert landmark_nme(model, fit, lm[:12])[4] < 0.03
+    one = fit_video(model, lm[:1])  # a one-frame clip (no smoothness term)
+    assert landmark_nme(model, one, lm[:1])[0] < 0.03
 
 
 def test_exception(model):
