@@ -248,16 +248,32 @@ void RightSolveLt(int m, int n, const double* l, double* b) {
   }
 }
 
+// xi[c0, c1) -= sum_l f[l] * (y + l * ld)[c0, c1) for l in [0, k): four source rows per pass over xi.
+inline void SubRows(int k, const double* f, const double* y, int ld, double* xi, int c0, int c1) {
+  int l = 0;
+  for (; l + 4 <= k; l += 4) {
+    const double f0 = f[l], f1 = f[l + 1], f2 = f[l + 2], f3 = f[l + 3];
+    const double* y0 = y + static_cast<size_t>(l) * ld;
+    const double* y1 = y0 + ld;
+    const double* y2 = y1 + ld;
+    const double* y3 = y2 + ld;
+#pragma omp simd
+    for (int c = c0; c < c1; ++c) xi[c] -= f0 * y0[c] + f1 * y1[c] + f2 * y2[c] + f3 * y3[c];
+  }
+  for (; l < k; ++l) {
+    const double fl = f[l];
+    const double* yl = y + static_cast<size_t>(l) * ld;
+#pragma omp simd
+    for (int c = c0; c < c1; ++c) xi[c] -= fl * yl[c];
+  }
+}
+
 // Columns [c0, c1) of X (n, ld): X := L^{-1} X, L the (n, n) lower factor.
 void LeftSolveL(int n, const double* l, double* x, int ld, int c0, int c1) {
   for (int i = 0; i < n; ++i) {
     const double* li = l + static_cast<size_t>(i) * n;
     double* xi = x + static_cast<size_t>(i) * ld;
-    for (int k = 0; k < i; ++k) {
-      const double f = li[k];
-      const double* xk = x + static_cast<size_t>(k) * ld;
-      for (int c = c0; c < c1; ++c) xi[c] -= f * xk[c];
-    }
+    SubRows(i, li, x, ld, xi, c0, c1);
     const double inv = 1.0 / li[i];
     for (int c = c0; c < c1; ++c) xi[c] *= inv;
   }
@@ -267,13 +283,7 @@ void LeftSolveL(int n, const double* l, double* x, int ld, int c0, int c1) {
 void SubAY(int m, int k, const double* a, const double* y, double* x, int ld, int c0, int c1) {
   for (int i = 0; i < m; ++i) {
     const double* ai = a + static_cast<size_t>(i) * k;
-    double* xi = x + static_cast<size_t>(i) * ld;
-    for (int l = 0; l < k; ++l) {
-      const double f = ai[l];
-      if (f == 0) continue;
-      const double* yl = y + static_cast<size_t>(l) * ld;
-      for (int c = c0; c < c1; ++c) xi[c] -= f * yl[c];
-    }
+    SubRows(k, ai, y, ld, x + static_cast<size_t>(i) * ld, c0, c1);
   }
 }
 
@@ -353,11 +363,27 @@ class FreeNewton {
       Vec my(static_cast<size_t>(ma) * ma, 0.0);
 #pragma omp for schedule(static)
       for (int t = 0; t < T; ++t) {
-        for (int r = 0; r < nt(t); ++r) {
+        // Lower triangle of Y_t^T Y_t, four rows of Y_t per pass over the accumulator.
+        const int m = nt(t);
+        int r = 0;
+        for (; r + 4 <= m; r += 4) {
+          const double* y0 = &y_[t][static_cast<size_t>(r) * ma];
+          const double* y1 = y0 + ma;
+          const double* y2 = y1 + ma;
+          const double* y3 = y2 + ma;
+          for (int i = 0; i < ma; ++i) {
+            const double a0 = y0[i], a1 = y1[i], a2 = y2[i], a3 = y3[i];
+            double* row = &my[static_cast<size_t>(i) * ma];
+#pragma omp simd
+            for (int j = 0; j <= i; ++j) row[j] += a0 * y0[j] + a1 * y1[j] + a2 * y2[j] + a3 * y3[j];
+          }
+        }
+        for (; r < m; ++r) {
           const double* yr = &y_[t][static_cast<size_t>(r) * ma];
           for (int i = 0; i < ma; ++i) {
             const double x = yr[i];
             double* row = &my[static_cast<size_t>(i) * ma];
+#pragma omp simd
             for (int j = 0; j <= i; ++j) row[j] += x * yr[j];
           }
         }
