@@ -219,12 +219,13 @@ bool Cholesky(int n, double* a) {
   return true;
 }
 
-// C (m, n) -= A (m, k) B^T, B (n, k).
-void SubABt(int m, int n, int k, const double* a, const double* b, double* c) {
+// C (m, n) -= A (m, k) B^T, B (n, k); only the lower triangle (j <= i) when `lower` (C symmetric).
+void SubABt(int m, int n, int k, const double* a, const double* b, double* c, bool lower = false) {
   for (int i = 0; i < m; ++i) {
     const double* ai = a + static_cast<size_t>(i) * k;
     double* ci = c + static_cast<size_t>(i) * n;
-    for (int j = 0; j < n; ++j) {
+    const int jend = lower ? i + 1 : n;
+    for (int j = 0; j < jend; ++j) {
       const double* bj = b + static_cast<size_t>(j) * k;
       double s = 0;
 #pragma omp simd reduction(+ : s)
@@ -318,8 +319,8 @@ class FreeNewton {
       const double* hee = &n.hee[static_cast<size_t>(t) * ne * ne];
       for (int i = 0; i < m; ++i)
         for (int j = 0; j < m; ++j) a[static_cast<size_t>(i) * m + j] = hee[static_cast<size_t>(f[i]) * ne + f[j]];
-      if (t >= 1) SubABt(m, m, nt(t - 1), l1_[t - 1].data(), l1_[t - 1].data(), a.data());
-      if (t >= 2) SubABt(m, m, nt(t - 2), l2_[t - 2].data(), l2_[t - 2].data(), a.data());
+      if (t >= 1) SubABt(m, m, nt(t - 1), l1_[t - 1].data(), l1_[t - 1].data(), a.data(), true);
+      if (t >= 2) SubABt(m, m, nt(t - 2), l2_[t - 2].data(), l2_[t - 2].data(), a.data(), true);
       if (!Cholesky(m, a.data())) return false;
       if (t + 1 < T) {
         const int m1 = nt(t + 1);
