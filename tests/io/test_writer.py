@@ -45,3 +45,13 @@ def test_bad_outputs(tmp_path):
     with FrameWriter(tmp_path / "o.####.png") as w:
         with pytest.raises(InputError, match="shape"):
             w.write(1, np.zeros((0, 4, 3), np.float32))
+
+
+def test_lossless_movie(tmp_path, clip):
+    """.mkv (FFV1) keeps every 8-bit sample."""
+    frames = list(open_frames(clip("GRID_bbaf2n"), (0, 2)))
+    with FrameWriter(tmp_path / "o.mkv", fps=25) as w:
+        for f, rgb in frames:
+            w.write(f, rgb)
+    back = list(open_frames(tmp_path / "o.mkv"))
+    assert len(back) == 3 and all(np.array_equal(a[1], b[1]) for a, b in zip(frames, back))
