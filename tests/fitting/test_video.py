@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from h2h_engine.errors import NoFaceError
-from h2h_engine.fitting import fit_video, fitted_landmarks, landmark_nme
+from h2h_engine.fitting import fit_video, fitted_landmarks, landmark_nme, load_fit_config
 
 # (clip, first, last, mean NME bound): frontal newsreader, HDTF 256 px, wide-open mouth, strong head motion.
 CLIPS = [("German_20s", 0, 199, 0.02), ("EDTalk__test_data_pose_source1", 0, 119, 0.02),
@@ -121,3 +121,14 @@ def test_exception(model):
         fit_video(model, np.zeros((4, 68, 2)), np.ones(3))
     with pytest.raises(ValueError, match="finite"):
         fit_video(model, np.full((4, 68, 2), np.nan))
+
+
+def test_reference_path_agrees(model, clip_landmarks):
+    """fit_video with the numpy SOP and lsq_linear references lands where the native kernels do."""
+    lm, w = clip_landmarks("German_20s", 0, 5)
+    cfg = load_fit_config().replace(rounds=2, round_solver_iterations=60)
+    nat = fit_video(model, lm, w, cfg)
+    ref = fit_video(model, lm, w, cfg, impl="ref")
+    assert abs(ref.cost - nat.cost) <= 1e-3 * nat.cost
+    np.testing.assert_allclose(landmark_nme(model, ref, lm), landmark_nme(model, nat, lm), atol=1e-3)
+    np.testing.assert_allclose(ref.rotation, nat.rotation, atol=1e-2)
