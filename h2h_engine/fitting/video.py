@@ -4,7 +4,10 @@ Alternates, for at most ``config.rounds`` rounds: the jawline correspondences (:
 shape solve with the cameras fixed (:mod:`.shape`), and the per-frame cameras with the shape fixed
 (:func:`.sop.sop_pose`). The shape solves of all but the last round stop after
 ``config.round_solver_iterations`` warm-started steps (the next round refines them anyway); the last round,
-reached when the cost stops falling by ``config.round_tolerance`` or after ``config.rounds``, solves exactly. Frames with weight 0 (no face) take no part in the data term: their expressions are
+reached when the cost stops falling by ``config.round_tolerance`` or after ``config.rounds``, solves exactly.
+Alternating camera and shape updates creep slowly along the valley where face size trades against camera
+scale, so after each earlier round the shape is extrapolated along the change the round made (1, 2, 4 times,
+cameras refitted) while that lowers the cost. Frames with weight 0 (no face) take no part in the data term: their expressions are
 carried by the smoothness term and their cameras are interpolated from the neighbouring frames.
 """
 from __future__ import annotations
@@ -23,7 +26,8 @@ from .shape import ShapeProblem, solve_shape
 from .sop import project, sop_pose
 
 N_LANDMARKS = 68
-EYE_CORNERS = (36, 45)  # outer eye corners: the inter-ocular distance of the NME
+EYE_CORNERS = (36, 45)
+EXTRAPOLATE = 3  # extrapolation trials (steps 1, 2, 4 times the round's shape change) after each round  # outer eye corners: the inter-ocular distance of the NME
 
 
 @dataclass
@@ -173,11 +177,23 @@ def fit_video(model: MorphableModel, landmarks: np.ndarray, weights: np.ndarray 
         final = final or r == cfg.rounds - 1
         rows = basis.rows(identity, expression, cams, lm)
         problem = _problem(basis, rows, cams, lm, weight, cfg, n_id_frames, bounds, s_ref)
+        start = (identity, expression)
         identity, expression, _ = solve_shape(
             problem, identity, expression, impl=impl, tolerance=cfg.solver_tolerance,
             max_iterations=cfg.solver_iterations if final else cfg.round_solver_iterations)
         cams = _cameras(basis.points(identity, expression, rows), lm, weight, face, cfg.sop_iterations, impl)
         cost = _problem(basis, rows, cams, lm, weight, cfg, n_id_frames, bounds, s_ref).cost(identity, expression)
+        if not final:
+            step = 1.0
+            for _ in range(EXTRAPOLATE):
+                a_x = np.clip(identity + step * (identity - start[0]), *bounds[0])
+                e_x = np.clip(expression + step * (expression - start[1]), *bounds[1])
+                cams_x = _cameras(basis.points(a_x, e_x, rows), lm, weight, face, cfg.sop_iterations, impl)
+                cost_x = _problem(basis, rows, cams_x, lm, weight, cfg, n_id_frames, bounds, s_ref).cost(a_x, e_x)
+                if cost_x >= cost:
+                    break
+                identity, expression, cams, cost = a_x, e_x, cams_x, cost_x
+                step *= 2
         done = r + 1
         if progress is not None:
             progress(done, cfg.rounds, "fit")
