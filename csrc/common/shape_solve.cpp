@@ -95,7 +95,8 @@ void Assemble(const ShapeSolveParams& p, Normal& n) {
       }
       for (int i = 0; i < na; ++i) {
         const double* ai = &jid[static_cast<size_t>(i) * max_rows];
-        for (int j = 0; j < ne; ++j) hae[static_cast<size_t>(i) * ne + j] = Dot(rows, ai, &jex[static_cast<size_t>(j) * max_rows]);
+        double* row = hae + static_cast<size_t>(i) * ne;
+        for (int j = 0; j < ne; ++j) row[j] = Dot(rows, ai, &jex[static_cast<size_t>(j) * max_rows]);
       }
     }
 #pragma omp critical
@@ -112,7 +113,8 @@ void Assemble(const ShapeSolveParams& p, Normal& n) {
     if (m[0] == 0 && m[4] == 0 && m[8] == 0) continue;
     const double* ib = p.id_basis + static_cast<size_t>(v) * 3 * na;
     for (int a = 0; a < 3; ++a)
-      for (int i = 0; i < na; ++i) mb[a * na + i] = m[3 * a] * ib[i] + m[3 * a + 1] * ib[na + i] + m[3 * a + 2] * ib[2 * na + i];
+      for (int i = 0; i < na; ++i)
+        mb[a * na + i] = m[3 * a] * ib[i] + m[3 * a + 1] * ib[na + i] + m[3 * a + 2] * ib[2 * na + i];
     for (int i = 0; i < na; ++i) {
       n.ga[i] += cv[3 * v] * ib[i] + cv[3 * v + 1] * ib[na + i] + cv[3 * v + 2] * ib[2 * na + i];
       double* row = &n.haa[static_cast<size_t>(i) * na];
@@ -358,7 +360,8 @@ class FreeNewton {
     }
     Vec s(static_cast<size_t>(ma) * ma);
     for (int i = 0; i < ma; ++i)
-      for (int j = 0; j < ma; ++j) s[static_cast<size_t>(i) * ma + j] = n.haa[static_cast<size_t>(free_a[i]) * na + free_a[j]];
+      for (int j = 0; j < ma; ++j)
+        s[static_cast<size_t>(i) * ma + j] = n.haa[static_cast<size_t>(free_a[i]) * na + free_a[j]];
 #pragma omp parallel if (T >= 64)
     {
       Vec my(static_cast<size_t>(ma) * ma, 0.0);

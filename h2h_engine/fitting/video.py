@@ -7,8 +7,9 @@ shape solve with the cameras fixed (:mod:`.shape`), and the per-frame cameras wi
 reached when the cost stops falling by ``config.round_tolerance`` or after ``config.rounds``, solves exactly.
 Alternating camera and shape updates creep slowly along the valley where face size trades against camera
 scale, so after each earlier round the shape is extrapolated along the change the round made (1, 2, 4 times,
-cameras refitted) while that lowers the cost. Frames with weight 0 (no face) take no part in the data term: their expressions are
-carried by the smoothness term and their cameras are interpolated from the neighbouring frames.
+cameras refitted) while that lowers the cost. Frames with weight 0 (no face) take no part in the data term:
+their expressions are carried by the smoothness term and their cameras are interpolated from the
+neighbouring frames.
 """
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ from .shape import ShapeProblem, solve_shape
 from .sop import project, sop_pose
 
 N_LANDMARKS = 68
-EYE_CORNERS = (36, 45)
-EXTRAPOLATE = 3  # extrapolation trials (steps 1, 2, 4 times the round's shape change) after each round  # outer eye corners: the inter-ocular distance of the NME
+EYE_CORNERS = (36, 45)  # outer eye corners: the inter-ocular distance of the NME
+EXTRAPOLATE = 3         # extrapolation trials (steps 1, 2, 4 times the round's shape change) after each round
 
 
 @dataclass
