@@ -2,8 +2,14 @@
 
 Alternates, for at most ``config.rounds`` rounds: the jawline correspondences (:mod:`.contour`), the bounded
 shape solve with the cameras fixed (:mod:`.shape`), and the per-frame cameras with the shape fixed
-(:func:`.sop.sop_pose`). Frames with weight 0 (no face) take no part in the data term: their expressions are
-carried by the smoothness term and their cameras are interpolated from the neighbouring frames.
+(:func:`.sop.sop_pose`). The shape solves of all but the last round stop after
+``config.round_solver_iterations`` warm-started steps (the next round refines them anyway); the last round,
+reached when the cost stops falling by ``config.round_tolerance`` or after ``config.rounds``, solves exactly.
+Alternating camera and shape updates creep slowly along the valley where face size trades against camera
+scale, so after each earlier round the shape is extrapolated along the change the round made (1, 2, 4 times,
+cameras refitted) while that lowers the cost. Frames with weight 0 (no face) take no part in the data term:
+their expressions are carried by the smoothness term and their cameras are interpolated from the
+neighbouring frames.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from .sop import project, sop_pose
 
 N_LANDMARKS = 68
 EYE_CORNERS = (36, 45)  # outer eye corners: the inter-ocular distance of the NME
+EXTRAPOLATE = 3         # extrapolation trials (steps 1, 2, 4 times the round's shape change) after each round
 
 
 @dataclass
@@ -33,7 +40,8 @@ class FitResult:
     rotation: np.ndarray     # (T, 3, 3)
     translation: np.ndarray  # (T, 2)
     scale: np.ndarray        # (T,)
-    rmse: np.ndarray         # (T,) landmark reprojection RMSE, px (over the 68 points)
+    rmse: np.ndarray         # (T,) landmark reprojection RMSE, px (over the 68 points; no-face frames: against
+                             #      the landmarks given for them, NaN where those are not finite)
     cost: float = 0.0        # final objective (landmark residuals in model units, priors, smoothness)
     rounds: int = 0          # alternation rounds run
 
@@ -96,7 +104,10 @@ def _interpolate_cameras(rot: np.ndarray, trans: np.ndarray, scale: np.ndarray, 
         return
     t = np.arange(len(face))
     known = t[face]
-    rot[~face] = Slerp(known, Rotation.from_matrix(rot[face]))(np.clip(t[~face], known[0], known[-1])).as_matrix()
+    if len(known) == 1:
+        rot[~face] = rot[face]
+    else:
+        rot[~face] = Slerp(known, Rotation.from_matrix(rot[face]))(np.clip(t[~face], known[0], known[-1])).as_matrix()
     for k in range(2):
         trans[~face, k] = np.interp(t[~face], known, trans[face, k])
     scale[~face] = np.interp(t[~face], known, scale[face])
@@ -147,6 +158,7 @@ def fit_video(model: MorphableModel, landmarks: np.ndarray, weights: np.ndarray 
         raise NoFaceError("no frame has a face to fit (every frame weight is 0)")
     if not np.isfinite(lm[face]).all():
         raise ValueError("landmarks of frames with a face must be finite")
+    given = lm
     lm = np.where(face[:, None, None], lm, 0.0)
     cfg = config or load_fit_config()
     bounds = (tuple(cfg.id_bounds or model.id_bounds), tuple(cfg.exp_bounds or model.exp_bounds))
@@ -160,24 +172,41 @@ def fit_video(model: MorphableModel, landmarks: np.ndarray, weights: np.ndarray 
     cams = _cameras(basis.points(identity, expression, rows), lm, weight, face, cfg.sop_iterations, impl)
     s_ref = float(np.median(cams[2][face]))  # fixed for the whole fit so that the rounds' costs compare
     n_id_frames = int(round(n_face)) or 1
-    prev, cost, done = np.inf, np.inf, 0
+    prev, cost, done, final = np.inf, np.inf, 0, False
     for r in range(cfg.rounds):
+        # Rounds before the last take a few warm-started solver steps; the last one solves exactly.
+        final = final or r == cfg.rounds - 1
         rows = basis.rows(identity, expression, cams, lm)
         problem = _problem(basis, rows, cams, lm, weight, cfg, n_id_frames, bounds, s_ref)
-        identity, expression, _ = solve_shape(problem, identity, expression, impl=impl,
-                                              max_iterations=cfg.solver_iterations, tolerance=cfg.solver_tolerance)
+        start = (identity, expression)
+        identity, expression, _ = solve_shape(
+            problem, identity, expression, impl=impl, tolerance=cfg.solver_tolerance,
+            max_iterations=cfg.solver_iterations if final else cfg.round_solver_iterations)
         cams = _cameras(basis.points(identity, expression, rows), lm, weight, face, cfg.sop_iterations, impl)
         cost = _problem(basis, rows, cams, lm, weight, cfg, n_id_frames, bounds, s_ref).cost(identity, expression)
+        if not final:
+            step = 1.0
+            for _ in range(EXTRAPOLATE):
+                a_x = np.clip(identity + step * (identity - start[0]), *bounds[0])
+                e_x = np.clip(expression + step * (expression - start[1]), *bounds[1])
+                cams_x = _cameras(basis.points(a_x, e_x, rows), lm, weight, face, cfg.sop_iterations, impl)
+                cost_x = _problem(basis, rows, cams_x, lm, weight, cfg, n_id_frames, bounds, s_ref).cost(a_x, e_x)
+                if cost_x >= cost:
+                    break
+                identity, expression, cams, cost = a_x, e_x, cams_x, cost_x
+                step *= 2
         done = r + 1
         if progress is not None:
             progress(done, cfg.rounds, "fit")
-        if prev - cost <= cfg.round_tolerance * cost:
+        if final:
             break
+        final = prev - cost <= cfg.round_tolerance * cost  # converged: one last exact round
         prev = cost
     fit = FitResult(identity=identity, expression=expression, rotation=cams[0], translation=cams[1],
                     scale=cams[2], rmse=np.zeros(t_count), cost=float(cost), rounds=done)
-    fitted = fitted_landmarks(model, fit, lm, basis=basis)
-    fit.rmse = np.sqrt(((fitted - lm) ** 2).sum(axis=2).mean(axis=1))
+    # Frames without a face: RMSE against the landmarks given for them (e.g. interpolated), NaN if not finite.
+    fitted = fitted_landmarks(model, fit, np.where(np.isfinite(given), given, lm), basis=basis)
+    fit.rmse = np.sqrt(((fitted - given) ** 2).sum(axis=2).mean(axis=1))
     return fit
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from h2h_engine.errors import NoFaceError
-from h2h_engine.fitting import fit_video, fitted_landmarks, landmark_nme
+from h2h_engine.fitting import fit_video, fitted_landmarks, landmark_nme, load_fit_config
 
 # (clip, first, last, mean NME bound): frontal newsreader, HDTF 256 px, wide-open mouth, strong head motion.
 CLIPS = [("German_20s", 0, 199, 0.02), ("EDTalk__test_data_pose_source1", 0, 119, 0.02),
@@ -93,11 +93,23 @@ def test_frames_without_face(model, clip_landmarks):
     fit = fit_video(model, lm, w)
     for arr in (fit.expression, fit.rotation, fit.translation, fit.scale):
         assert np.isfinite(arr).all()
+    assert np.isnan(fit.rmse[20:25]).all() and np.isfinite(np.delete(fit.rmse, range(20, 25))).all()
     for k in range(2):  # cameras interpolated between the neighbouring frames
         lo, hi = sorted((fit.translation[19, k], fit.translation[25, k]))
         assert (fit.translation[20:25, k] >= lo - 1e-6).all() and (fit.translation[20:25, k] <= hi + 1e-6).all()
     ref = fit_video(model, lm[:20], w[:20])  # the gap does not disturb the frames with a face much
     assert np.abs(ref.expression[:15] - fit.expression[:15]).mean() < 0.05
+
+
+def test_single_frame_with_face(model, clip_landmarks):
+    lm, _ = clip_landmarks("German_20s", 0, 59)
+    w = np.zeros(12)
+    w[4] = 1.0
+    fit = fit_video(model, lm[:12], w)
+    assert np.allclose(fit.rotation, fit.rotation[4]) and np.allclose(fit.scale, fit.scale[4])
+    assert landmark_nme(model, fit, lm[:12])[4] < 0.03
+    one = fit_video(model, lm[:1])  # a one-frame clip (no smoothness term)
+    assert landmark_nme(model, one, lm[:1])[0] < 0.03
 
 
 def test_exception(model):
@@ -109,3 +121,14 @@ def test_exception(model):
         fit_video(model, np.zeros((4, 68, 2)), np.ones(3))
     with pytest.raises(ValueError, match="finite"):
         fit_video(model, np.full((4, 68, 2), np.nan))
+
+
+def test_reference_path_agrees(model, clip_landmarks):
+    """fit_video with the numpy SOP and lsq_linear references lands where the native kernels do."""
+    lm, w = clip_landmarks("German_20s", 0, 5)
+    cfg = load_fit_config().replace(rounds=2, round_solver_iterations=60)
+    nat = fit_video(model, lm, w, cfg)
+    ref = fit_video(model, lm, w, cfg, impl="ref")
+    assert abs(ref.cost - nat.cost) <= 1e-3 * nat.cost
+    np.testing.assert_allclose(landmark_nme(model, ref, lm), landmark_nme(model, nat, lm), atol=1e-3)
+    np.testing.assert_allclose(ref.rotation, nat.rotation, atol=1e-2)
