@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <vector>
-#include <cstdio>
-#include <cstdlib>
 
 namespace h2h {
 namespace {
@@ -25,6 +23,14 @@ struct Normal {
   double c0 = 0;   // sum of squared constant residuals
 };
 
+// Contiguous dot product of n doubles.
+inline double Dot(int n, const double* a, const double* b) {
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
 void Assemble(const ShapeSolveParams& p, Normal& n) {
   const int T = p.frames, K = p.points, na = p.n_id, ne = p.n_exp, L = p.vertices;
   n.T = T;
@@ -41,7 +47,10 @@ void Assemble(const ShapeSolveParams& p, Normal& n) {
   double c0 = 0.0;
 #pragma omp parallel reduction(+ : c0)
   {
-    Vec jid(static_cast<size_t>(2) * K * na), jex(static_cast<size_t>(2) * K * ne), cres(2 * K);
+    // Transposed per-frame Jacobians (coefficient-major, rows contiguous) so that every entry of the
+    // normal equations is one contiguous dot product.
+    const int max_rows = 2 * K;
+    Vec jid(static_cast<size_t>(na) * max_rows), jex(static_cast<size_t>(ne) * max_rows), cres(max_rows);
     Vec my_mv(static_cast<size_t>(L) * 9, 0.0), my_cv(static_cast<size_t>(L) * 3, 0.0);
 #pragma omp for schedule(static)
     for (int t = 0; t < T; ++t) {
@@ -55,10 +64,12 @@ void Assemble(const ShapeSolveParams& p, Normal& n) {
         const double* eb = p.exp_basis + static_cast<size_t>(v) * 3 * ne;
         for (int r = 0; r < 2; ++r, ++rows) {
           const double* pr = p.proj + static_cast<size_t>(t) * 6 + 3 * r;
-          double* ji = &jid[static_cast<size_t>(rows) * na];
-          double* je = &jex[static_cast<size_t>(rows) * ne];
-          for (int i = 0; i < na; ++i) ji[i] = sw * (pr[0] * ib[i] + pr[1] * ib[na + i] + pr[2] * ib[2 * na + i]);
-          for (int j = 0; j < ne; ++j) je[j] = sw * (pr[0] * eb[j] + pr[1] * eb[ne + j] + pr[2] * eb[2 * ne + j]);
+          for (int i = 0; i < na; ++i)
+            jid[static_cast<size_t>(i) * max_rows + rows] =
+                sw * (pr[0] * ib[i] + pr[1] * ib[na + i] + pr[2] * ib[2 * na + i]);
+          for (int j = 0; j < ne; ++j)
+            jex[static_cast<size_t>(j) * max_rows + rows] =
+                sw * (pr[0] * eb[j] + pr[1] * eb[ne + j] + pr[2] * eb[2 * ne + j]);
           const double* m = p.mean + 3 * v;
           const double c = sw * (pr[0] * m[0] + pr[1] * m[1] + pr[2] * m[2] + p.offset[2 * t + r] -
                                  p.target[(static_cast<size_t>(t) * K + k) * 2 + r]);
@@ -73,23 +84,19 @@ void Assemble(const ShapeSolveParams& p, Normal& n) {
       double* hee = &n.hee[static_cast<size_t>(t) * ne * ne];
       double* hae = &n.hae[static_cast<size_t>(t) * na * ne];
       double* ge = &n.ge[static_cast<size_t>(t) * ne];
-      for (int r = 0; r < rows; ++r) {
-        const double* je = &jex[static_cast<size_t>(r) * ne];
-        const double* ji = &jid[static_cast<size_t>(r) * na];
-        for (int i = 0; i < ne; ++i) {
-          const double x = je[i];
-          ge[i] += x * cres[r];
-          double* row = hee + static_cast<size_t>(i) * ne;
-          for (int j = 0; j <= i; ++j) row[j] += x * je[j];
-        }
-        for (int i = 0; i < na; ++i) {
-          const double x = ji[i];
-          double* row = hae + static_cast<size_t>(i) * ne;
-          for (int j = 0; j < ne; ++j) row[j] += x * je[j];
+      for (int i = 0; i < ne; ++i) {
+        const double* ei = &jex[static_cast<size_t>(i) * max_rows];
+        ge[i] = Dot(rows, ei, cres.data());
+        for (int j = 0; j <= i; ++j) {
+          const double v = Dot(rows, ei, &jex[static_cast<size_t>(j) * max_rows]);
+          hee[static_cast<size_t>(i) * ne + j] = v;
+          hee[static_cast<size_t>(j) * ne + i] = v;
         }
       }
-      for (int i = 0; i < ne; ++i)
-        for (int j = 0; j < i; ++j) hee[static_cast<size_t>(j) * ne + i] = hee[static_cast<size_t>(i) * ne + j];
+      for (int i = 0; i < na; ++i) {
+        const double* ai = &jid[static_cast<size_t>(i) * max_rows];
+        for (int j = 0; j < ne; ++j) hae[static_cast<size_t>(i) * ne + j] = Dot(rows, ai, &jex[static_cast<size_t>(j) * max_rows]);
+      }
     }
 #pragma omp critical
     {
@@ -555,7 +562,6 @@ void ShapeSolve(ShapeSolveParams& p) {
   MatVec(n, z, hz);
   p.cost = Dot(z, hz) + 2 * Dot(g, z) + n.c0;
   p.iterations_done = it;
-  if (getenv("H2H_DEBUG")) fprintf(stderr, "solve: %d iterations, settled %d, T %d\n", it, (int)settled, T);
   for (int i = 0; i < na; ++i) p.identity[i] = z[i];
   for (size_t i = na; i < nz; ++i) p.expression[i - na] = z[i];
 }

@@ -17,8 +17,8 @@ DEFAULT_PATH = Path(__file__).resolve().parents[1] / "configs" / "fit.yaml"
 class FitConfig:
     """Weights, bounds and iteration counts of :func:`~h2h_engine.fitting.fit_video` (see ``fit.yaml``)."""
 
-    rounds: int = 6
-    round_tolerance: float = 1e-4
+    rounds: int = 4
+    round_tolerance: float = 2e-3
     sop_iterations: int = 5
     solver_iterations: int = 60
     solver_tolerance: float = 1e-10

@@ -9,7 +9,8 @@ Outputs (OUT is a sequence pattern or a movie):
   OUT as given;
 - ``out.mp4`` (or .mov/.mkv): one movie per product the same way (``out.nmfc.mp4``...); flow needs EXR.
 Beside them ``<out>.boxes.json`` (OUT without frame field and extension) records the crop box, output and
-source sizes and every frame's mouth box, so results can be pasted back into the plate.
+source sizes and the mouth box of every frame of the shot (also with ``--frames``, so farm chunks write the
+same file), so results can be pasted back into the plate.
 """
 from __future__ import annotations
 
@@ -133,16 +134,16 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
            else resolve_box(mm, full, size, crop))
     tr = full.slice(*frames) if frames else full
     geom_box = box if box is not None else np.array([0, 0, *tr.image_size], np.float32)
-    mouth = mouth_boxes(project_track(mm, tr, geom_box, size, mm.landmarks[MOUTH_LANDMARKS])[..., :2], size)
+    # Mouth boxes of the whole shot: farm chunks (--frames) all write the same complete sidecar.
+    mouth = mouth_boxes(project_track(mm, full, geom_box, size, mm.landmarks[MOUTH_LANDMARKS])[..., :2], size)
+    row_of = {int(f): i for i, f in enumerate(full.frames)}
     movie = not is_pattern(output)
     writers = _writers(output, products, bit_depth, tr.fps, resume)
     sidecar = {"schema": BOXES_SCHEMA, "track": str(track), "source_size": list(tr.image_size), "size": [w, h],
                "crop_box": None if box is None else [float(v) for v in box], "regions": region_list,
                "products": products, "outputs": [wr.path for wr, _ in writers],
-               "frames": [int(f) for f in tr.frames], "mouth_boxes": mouth.tolist()}
+               "frames": [int(f) for f in full.frames], "mouth_boxes": mouth.tolist()}
     # Flow of a frame needs the shot's next frame: each chunk renders one frame past its end when there is one.
-    row_of = {int(f): i for i, f in enumerate(full.frames)}
-
     def next_frame(f: int) -> int:
         i = row_of[f]
         return int(full.frames[i + 1]) if i + 1 < len(full) else f
@@ -152,8 +153,9 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
         src = source or tr.meta.get("source")
         if src and not source and not is_pattern(str(src)) and not Path(src).is_file():
             raise InputError(f"flow needs the source frames; the track's source {src} is gone: pass --source")
-        if src:
-            fetch = _frame_reader(str(src), int(tr.frames[0]), next_frame(int(tr.frames[-1])), tr.image_size)
+        if not src:
+            raise InputError("flow needs the source frames (optical flow outside the face): pass --source")
+        fetch = _frame_reader(str(src), int(tr.frames[0]), next_frame(int(tr.frames[-1])), tr.image_size)
     chunk = max(1, min(64, _PIXEL_BUDGET // (w * h)))
     n = len(tr)
     progress(0, n, "render-nmfc")
@@ -172,7 +174,7 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
             for k, f in enumerate(numbers):
                 for wr, prods in writers:
                     wr.attributes = {"h2h:crop_box": json.dumps(sidecar["crop_box"]),
-                                     "h2h:mouth_box": json.dumps(mouth[a + k].tolist()), "h2h:frame": f}
+                                     "h2h:mouth_box": json.dumps(mouth[row_of[f]].tolist()), "h2h:frame": f}
                     wr.write(f, _pixels(cond, k, prods, movie))
             progress(b, n, "render-nmfc")
         ok = True

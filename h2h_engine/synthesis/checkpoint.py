@@ -1,0 +1,64 @@
+"""The training checkpoint file (``.pt``): what the trainer writes and what the engine reads back.
+
+One dict saved with ``torch.save``, loaded with ``weights_only=True``::
+
+    schema        "H2HCheckpoint.1"
+    model_config  ModelConfig as a dict           <- all the engine needs, with "generator"
+    generator     G state dict
+    data          {"crop_margin", "crop_smooth", "morphable_digest", "morphable_name"}: how conditioning was made
+    step, config  training step and the full training config (dict)
+    discriminators, optimizer_g, optimizer_d, rng, carry   trainer state for --resume
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import CheckpointError, ConfigError, InputError
+from .config import ModelConfig
+from .generator import Generator
+
+SCHEMA = "H2HCheckpoint.1"
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint dict safely (``weights_only=True``); InputError if missing, CheckpointError if corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"checkpoint {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - every unpickling/zip failure means the same thing to the user
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a head2head checkpoint "
+                              f"({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("schema") != SCHEMA:
+        got = ckpt.get("schema") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError(f"{path} is not a head2head checkpoint (schema {got!r}, expected {SCHEMA})")
+    for key in ("model_config", "generator", "data"):
+        if key not in ckpt:
+            raise CheckpointError(f"checkpoint {path} has no {key!r} entry (truncated or from another tool)")
+    return ckpt
+
+
+def build_generator(model_config: dict[str, Any], state: dict[str, torch.Tensor], source: str) -> Generator:
+    """A generator of ``model_config`` holding ``state``; CheckpointError when they do not fit each other."""
+    try:
+        cfg = ModelConfig.from_dict(model_config)
+    except ConfigError as e:
+        raise CheckpointError(f"{source}: its model_config is not one this engine knows ({e})") from None
+    gen = Generator(cfg)
+    try:
+        gen.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).split("\n")[1].strip() if "\n" in str(e) else str(e)
+        raise CheckpointError(f"{source}: generator weights do not match its model_config ({first[:160]})") from None
+    return gen
+
+
+def load_generator(path: str | Path) -> tuple[Generator, dict[str, Any]]:
+    """The generator of a checkpoint (eval mode, CPU) and the checkpoint's ``data`` dict."""
+    ckpt = read_checkpoint(path)
+    gen = build_generator(ckpt["model_config"], ckpt["generator"], str(path))
+    return gen.eval(), dict(ckpt["data"])

@@ -1,0 +1,74 @@
+"""The Head2Head generator G: frame t from the conditioning of frames t-2..t and the two previous outputs.
+
+Two encoders of the same design (7x7 conv, ``n_downsample`` stride-2 convs, ``n_blocks_encoder`` residual
+blocks) read the conditioning (NMFC + eye image of frames t-2..t, 18 channels) and the previous two generated
+frames (6 channels); their features are summed and decoded by ``n_blocks_decoder`` residual blocks,
+``n_downsample`` transposed convs and a 7x7 conv with tanh. Instance norm, reflection padding, ReLU.
+With the paper's sizes this is the authors' network (about 70.8 M parameters).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import IMAGE_CHANNELS, ModelConfig
+
+
+class ResnetBlock(nn.Module):
+    """x + (pad, 3x3 conv, IN, ReLU, pad, 3x3 conv, IN)(x); (B, C, H, W) -> (B, C, H, W)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels), nn.ReLU(True),
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def _encoder(in_channels: int, cfg: ModelConfig) -> nn.Sequential:
+    """(B, in, H, W) -> (B, ngf * 2^n_down, H / 2^n_down, W / 2^n_down)."""
+    ngf = cfg.ngf
+    layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, ngf, 7), nn.InstanceNorm2d(ngf),
+                               nn.ReLU(True)]
+    for i in range(cfg.n_downsample):
+        c = ngf * 2 ** i
+        layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.InstanceNorm2d(2 * c), nn.ReLU(True)]
+    layers += [ResnetBlock(ngf * 2 ** cfg.n_downsample) for _ in range(cfg.n_blocks_encoder)]
+    return nn.Sequential(*layers)
+
+
+class Generator(nn.Module):
+    """G(cond, prev) -> frame. ``cond``: (B, 6 * n_cond_frames, H, W) in [0, 1] (oldest frame first);
+    ``prev``: (B, 3 * n_prev_frames, H, W) in [-1, 1] (oldest first); output (B, 3, H, W) in [-1, 1]."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        ngf, nd = cfg.ngf, cfg.n_downsample
+        self.cond_encoder = _encoder(cfg.cond_channels, cfg)
+        self.prev_encoder = _encoder(cfg.prev_channels, cfg)
+        up: list[nn.Module] = [ResnetBlock(ngf * 2 ** nd) for _ in range(cfg.n_blocks_decoder)]
+        for i in range(nd, 0, -1):
+            c = ngf * 2 ** i
+            up += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1), nn.InstanceNorm2d(c // 2),
+                   nn.ReLU(True)]
+        up += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, IMAGE_CHANNELS, 7), nn.Tanh()]
+        self.decoder = nn.Sequential(*up)
+
+    def encode_cond(self, cond: torch.Tensor) -> torch.Tensor:
+        """Features of the conditioning; independent of the recurrent state, so batchable over frames."""
+        return self.cond_encoder(cond)
+
+    def step(self, cond_features: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        """One frame from precomputed conditioning features (B, C, h, w) and the previous outputs."""
+        return self.decoder(cond_features + self.prev_encoder(prev))
+
+    def forward(self, cond: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        return self.step(self.encode_cond(cond), prev)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -1,0 +1,138 @@
+"""Sequential application of G over a shot, in fixed blocks so any frame range gives the same pixels.
+
+G is recurrent (it sees its two previous outputs), so a frame depends on everything before it. To let
+chunked renders (farm tasks, ``--frames A-B``) join seamlessly, frames are generated in blocks of
+``block`` frames anchored at the track's first frame; each block starts from a zero state ``warmup``
+frames before its first frame and discards those warm-up outputs. A frame's pixels are therefore a
+function of at most ``warmup + block`` conditioning frames, identical whichever range asked for it.
+The conditioning encoder does not depend on the state, so it runs batched over frames, in groups of
+``encoder_batch`` anchored at each block start (and padded) so batch shapes never depend on the range.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..io.atomic import atomic_path
+from .generator import Generator
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How a shot is cut into independently warmed-up blocks (see module docstring)."""
+
+    block: int = 64         # frames generated per block
+    warmup: int = 8         # frames generated and discarded before each block (not before the shot's start)
+    encoder_batch: int = 8  # frames per batched call of the conditioning encoder
+
+    def blocks(self, first: int, last: int) -> list[tuple[int, int, int]]:
+        """``(start, out_first, out_last)`` per block touching track indices ``first..last`` (inclusive):
+        generation starts (from a zero state) at ``start`` and frames ``out_first..out_last`` are kept."""
+        out = []
+        for b in range(first // self.block, last // self.block + 1):
+            b0 = b * self.block
+            out.append((max(0, b0 - self.warmup), max(b0, first), min(b0 + self.block - 1, last)))
+        return out
+
+    def needed(self, first: int, last: int, n_cond_frames: int = 3) -> tuple[int, int]:
+        """Track indices of the conditioning frames needed to synthesize ``first..last``."""
+        start = self.blocks(first, last)[0][0]
+        return max(0, start - (n_cond_frames - 1)), last
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def conditioning_stack(nmfc: np.ndarray, eyes: np.ndarray) -> np.ndarray:
+    """Per-frame network input channels: (T, H, W, 3) NMFC + (T, H, W, 3) eyes -> (T, 6, H, W) float32."""
+    return np.ascontiguousarray(np.concatenate([nmfc, eyes], axis=-1).transpose(0, 3, 1, 2), dtype=np.float32)
+
+
+def temporal_stack(cond: torch.Tensor, index: torch.Tensor, n_cond_frames: int, offset: int = 0) -> torch.Tensor:
+    """G's conditioning input for track indices ``index``: from (N, 6, H, W) per-frame conditioning of track
+    indices ``offset..`` -> (len(index), 6 * n_cond_frames, H, W), frames t-n+1..t oldest first; indices
+    before the shot's first frame (0) repeat frame 0."""
+    parts = [cond[(index - k).clamp(min=0) - offset] for k in range(n_cond_frames - 1, -1, -1)]
+    return torch.cat(parts, dim=1)
+
+
+def to_unit(image: torch.Tensor) -> torch.Tensor:
+    """G's output in [-1, 1] -> [0, 1]."""
+    return (image.float().clamp(-1, 1) + 1) * 0.5
+
+
+class Synthesizer:
+    """Runs a generator over (a range of) a shot's conditioning.
+
+    Args:
+        generator: trained G (any device; it is moved to ``device``).
+        device: "auto" | "cpu" | "cuda[:n]".
+        half: fp16 weights and activations (default: on CUDA only).
+        schedule: block/warm-up layout; keep the default to join chunks rendered by others.
+    """
+
+    def __init__(self, generator: Generator, device: str = "auto", half: bool | None = None,
+                 schedule: Schedule = Schedule()) -> None:
+        self.device = pick_device(device)
+        self.half = (self.device.type == "cuda") if half is None else half
+        self.dtype = torch.float16 if self.half else torch.float32
+        self.cfg = generator.cfg
+        self.schedule = schedule
+        fmt = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+        self.g = generator.eval().to(self.device, self.dtype, memory_format=fmt)
+        self.fmt = fmt
+
+    @torch.inference_mode()
+    def run(self, cond: np.ndarray, offset: int, first: int, last: int) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(track_index, rgb)`` for ``first..last``; ``rgb`` (H, W, 3) float32 in [0, 1].
+
+        Args:
+            cond: (N, 6, H, W) per-frame conditioning (see :func:`conditioning_stack`) of track indices
+                ``offset .. offset + N - 1``, covering ``schedule.needed(first, last)``.
+        """
+        lo, hi = self.schedule.needed(first, last, self.cfg.n_cond_frames)
+        if offset > lo or offset + len(cond) - 1 < hi:
+            raise ValueError(f"conditioning covers {offset}..{offset + len(cond) - 1}; frames {first}..{last} "
+                             f"need {lo}..{hi}")
+        size = self.cfg.size
+        if cond.shape[1:] != (6, size, size):
+            raise ValueError(f"conditioning must be (N, 6, {size}, {size}); got {cond.shape}")
+        c = torch.from_numpy(cond[lo - offset:hi - offset + 1]).to(self.device, self.dtype)
+        e = self.schedule.encoder_batch
+        n_prev = self.cfg.n_prev_frames
+        for start, out_first, out_last in self.schedule.blocks(first, last):
+            prev = torch.zeros(1, 3 * n_prev, size, size, device=self.device, dtype=self.dtype)
+            prev = prev.contiguous(memory_format=self.fmt)
+            for g0 in range(start, out_last + 1, e):
+                idx = torch.arange(g0, g0 + e).clamp(max=out_last)  # padded to a fixed batch shape
+                x = temporal_stack(c, idx.to(self.device), self.cfg.n_cond_frames, offset=lo)
+                feats = self.g.encode_cond(x.contiguous(memory_format=self.fmt))
+                for j in range(min(e, out_last - g0 + 1)):
+                    y = self.g.step(feats[j:j + 1], prev)  # (1, 3, H, W)
+                    prev = torch.cat([prev[:, 3:], y], dim=1) if n_prev > 1 else y
+                    if g0 + j >= out_first:
+                        yield g0 + j, to_unit(y[0]).permute(1, 2, 0).cpu().numpy()
+
+
+def export_torchscript(generator: Generator, path: str | Path) -> None:
+    """Write G as a traced TorchScript module (``forward(cond, prev)``, ``encode_cond``, ``step``) with its
+    model config in the extra file ``model_config.json``; atomic."""
+    g = generator.eval().cpu().float()
+    s = g.cfg.size
+    cond = torch.zeros(1, g.cfg.cond_channels, s, s)
+    prev = torch.zeros(1, g.cfg.prev_channels, s, s)
+    with torch.no_grad():
+        feats = g.encode_cond(cond)
+        traced = torch.jit.trace_module(g, {"forward": (cond, prev), "encode_cond": (cond,), "step": (feats, prev)})
+    with atomic_path(path) as tmp:
+        torch.jit.save(traced, str(tmp), _extra_files={"model_config.json": json.dumps(g.cfg.to_dict())})
+

@@ -1,0 +1,88 @@
+"""Sequential inference: chunked == whole, TorchScript export, checkpoint reading errors."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from h2h_engine.errors import CheckpointError, InputError
+from h2h_engine.synthesis import Generator, ModelConfig
+from h2h_engine.synthesis.checkpoint import SCHEMA, load_generator
+from h2h_engine.synthesis.inference import Schedule, Synthesizer, export_torchscript
+
+CFG = ModelConfig(size=32, ngf=8, n_downsample=2, n_blocks_encoder=1, n_blocks_decoder=1)
+
+
+@pytest.fixture(scope="module")
+def generator():
+    torch.manual_seed(1)
+    return Generator(CFG).eval()
+
+
+def test_schedule_blocks():
+    s = Schedule(block=10, warmup=3)
+    assert s.blocks(5, 23) == [(0, 5, 9), (7, 10, 19), (17, 20, 23)]
+    assert s.needed(12, 14) == (5, 14)  # block 1 starts at 7, minus 2 frames of conditioning context
+    assert s.needed(0, 3) == (0, 3)
+
+
+def test_chunks_equal_whole(generator):
+    torch.set_num_threads(1)
+    cond = np.random.default_rng(0).random((45, 6, 32, 32), dtype=np.float32)
+    synth = Synthesizer(generator, device="cpu", schedule=Schedule(block=12, warmup=4, encoder_batch=5))
+    whole = dict(synth.run(cond, 0, 0, 44))
+    assert sorted(whole) == list(range(45))
+    for a, b in [(0, 4), (7, 30), (13, 13), (25, 44)]:
+        lo, hi = synth.schedule.needed(a, b)
+        part = dict(synth.run(cond[lo:hi + 1], lo, a, b))
+        assert sorted(part) == list(range(a, b + 1))
+        for i in part:
+            assert np.array_equal(part[i], whole[i]), (a, b, i)
+    # consecutive frames differ (the state and conditioning are used), and outputs are in [0, 1]
+    assert np.abs(whole[20] - whole[21]).max() > 1e-3
+    assert min(v.min() for v in whole.values()) >= 0 and max(v.max() for v in whole.values()) <= 1
+    with pytest.raises(ValueError, match="need"):
+        list(synth.run(cond[10:], 10, 20, 30))
+
+
+def test_torchscript_export_matches(generator, tmp_path):
+    path = tmp_path / "g.ts.pt"
+    export_torchscript(generator, path)
+    extra = {"model_config.json": ""}
+    ts = torch.jit.load(str(path), _extra_files=extra)
+    assert json.loads(extra["model_config.json"])["ngf"] == 8
+    cond, prev = torch.rand(1, 18, 32, 32), torch.rand(1, 6, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ts(cond, prev), generator(cond, prev))
+        torch.testing.assert_close(ts.step(ts.encode_cond(cond), prev), generator(cond, prev))
+
+
+def _save(path, **entries):
+    torch.save({"schema": SCHEMA, "data": {}, **entries}, path)
+
+
+def test_checkpoint_errors(generator, tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        load_generator(tmp_path / "none.pt")
+    bad = tmp_path / "corrupt.pt"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_generator(bad)
+    p = tmp_path / "c.pt"
+    torch.save({"schema": "Other.1"}, p)
+    with pytest.raises(CheckpointError, match="not a head2head checkpoint"):
+        load_generator(p)
+    other = ModelConfig(size=32, ngf=16, n_downsample=2, n_blocks_encoder=1, n_blocks_decoder=1)
+    _save(p, model_config=other.to_dict(), generator=generator.state_dict())
+    with pytest.raises(CheckpointError, match="do not match its model_config"):
+        load_generator(p)
+    _save(p, model_config={**CFG.to_dict(), "attention": True}, generator=generator.state_dict())
+    with pytest.raises(CheckpointError, match="model_config is not one this engine knows"):
+        load_generator(p)
+    _save(p, model_config=CFG.to_dict(), generator=generator.state_dict())
+    g, _ = load_generator(p)
+    x = torch.rand(1, 18, 32, 32), torch.rand(1, 6, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(g(*x), generator(*x))

@@ -1,0 +1,134 @@
+"""Command lines of the trainer: ``h2h train``, ``h2h eval self-reenactment`` and ``h2h export-generator``.
+
+Also runnable as ``python -m training.cli {train,eval,export} ...`` (what ``torchrun`` launches for
+multi-GPU training: ``torchrun --nproc_per_node 8 -m training.cli train --target ... -o RUN``).
+Each ``main_*`` returns an exit status: 0, or 2 after printing an H2HError as one line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable, Sequence
+
+import yaml
+
+from h2h_engine.errors import ConfigError, H2HError
+
+from .config import PRESETS, load_config
+
+
+def _overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["epochs=2", "model.ngf=8"]`` -> nested dict; values parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set takes KEY=VALUE (e.g. model.ngf=32); got {item!r}")
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = yaml.safe_load(value)
+    return out
+
+
+def _guard(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser,
+           argv: Sequence[str] | None) -> int:
+    args = parser.parse_args(argv)
+    try:
+        return fn(args)
+    except H2HError as e:
+        print(f"h2h: error: {e}", file=sys.stderr)
+        return 2
+
+
+def train_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="h2h train", description="Train the Head2Head GAN on one target shot "
+                                "(self-reenactment: first 2/3 of the frames train, the rest is held out).")
+    p.add_argument("--target", required=True, help="target video (movie or image-sequence pattern)")
+    p.add_argument("--track", required=True, help="its track file (.h2h.npz, from h2h track)")
+    p.add_argument("-o", "--output", required=True, help="run folder (config, cache, log, samples, checkpoint)")
+    p.add_argument("--preset", choices=PRESETS, default="tiny", help="base settings (default: tiny)")
+    p.add_argument("--config", help="YAML file overriding the preset")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one setting, e.g. --set epochs=10 --set model.ngf=32 (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue the run in -o from its checkpoint")
+    p.add_argument("--stop-after", type=int, metavar="STEPS",
+                   help="stop with a checkpoint after this many steps (time-sliced jobs; resume later)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .train import train  # noqa: PLC0415 - keep --help fast
+
+    cfg = load_config(args.preset, args.config, _overrides(args.set))
+    ckpt = train(args.target, args.track, args.output, cfg, resume=args.resume, stop_after=args.stop_after,
+                 show_progress=not args.no_progress)
+    print(f"checkpoint: {ckpt}")
+    return 0
+
+
+def main_train(argv: Sequence[str] | None = None) -> int:
+    """``h2h train --target VIDEO --track TRACK -o RUN_DIR [--preset tiny|paper] [--config CFG] [--resume]``."""
+    return _guard(_train, train_parser(), argv)
+
+
+def eval_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="h2h eval self-reenactment",
+                                description="Paper metrics of a run on the held-out last third of its target shot, "
+                                "against the mean-training-frame baseline; writes RUN_DIR/eval/.")
+    p.add_argument("run", help="training run folder")
+    p.add_argument("--json", action="store_true", help="print the JSON summary instead of a table")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    return p
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_run, format_summary  # noqa: PLC0415
+
+    summary = evaluate_run(args.run, device=args.device)
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0
+
+
+def main_eval(argv: Sequence[str] | None = None) -> int:
+    """``h2h eval self-reenactment RUN_DIR [--json]`` (argv starts after ``self-reenactment``)."""
+    return _guard(_eval, eval_parser(), argv)
+
+
+def export_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="h2h export-generator",
+                                description="Write a checkpoint's generator as TorchScript for hosts that run it.")
+    p.add_argument("checkpoint", help="checkpoint.pt of a training run")
+    p.add_argument("-o", "--output", required=True, help="TorchScript file to write (.pt)")
+    return p
+
+
+def _export(args: argparse.Namespace) -> int:
+    from h2h_engine.synthesis.checkpoint import load_generator  # noqa: PLC0415
+    from h2h_engine.synthesis.inference import export_torchscript  # noqa: PLC0415
+
+    gen, _ = load_generator(args.checkpoint)
+    export_torchscript(gen, args.output)
+    print(f"{args.output}: TorchScript generator ({gen.cfg.size} px)")
+    return 0
+
+
+def main_export(argv: Sequence[str] | None = None) -> int:
+    """``h2h export-generator CKPT -o OUT.pt``."""
+    return _guard(_export, export_parser(), argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"train": main_train, "eval": main_eval, "export": main_export}
+    if not argv or argv[0] not in commands:
+        print(f"usage: python -m training.cli {{{','.join(commands)}}} ...", file=sys.stderr)
+        return 2
+    return commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Training configuration: nested dataclasses loaded from YAML presets (``configs/*.yaml``) and user files.
+
+A user config overrides the chosen preset key by key; unknown keys and wrong types raise ConfigError.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from h2h_engine.errors import ConfigError
+from h2h_engine.synthesis.config import ModelConfig
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+PRESETS = tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How training examples are made from the target video and its track."""
+
+    crop_margin: float = 1.6      # crop box side / face size (render.crop_box_for_track)
+    crop_smooth: int = 15         # temporal smoothing of the crop box detection, frames
+    train_fraction: float = 2 / 3  # leading part of the shot used for training; the rest is held out
+    max_frames: int = 0           # use only the first N frames of the track (0 = all)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs besides its inputs. Steps are optimizer updates of G and the Ds; each step
+    generates ``frames_per_step`` frames of the current training sequence (state carried between steps)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    seed: int = 0                 # weights init, sequence sampling
+    epochs: int = 40              # epochs at the full learning rate (1 epoch ~ every training frame once)
+    decay_epochs: int = 20        # further epochs with the learning rate decaying linearly to 0
+    lr: float = 2e-4              # Adam, G and Ds
+    beta1: float = 0.5
+    beta2: float = 0.999
+    batch: int = 1                # sequences per step per process
+    frames_per_step: int = 3      # frames generated (and back-propagated through) per step
+    seq_len_start: int = 3        # frames per training sequence at the start ...
+    seq_len_max: int = 12         # ... doubling every grow_every_epochs up to this
+    grow_every_epochs: int = 5
+    lambda_fm: float = 10.0       # discriminator feature matching
+    lambda_vgg: float = 10.0      # VGG19 perceptual
+    lambda_l1: float = 0.0        # L1 to the real frame (not in the paper; speeds up tiny previews)
+    lambda_mouth: float = 1.0     # weight of D_M's adversarial + FM terms
+    lambda_dynamics: float = 1.0  # weight of D_D's adversarial term
+    vgg_weights: str = ""         # torchvision vgg19-dcbb9e9d.pth; empty = torch hub cache if present
+    require_vgg: bool = False     # error instead of training without the VGG term when weights are missing
+    random_vgg: bool = False      # use a randomly initialised VGG19 (tests only)
+    checkpoint_every: int = 500   # steps between checkpoints (and one at the end)
+    sample_every: int = 500       # steps between sample grids
+    log_every: int = 10           # steps between JSON-lines loss records
+    amp: bool = True              # bf16 autocast on CUDA (ignored on CPU)
+    channels_last: bool = True    # channels-last tensors on CUDA (ignored on CPU)
+    device: str = "auto"          # auto | cpu | cuda
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch", "frames_per_step", "seq_len_start", "seq_len_max", "grow_every_epochs",
+                     "checkpoint_every", "sample_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1; got {getattr(self, name)}")
+        if self.decay_epochs < 0 or self.lr <= 0 or not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
+            raise ConfigError("decay_epochs must be >= 0, lr > 0, betas in [0, 1)")
+        if self.seq_len_max < self.seq_len_start or self.seq_len_start < self.frames_per_step:
+            raise ConfigError(f"need frames_per_step ({self.frames_per_step}) <= seq_len_start "
+                              f"({self.seq_len_start}) <= seq_len_max ({self.seq_len_max})")
+        if not 0 < self.data.train_fraction < 1:
+            raise ConfigError(f"data.train_fraction must be in (0, 1); got {self.data.train_fraction}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"device must be auto, cpu or cuda[:N]; got {self.device!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_NESTED = {"model": ModelConfig, "data": DataConfig}
+
+
+def _check_type(section: str, key: str, value: Any, default: Any) -> None:
+    want = type(default)
+    ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+    ok = ok or (want is float and isinstance(value, int) and not isinstance(value, bool))
+    if not ok:
+        raise ConfigError(f"{section}{key} must be {want.__name__}; got {value!r}")
+
+
+def _build(cls: type, d: dict[str, Any], section: str = "") -> Any:
+    if not isinstance(d, dict):
+        raise ConfigError(f"config section {section or 'top level'} must be a mapping; got {d!r}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {', '.join(section + k for k in unknown)}; "
+                          f"known: {', '.join(sorted(known))}")
+    default = cls()
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if k in _NESTED and cls is TrainConfig:
+            out[k] = _build(_NESTED[k], v, f"{k}.")
+        else:
+            _check_type(section, k, v, getattr(default, k))
+            out[k] = float(v) if isinstance(getattr(default, k), float) else v
+    return cls(**out)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        d = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys")
+    return d
+
+
+def load_config(preset: str | None = "tiny", path: str | Path | None = None,
+                overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The preset (``tiny`` | ``paper`` | None = dataclass defaults), overridden by the YAML file ``path``
+    and then by ``overrides`` (same nesting)."""
+    d: dict[str, Any] = {}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+        d = _read_yaml(CONFIG_DIR / f"{preset}.yaml")
+    if path is not None:
+        d = _merge(d, _read_yaml(Path(path)))
+    if overrides:
+        d = _merge(d, overrides)
+    return _build(TrainConfig, d)
+
+
+def config_from_dict(d: dict[str, Any]) -> TrainConfig:
+    """Rebuild a config saved by :meth:`TrainConfig.to_dict` (checkpoints, run dirs)."""
+    return _build(TrainConfig, d)
+
+
+def dump_config(cfg: TrainConfig) -> str:
+    """YAML text of a config (what a run dir's ``config.yaml`` holds)."""
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

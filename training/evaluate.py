@@ -1,0 +1,157 @@
+"""Self-reenactment evaluation on the held-out last third of the target shot (paper, section IV).
+
+Metrics on uint8 RGB frames at the model's size, each averaged over the test frames:
+- ``apd``: APD-L2, the Euclidean norm of the per-pixel RGB difference, averaged over the frame (0-441);
+- ``mapd``: the same over pixels inside the NMFC mask (NMFC channel sum > 0.01);
+- ``mouth_apd``: the same in the mouth crop (72 px at 256 px, scaled) centred on the rendered mouth box;
+- ``psnr`` (dB) and ``ssim`` (Gaussian window 11, sigma 1.5, per channel, Wang et al. 2004).
+Every metric is also computed for the baseline that repeats the mean training frame, with the ratio
+model / baseline (below 1 is better for the APDs, above 1 for PSNR and SSIM).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter
+
+from h2h_engine.errors import InputError
+from h2h_engine.io import atomic_path, write_image
+from h2h_engine.synthesis.checkpoint import load_generator
+from h2h_engine.synthesis.inference import Synthesizer
+
+from .config import config_from_dict
+from .data import ShotData, prepare_data
+from .train import CHECKPOINT
+
+METRICS = ("apd", "mapd", "mouth_apd", "psnr", "ssim")
+HEAT_MAX = 100.0  # L2 error (0-255 units) shown as the hottest colour in heat maps
+
+
+def l2_error_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel Euclidean RGB distance of two uint8 images (..., H, W, 3) -> (..., H, W) float64."""
+    d = a.astype(np.float64) - b.astype(np.float64)
+    return np.sqrt((d * d).sum(-1))
+
+
+def apd_l2(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """APD-L2 of two (H, W, 3) uint8 frames, over ``mask`` (H, W) bool pixels when given (nan if empty)."""
+    e = l2_error_map(a, b)
+    if mask is None:
+        return float(e.mean())
+    return float(e[mask].mean()) if mask.any() else float("nan")
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two uint8 images (peak 255); inf when identical."""
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return float("inf") if mse == 0 else 10.0 * np.log10(255.0 ** 2 / mse)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM of two (H, W, 3) uint8 images: Gaussian window (sigma 1.5, 11 taps), K1 0.01, K2 0.03,
+    data range 255, averaged over pixels and channels."""
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    out = []
+    for ch in range(a.shape[-1]):
+        x, y = a[..., ch].astype(np.float64), b[..., ch].astype(np.float64)
+        f = lambda z: gaussian_filter(z, 1.5, truncate=3.5, mode="reflect")  # noqa: E731 - 11-tap window
+        mx, my = f(x), f(y)
+        sxx, syy, sxy = f(x * x) - mx * mx, f(y * y) - my * my, f(x * y) - mx * my
+        s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+        out.append(s.mean())
+    return float(np.mean(out))
+
+
+def mouth_window(box: np.ndarray, crop: int, size: int) -> tuple[slice, slice]:
+    """Row/column slices of the ``crop``-pixel square centred on a mouth box (x0, y0, x1, y1), inside the frame."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    x0 = int(np.clip(round(cx - crop / 2), 0, size - crop))
+    y0 = int(np.clip(round(cy - crop / 2), 0, size - crop))
+    return slice(y0, y0 + crop), slice(x0, x0 + crop)
+
+
+def frame_metrics(fake: np.ndarray, real: np.ndarray, nmfc_mask: np.ndarray, mouth: tuple[slice, slice]) -> dict[str, float]:
+    """All metrics of one (S, S, 3) uint8 frame pair."""
+    return {"apd": apd_l2(fake, real), "mapd": apd_l2(fake, real, nmfc_mask),
+            "mouth_apd": apd_l2(fake[mouth], real[mouth]), "psnr": psnr(fake, real), "ssim": ssim(fake, real)}
+
+
+def heat_colours(error: np.ndarray, vmax: float = HEAT_MAX) -> np.ndarray:
+    """(H, W) error -> (H, W, 3) uint8, black-blue-red-yellow-white ramp from 0 to ``vmax``."""
+    t = np.clip(error / vmax, 0, 1)[..., None]
+    stops = np.array([[0, 0, 0], [0, 0, 1], [1, 0, 0], [1, 1, 0], [1, 1, 1]], np.float64)
+    pos = t * (len(stops) - 1)
+    i = np.minimum(pos.astype(int), len(stops) - 2)
+    w = pos - i
+    rgb = stops[i[..., 0]] * (1 - w) + stops[i[..., 0] + 1] * w
+    return (rgb * 255 + 0.5).astype(np.uint8)
+
+
+def generate_test_frames(checkpoint: Path, data: ShotData, device: str = "auto") -> np.ndarray:
+    """G's output for the held-out frames, (T_test, S, S, 3) uint8 (warm-up from the frames before)."""
+    gen, _ = load_generator(checkpoint)
+    synth = Synthesizer(gen, device=device)
+    first, last = data.n_train, len(data) - 1
+    lo, hi = synth.schedule.needed(first, last, gen.cfg.n_cond_frames)
+    cond = np.asarray(data.cond[lo:hi + 1], dtype=np.float32)
+    out = np.zeros((last - first + 1, *data.images.shape[1:]), np.uint8)
+    for i, rgb in synth.run(cond, lo, first, last):
+        out[i - first] = (rgb * 255 + 0.5).astype(np.uint8)
+    return out
+
+
+def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) -> dict[str, Any]:
+    """Evaluate a training run's checkpoint; writes ``RUN_DIR/eval/summary.json`` and heat-map PNGs."""
+    run_dir = Path(run_dir)
+    for name in ("run.json", "config.yaml", CHECKPOINT):
+        if not (run_dir / name).is_file():
+            raise InputError(f"{run_dir} is not a finished training run (no {name})")
+    import yaml  # noqa: PLC0415
+
+    cfg = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    inputs = json.loads((run_dir / "run.json").read_text())
+    data = prepare_data(inputs["target"], inputs["track"], cfg, run_dir / "cache")
+    if len(data) - data.n_train < 1:
+        raise InputError(f"{run_dir}: no held-out frames")
+    fake = generate_test_frames(run_dir / CHECKPOINT, data, device)
+    real = np.asarray(data.images[data.n_train:])
+    mean_frame = np.asarray(data.images[:data.n_train], np.float64).mean(0).round().astype(np.uint8)
+    size, crop = real.shape[1], cfg.model.mouth_crop
+    per_model, per_base = [], []
+    for j in range(len(real)):
+        i = data.n_train + j
+        nmfc_mask = np.asarray(data.cond[i, :3], np.float32).sum(0) > 0.01
+        mouth = mouth_window(data.mouth_box[i], crop, size)
+        per_model.append(frame_metrics(fake[j], real[j], nmfc_mask, mouth))
+        per_base.append(frame_metrics(mean_frame, real[j], nmfc_mask, mouth))
+    summary: dict[str, Any] = {"run": str(run_dir), "checkpoint_step": int(torch.load(
+        run_dir / CHECKPOINT, map_location="cpu", weights_only=True)["step"]),
+        "test_frames": [int(data.frames[data.n_train]), int(data.frames[-1])], "n_test": len(real),
+        "size": size, "mouth_crop": crop}
+    for name in METRICS:
+        m = float(np.nanmean([d[name] for d in per_model]))
+        b = float(np.nanmean([d[name] for d in per_base]))
+        summary[name] = {"model": m, "mean_frame_baseline": b, "ratio": m / b if b else float("nan")}
+    out = run_dir / "eval"
+    for j in np.linspace(0, len(real) - 1, min(heat_maps, len(real))).round().astype(int):
+        err = l2_error_map(fake[j], real[j])
+        tile = np.concatenate([real[j], fake[j], heat_colours(err)], axis=1)
+        write_image(out / f"heat-{int(data.frames[data.n_train + j]):06d}.png", tile)
+    with atomic_path(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """Human-readable table of a summary."""
+    lines = [f"held-out frames {summary['test_frames'][0]}-{summary['test_frames'][1]} ({summary['n_test']}) "
+             f"at {summary['size']} px, checkpoint step {summary['checkpoint_step']}",
+             f"{'metric':<10} {'model':>9} {'mean frame':>11} {'ratio':>7}"]
+    for name in METRICS:
+        m = summary[name]
+        lines.append(f"{name:<10} {m['model']:>9.3f} {m['mean_frame_baseline']:>11.3f} {m['ratio']:>7.3f}")
+    return "\n".join(lines)
