@@ -24,7 +24,7 @@ from ..synthesis.checkpoint import load_generator
 from ..synthesis.inference import Synthesizer, conditioning_stack
 from ..track import Track
 from . import register
-from .knobs import AUDIO, COLOURSPACE, audio_for_track
+from .knobs import AUDIO, COLOURSPACE, audio_for_track, settings_stamp
 from .spec import Knob, NodeSpec, Port
 
 
@@ -113,8 +113,11 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
     keep = plate if plate_fn is not None and exr and is_pattern(plate) and plate.lower().endswith(".exr") else None
     sound = audio_for_track(audio, trk, a) if is_movie(output) else None
     info: dict[str, Any] = {}
+    stamp = settings_stamp("synthesize", {"composite": composite, "feather": feather, "mask": mask,
+                                          "device": device, "colourspace": colourspace},
+                           [checkpoint, track, plate])
     with FrameWriter(output, fps=trk.fps, overwrite=overwrite, colourspace=out_space, passthrough=keep,
-                     audio=sound) as writer:
+                     audio=sound, stamp=stamp) as writer:
         for number, image in synthesize_frames(checkpoint, track, frames, plate_fn, feather, mask, device,
                                                lambda n: not overwrite and all(writer.exists(f) for f in n),
                                                progress, info):

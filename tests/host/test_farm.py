@@ -32,6 +32,10 @@ def test_chunks_equal_whole_and_resume(tmp_path, track_file, h2h_exe, env_thread
     assert all(files[f].stat().st_mtime_ns == stamps[f] for f in files if f != 9)
     assert np.array_equal(read_image(files[9]).view(np.uint16),
                           read_image(tmp_path / "whole" / "c.0009.exr").view(np.uint16))
+    # resuming with other settings never keeps stale frames: the frames' stamps differ, all are redone
+    _render(h2h_exe, env_threads, track_file, chunked, "6-11", "--resume", "--margin", "2.0")
+    assert all(p.stat().st_mtime_ns != stamps[f] for f, p in files.items() if f != 9)
+    assert not np.array_equal(read_image(files[6]), read_image(tmp_path / "whole" / "c.0006.exr"))
 
 
 def test_synthesize_chunks_equal_whole(tmp_path, clip, track_file, checkpoint, h2h_exe, env_threads):
