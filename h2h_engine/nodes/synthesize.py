@@ -15,7 +15,9 @@ import numpy as np
 
 from ..errors import FrameRangeError, InputError, ModelMismatchError
 from ..io import open_frames
-from ..io.frames import is_pattern
+from ..io.colour import convert
+from ..io.frames import FramePattern, is_pattern
+from ..io.image import read_image
 from ..io.writer import FrameWriter, is_movie
 from ..morphable import load_model
 from ..render.conditioning import render_conditioning
@@ -32,9 +34,11 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
                       plate: Callable[[int], np.ndarray] | None = None, feather: float = 12.0, mask: str = "box",
                       device: str = "auto", skip: Callable[[list[int]], bool] = lambda numbers: False,
                       progress: Callable[[int, int, str], None] = lambda *a: None,
-                      info: dict[str, Any] | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(frame number, image)`` for ``frames`` of ``track`` in order: G's face crop, or with ``plate``
-    (frame number -> (H0, W0, 3) float display sRGB, asked in ascending order) the crop pasted back on it.
+                      info: dict[str, Any] | None = None,
+                      plate_space: str = "srgb") -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(frame number, image)`` for ``frames`` of ``track`` in order: G's face crop (display sRGB), or
+    with ``plate`` (frame number -> (H0, W0, 3) float32 in ``plate_space``, asked in ascending order) the crop
+    converted to ``plate_space`` and pasted back on it, so plate pixels outside the mask stay bit-exact.
 
     Blocks whose frame numbers ``skip`` accepts are not synthesized (farm re-runs). ``info``, when given,
     receives the range, crop box and size. This is the one per-frame synthesis + composite path: the node
@@ -74,15 +78,25 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
             image = rgb
             if plate is not None:
                 face = np.ones((size, size), np.float32) if mask == "box" else c.mask[i - lo].astype(np.float32)
-                image = paste_back(plate(number), rgb, face, box, feather)
+                patch = rgb if plate_space == "srgb" else convert(rgb, "srgb", plate_space)
+                image = paste_back(plate(number), patch, face, box, feather)
             yield number, image
             done += 1
             progress(done, total, "synthesize")
 
 
-def plate_reader(path: str, frames: tuple[int, int], colourspace: str = "auto") -> Callable[[int], np.ndarray]:
-    """plate(frame number) -> (H0, W0, 3) float display sRGB, for ascending frame numbers of ``path``."""
-    it = iter(open_frames(path, frames, colourspace))
+def plate_reader(path: str, frames: tuple[int, int], colourspace: str = "auto"
+                 ) -> tuple[Callable[[int], np.ndarray], str]:
+    """``(plate, space)``: plate(frame number) -> (H0, W0, 3) float32 as stored (float EXR at full
+    precision; integer files and movies scaled to [0, 1]) for ascending frame numbers, and its colour space."""
+    source = open_frames(path, frames, colourspace)  # checks the path, range and sizes; numbers the frames
+    if source.is_sequence:
+        pattern = FramePattern.parse(path)
+        first = read_image(pattern.path(source.frame_numbers()[0]))
+        space = colourspace if colourspace != "auto" else ("linear" if first.dtype.kind == "f" else "srgb")
+        it = ((f, read_image(pattern.path(f))) for f in source.frame_numbers())
+    else:  # movies decode to display sRGB (FrameSource converts other encodings)
+        space, it = "srgb", iter(source)
     current: tuple[int, np.ndarray] | None = None
 
     def plate(number: int) -> np.ndarray:
@@ -93,9 +107,11 @@ def plate_reader(path: str, frames: tuple[int, int], colourspace: str = "auto") 
                 raise InputError(f"plate {path} ends before frame {number}")
         if current[0] != number:
             raise InputError(f"plate {path} has no frame {number}")
-        return current[1].astype(np.float32) / 255.0
+        px = current[1][:, :, :3] if current[1].shape[2] >= 3 else np.repeat(current[1][:, :, :1], 3, axis=2)
+        return px.astype(np.float32) / np.float32(np.iinfo(px.dtype).max) if px.dtype.kind == "u" else \
+            px.astype(np.float32)
 
-    return plate
+    return plate, space
 
 
 def run(checkpoint: str, track: str, output: str, plate: str | None = None, frames: tuple[int, int] | None = None,
@@ -105,10 +121,10 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
     """Synthesize ``frames`` of ``track`` (all by default) into ``output`` (sequence pattern or movie)."""
     trk = Track.load(track)
     a, b = frames if frames is not None else (int(trk.frames[0]), int(trk.frames[-1]))
-    plate_fn = plate_reader(plate, (a, b), colourspace) if plate and composite else None
+    plate_fn, plate_space = plate_reader(plate, (a, b), colourspace) if plate and composite else (None, "srgb")
     exr = output.lower().endswith(".exr")
-    # EXR results go back into the plate's colour space (scene-linear unless the plate says otherwise)
-    out_space = (colourspace if colourspace != "auto" else "linear") if exr else "auto"
+    # EXR results are in the plate's colour space (scene-linear unless the plate says otherwise); others sRGB
+    want = (colourspace if colourspace != "auto" else "linear") if exr else "srgb"
     # an EXR plate composited into an EXR sequence keeps the plate's header and untouched channels
     keep = plate if plate_fn is not None and exr and is_pattern(plate) and plate.lower().endswith(".exr") else None
     sound = audio_for_track(audio, trk, a) if is_movie(output) else None
@@ -116,12 +132,12 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
     stamp = settings_stamp("synthesize", {"composite": composite, "feather": feather, "mask": mask,
                                           "device": device, "colourspace": colourspace},
                            [checkpoint, track, plate])
-    with FrameWriter(output, fps=trk.fps, overwrite=overwrite, colourspace=out_space, passthrough=keep,
-                     audio=sound, stamp=stamp) as writer:
+    with FrameWriter(output, fps=trk.fps, overwrite=overwrite, passthrough=keep, audio=sound,
+                     stamp=stamp) as writer:
         for number, image in synthesize_frames(checkpoint, track, frames, plate_fn, feather, mask, device,
                                                lambda n: not overwrite and all(writer.exists(f) for f in n),
-                                               progress, info):
-            writer.write(number, image)
+                                               progress, info, plate_space):
+            writer.write(number, image if plate_space == want else convert(image, plate_space, want))
     return {"output": str(output), "frames": info["frames"], "size": info["size"],
             "composited": plate_fn is not None, "crop_box": info["crop_box"],
             "audio": None if sound is None else [sound.path, sound.start_seconds]}
