@@ -19,7 +19,6 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.audio import AudioSpec
-from ..io.colour import from_display, to_display
 from ..io.rawvideo import PIX_FMTS, encode_raw, read_raw_frames
 from ..io.video import open_frames
 from ..io.writer import FrameWriter
@@ -65,22 +64,22 @@ def reenact_processor(checkpoint: str, track: str, size: tuple[int, int], rate: 
     a, b = knobs.get("frames") or (int(trk.frames[0]), int(trk.frames[-1]))
     wanted = {int(f) for f in trk.frames if a <= f <= b}
     space = knobs.pop("colourspace", "auto")
-    convert = space not in ("auto", "srgb")  # streams are display video unless the colourspace knob says not
+    space = "srgb" if space == "auto" else space  # streams are display video unless the knob says otherwise
 
     def process(frames: Frames) -> Frames:
         held: dict[int, np.ndarray] = {}
-        made = synthesize_frames(checkpoint, track, plate=lambda n: held[n], **knobs)
+        made = synthesize_frames(checkpoint, track, plate=lambda n: held[n], plate_space=space, **knobs)
         try:
             for f, rgb in frames:
                 if f not in wanted:  # untouched, bit for bit
                     yield f, rgb
                     continue
                 held.clear()
-                held[f] = to_display(rgb, space) if convert else rgb
+                held[f] = rgb
                 number, image = next(made)
                 if number != f:  # cannot happen while both run in ascending order; guard the contract
                     raise RuntimeError(f"synthesis produced frame {number} for plate frame {f}")
-                yield f, from_display(image, space) if convert else image
+                yield f, image
         finally:
             made.close()
 

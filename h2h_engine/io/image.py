@@ -66,6 +66,17 @@ def read_image(path: str | Path, with_meta: bool = False) -> np.ndarray | tuple[
     return (pixels, meta) if meta is not None else pixels
 
 
+def read_stamp(path: str | Path) -> str:
+    """The ``h2h:stamp`` header field of an image ("" when absent or unreadable); reads the header only."""
+    inp = oiio.ImageInput.open(str(path))
+    if inp is None:
+        return ""
+    try:
+        return inp.spec().get_string_attribute("h2h:stamp")
+    finally:
+        inp.close()
+
+
 def _meta_of(spec: Any) -> ImageMeta:
     formats = tuple(_format_name(f) for f in spec.channelformats) or (_format_name(spec.format),) * spec.nchannels
     attrs = {a.name: (str(a.type), a.value) for a in spec.extra_attribs

@@ -18,7 +18,7 @@ from .atomic import atomic_path
 from .audio import AudioSpec, add_audio_stream, mux_audio, read_audio
 from .colour import from_display
 from .frames import FramePattern, is_pattern
-from .image import read_image, write_image
+from .image import read_image, read_stamp, write_image
 from .video import MOVIE_SUFFIXES
 
 # Movie codecs by container suffix: (codec, pixel format, options).
@@ -60,6 +60,11 @@ class FrameWriter:
         passthrough: a source image sequence (e.g. the plate ``plate.####.exr``): each output frame keeps
             that frame's header (timecode, pixel aspect, custom attributes) and the source channels it does
             not replace (alpha, depth, other layers, in their own sample types). Sequences only.
+        stamp: a fingerprint of the settings that made the frames (see
+            :func:`~h2h_engine.nodes.knobs.settings_stamp`), written into every sequence frame's header as
+            ``h2h:stamp``; with it, :meth:`exists` (and so ``overwrite=False``) only keeps frames that carry
+            the same stamp, so a re-run with other settings never keeps stale frames. Formats without
+            custom metadata (TIFF, JPEG) are then always rewritten.
         audio: movies only: sound muxed into the movie when it closes, trimmed to the picture's length
             (see :func:`~h2h_engine.io.audio.audio_for` for the ``audio`` knob: source, target, none).
         colourspace: float sequences only: frames arrive as the networks' display sRGB and are converted
@@ -71,7 +76,7 @@ class FrameWriter:
     def __init__(self, path: str | Path, fps: float = 25.0, channels: tuple[str, ...] | None = None,
                  dtype: str | None = None, attributes: dict | None = None, overwrite: bool = True,
                  passthrough: str | Path | None = None, colourspace: str = "auto",
-                 audio: AudioSpec | None = None) -> None:
+                 audio: AudioSpec | None = None, stamp: str | None = None) -> None:
         self.path = str(path)
         self.fps = fps
         self.channels = channels
@@ -82,6 +87,7 @@ class FrameWriter:
         self._movie = None
         self.colourspace = colourspace
         self.audio = audio
+        self.stamp = stamp
         self._passthrough = FramePattern.parse(passthrough) if passthrough is not None else None
         if is_pattern(self.path):
             self._seq = FramePattern.parse(self.path)
@@ -102,8 +108,14 @@ class FrameWriter:
 
     # -- sequence ------------------------------------------------------------------------------------------
     def exists(self, frame: int) -> bool:
-        """True if a sequence frame is already on disk (always False for movies)."""
-        return self._seq is not None and self._seq.path(frame).is_file()
+        """True if a sequence frame is already on disk (with this writer's stamp, if it has one); always
+        False for movies."""
+        if self._seq is None or not self._seq.path(frame).is_file():
+            return False
+        return self.stamp is None or read_stamp(self._seq.path(frame)) == self.stamp
+
+    def _attributes(self) -> dict:
+        return {**self.attributes, "h2h:stamp": self.stamp} if self.stamp else dict(self.attributes)
 
     def frame_path(self, frame: int) -> Path:
         if self._seq is None:
@@ -132,7 +144,7 @@ class FrameWriter:
                 self._write_with_source(frame, data)
             else:
                 write_image(self._seq.path(frame), data, list(self.channels) if self.channels else None,
-                            dict(self.attributes), dtype=self.dtype)
+                            self._attributes(), dtype=self.dtype)
         else:
             self._write_movie(pixels)
         self.written.append(frame)
@@ -151,7 +163,7 @@ class FrameWriter:
         keep = [i for i, n in enumerate(meta.channels) if n not in ours]
         pixels = np.concatenate([_unit_float(data), _unit_float(src[:, :, keep])], axis=2)
         formats = [self.dtype] * len(ours) + [meta.channel_formats[i] for i in keep]
-        attrs = {**meta.attributes, **self.attributes}
+        attrs = {**meta.attributes, **self._attributes()}
         write_image(self._seq.path(frame), pixels, ours + [meta.channels[i] for i in keep], attrs,
                     dtype=self.dtype, channel_formats=formats)
 

@@ -32,6 +32,7 @@ from ..render.mask import MOUTH_LANDMARKS, mouth_boxes
 from ..render.nmfc import DEFAULT_REGIONS, REGION_CHOICES, project_track
 from ..track import Track
 from . import Knob, NodeSpec, Port, register
+from .knobs import settings_stamp
 
 BOXES_SCHEMA = "H2HBoxes.1"
 _CHANNELS = {"nmfc": ("R", "G", "B"), "eyes": ("R", "G", "B"), "mask": ("A",), "flow": ("X", "Y")}
@@ -57,7 +58,7 @@ def boxes_path(output: str) -> Path:
 
 
 def _writers(output: str, products: list[str], bit_depth: str, fps: float,
-             resume: bool) -> list[tuple[FrameWriter, list[str]]]:
+             resume: bool, stamp: str | None = None) -> list[tuple[FrameWriter, list[str]]]:
     """(writer, products it takes) pairs for OUT."""
     suffix = (FramePattern.parse(output).suffix if is_pattern(output) else Path(output).suffix).lower()
     if suffix == ".exr":
@@ -65,7 +66,8 @@ def _writers(output: str, products: list[str], bit_depth: str, fps: float,
             raise ConfigError(f"--bit-depth {bit_depth} does not apply to EXR (use half or float)")
         names = tuple(f"{p}.{c}" for p in products for c in _CHANNELS[p])
         dtype = "half" if bit_depth == "auto" else bit_depth
-        return [(FrameWriter(output, fps, channels=names, dtype=dtype, overwrite=not resume), products)]
+        return [(FrameWriter(output, fps, channels=names, dtype=dtype, overwrite=not resume, stamp=stamp),
+                 products)]
     if "flow" in products:
         raise ConfigError(f"flow is signed and unbounded: write it to an EXR sequence (got {output})")
     if bit_depth in ("half", "float"):
@@ -77,7 +79,7 @@ def _writers(output: str, products: list[str], bit_depth: str, fps: float,
     for p in products:
         path = output if len(products) == 1 else product_path(output, p)
         chans = ("Y",) if p == "mask" and is_pattern(output) else ("R", "G", "B")
-        out.append((FrameWriter(path, fps, channels=chans, dtype=dtype, overwrite=not resume), [p]))
+        out.append((FrameWriter(path, fps, channels=chans, dtype=dtype, overwrite=not resume, stamp=stamp), [p]))
     return out
 
 
@@ -138,7 +140,10 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
     mouth = mouth_boxes(project_track(mm, full, geom_box, size, mm.landmarks[MOUTH_LANDMARKS])[..., :2], size)
     row_of = {int(f): i for i, f in enumerate(full.frames)}
     movie = not is_pattern(output)
-    writers = _writers(output, products, bit_depth, tr.fps, resume)
+    stamp = settings_stamp("render_nmfc", {"size": list(size), "crop": crop, "what": what, "regions": regions,
+                                           "bit_depth": bit_depth, "margin": margin, "model": model},
+                           [track, source])
+    writers = _writers(output, products, bit_depth, tr.fps, resume, stamp)
     sidecar = {"schema": BOXES_SCHEMA, "track": str(track), "source_size": list(tr.image_size), "size": [w, h],
                "crop_box": None if box is None else [float(v) for v in box], "regions": region_list,
                "products": products, "outputs": [wr.path for wr, _ in writers],

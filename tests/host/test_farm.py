@@ -32,3 +32,26 @@ def test_chunks_equal_whole_and_resume(tmp_path, track_file, h2h_exe, env_thread
     assert all(files[f].stat().st_mtime_ns == stamps[f] for f in files if f != 9)
     assert np.array_equal(read_image(files[9]).view(np.uint16),
                           read_image(tmp_path / "whole" / "c.0009.exr").view(np.uint16))
+    # resuming with other settings never keeps stale frames: the frames' stamps differ, all are redone
+    _render(h2h_exe, env_threads, track_file, chunked, "6-11", "--resume", "--margin", "2.0")
+    assert all(p.stat().st_mtime_ns != stamps[f] for f, p in files.items() if f != 9)
+    assert not np.array_equal(read_image(files[6]), read_image(tmp_path / "whole" / "c.0006.exr"))
+
+
+def test_synthesize_chunks_equal_whole(tmp_path, clip, track_file, checkpoint, h2h_exe, env_threads):
+    """The reenacted comp, farmed in two chunks, equals the whole run; a retry keeps finished frames."""
+    def synth(out, frames, *extra):
+        subprocess.run([h2h_exe, "--progress", "none", "synthesize", "--checkpoint", str(checkpoint), "--track",
+                        str(track_file), "--plate", str(clip("W009_front_neutral")), "-o", str(out), "--frames",
+                        frames, "--device", "cpu", *extra], check=True, env=env_threads)
+
+    synth(tmp_path / "whole" / "c.####.exr", "0-11")
+    for chunk in ("0-6", "7-11"):
+        synth(tmp_path / "chunks" / "c.####.exr", chunk, "--no-overwrite")
+    for f in range(12):
+        a = read_image(tmp_path / "whole" / f"c.{f:04d}.exr")
+        b = read_image(tmp_path / "chunks" / f"c.{f:04d}.exr")
+        assert np.array_equal(a.view(np.uint16), b.view(np.uint16)), f
+    stamp = (tmp_path / "chunks" / "c.0003.exr").stat().st_mtime_ns
+    synth(tmp_path / "chunks" / "c.####.exr", "0-6", "--no-overwrite")
+    assert (tmp_path / "chunks" / "c.0003.exr").stat().st_mtime_ns == stamp
