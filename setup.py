@@ -61,8 +61,8 @@ setup(
     description="head2head: video-based neural head synthesis (Head2Head, FG 2020) as an engine for VFX hosts",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["h2h_engine", "h2h_engine.*"]),
-    package_data={"h2h_engine": ["configs/*.yaml", "*.pyi"]},
+    packages=find_packages(include=["h2h_engine", "h2h_engine.*", "training", "training.*"]),
+    package_data={"h2h_engine": ["configs/*.yaml", "*.pyi"], "training": ["configs/*.yaml"]},
     ext_modules=[Extension("h2h_engine._native", sources=[])],
     cmdclass={"build_ext": CMakeBuild},
     install_requires=[

@@ -12,6 +12,7 @@ import sys
 from typing import Any, Callable, Sequence
 
 from .errors import H2HError
+from .hosts.ffmpeg_filter import add_filter_command
 from .nodes import SPECS
 from .nodes.spec import Knob, NodeSpec, stderr_json_progress
 
@@ -91,6 +92,11 @@ def _cmd_model_import_ict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_specs(args: argparse.Namespace) -> int:
+    print(json.dumps({name: spec.to_json() for name, spec in SPECS.items()}, indent=1))
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from .nodes.track import summarize  # noqa: PLC0415
     from .track import Track  # noqa: PLC0415
@@ -104,6 +110,33 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# Commands served by the trainer package (``training/``), which the engine itself never imports: the CLI
+# hands the rest of the command line to ``training.cli``.
+TRAINER_COMMANDS = {
+    "train": ("main_train", "train the Head2Head GAN on one target shot (h2h train --help)"),
+    "eval": ("main_eval", "evaluate a run: h2h eval self-reenactment RUN_DIR [--json]"),
+    "export-generator": ("main_export", "write a checkpoint's generator as TorchScript"),
+}
+
+
+def _run_trainer_command(argv: Sequence[str]) -> int:
+    import importlib  # noqa: PLC0415
+
+    name, rest = argv[0], list(argv[1:])
+    if name == "eval":
+        if not rest or rest[0] != "self-reenactment":
+            print("h2h: error: usage: h2h eval self-reenactment RUN_DIR [--json]", file=sys.stderr)
+            return 2
+        rest = rest[1:]
+    try:
+        cli = importlib.import_module("training.cli")
+    except ImportError:
+        print("h2h: error: the trainer package `training` is not installed (pip install -e . from the repository)",
+              file=sys.stderr)
+        return 2
+    return getattr(cli, TRAINER_COMMANDS[name][0])(rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="h2h", description="head2head: video-based neural head synthesis")
     parser.add_argument("--progress", choices=("bar", "json", "none"), default="bar",
@@ -112,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for spec in SPECS.values():
         _add_node(sub, spec)
+
+    for name, (_, help_text) in TRAINER_COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
 
     info = sub.add_parser("info", help="summarise a track file: frames, faces, reprojection error, NME")
     info.add_argument("track", help="track file (.h2h.npz)")
@@ -124,10 +160,18 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("src", help="FaceXModel/ folder or FaceXModel.tar.xz")
     imp.add_argument("-o", "--output", required=True, help="model file to write (.h2hmm.npz)")
     imp.set_defaults(_func=_cmd_model_import_ict)
+
+    add_filter_command(sub, _add_knob)
+
+    specs = sub.add_parser("specs", help="print every node spec as JSON (what host plugins build their UI from)")
+    specs.set_defaults(_func=_cmd_specs)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in TRAINER_COMMANDS:
+        return _run_trainer_command(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

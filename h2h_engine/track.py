@@ -72,6 +72,11 @@ class Track:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.frames = np.asarray(self.frames, np.int64)
+        self.flags = np.asarray(self.flags, np.uint8)
+        for name in _ARRAYS[1:]:
+            if name != "flags":
+                setattr(self, name, np.asarray(getattr(self, name), np.float32))
         t = len(self.frames)
         want = {"landmarks": (t, 68, 2), "pupils": (t, 2, 2), "confidence": (t,), "flags": (t,),
                 "rotation": (t, 3, 3), "translation": (t, 2), "scale": (t,), "rmse": (t,)}

@@ -4,7 +4,6 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
-#include <initializer_list>
 #include <utility>
 #include <optional>
 
@@ -18,22 +17,12 @@ using IArray = py::array_t<int, py::array::c_style | py::array::forcecast>;
 
 namespace {
 
-// (H2H_CHECK_SHAPE in check.h cannot expand: its parameter `shape` also replaces `.shape(` in its body.)
-template <typename A>
-bool HasShape(const A& a, std::initializer_list<long> want) {
-  if (a.ndim() != static_cast<long>(want.size())) return false;
-  int i = 0;
-  for (long w : want)
-    if (a.shape(i++) != w) return false;
-  return true;
-}
-
 py::tuple SopPoseBinding(DArray model, DArray pixels, std::optional<DArray> weights, int iterations) {
   const char* fn = "sop_pose";
-  H2H_CHECK(model.ndim() == 3 && model.shape(2) == 3, fn, "model must have shape (T, N, 3)");
+  H2H_CHECK_SHAPE(model, fn, "model", "(T, N, 3)", -1, -1, 3);
   const long t = model.shape(0), n = model.shape(1);
-  H2H_CHECK(HasShape(pixels, {t, n, 2}), fn, "pixels must have shape (T, N, 2) matching model");
-  H2H_CHECK(!weights || HasShape(*weights, {t, n}), fn, "weights must have shape (T, N) matching model");
+  H2H_CHECK_SHAPE(pixels, fn, "pixels", "(T, N, 2) matching model", t, n, 2);
+  if (weights) H2H_CHECK_SHAPE(*weights, fn, "weights", "(T, N) matching model", t, n);
   H2H_CHECK(iterations >= 0, fn, "iterations must be >= 0");
   DArray rotation({t, 3L, 3L}), translation({t, 2L}), scale({t});
   h2h::SopPoseParams p;
@@ -59,21 +48,19 @@ py::tuple ShapeSolveBinding(DArray mean, DArray id_basis, DArray exp_basis, IArr
                             std::pair<double, double> exp_bounds, DArray identity, DArray expression,
                             int max_iterations, double tolerance) {
   const char* fn = "fit_shape_solve";
-  H2H_CHECK(mean.ndim() == 2 && mean.shape(1) == 3, fn, "mean must have shape (L, 3)");
+  H2H_CHECK_SHAPE(mean, fn, "mean", "(L, 3)", -1, 3);
   const long nv = mean.shape(0);
-  H2H_CHECK(id_basis.ndim() == 3 && id_basis.shape(0) == nv && id_basis.shape(1) == 3, fn,
-            "id_basis must have shape (L, 3, n_id)");
-  H2H_CHECK(exp_basis.ndim() == 3 && exp_basis.shape(0) == nv && exp_basis.shape(1) == 3, fn,
-            "exp_basis must have shape (L, 3, n_exp)");
+  H2H_CHECK_SHAPE(id_basis, fn, "id_basis", "(L, 3, n_id)", nv, 3, -1);
+  H2H_CHECK_SHAPE(exp_basis, fn, "exp_basis", "(L, 3, n_exp)", nv, 3, -1);
   const long na = id_basis.shape(2), ne = exp_basis.shape(2);
-  H2H_CHECK(vertex.ndim() == 2, fn, "vertex must have shape (T, K)");
+  H2H_CHECK_SHAPE(vertex, fn, "vertex", "(T, K)", -1, -1);
   const long t = vertex.shape(0), k = vertex.shape(1);
-  H2H_CHECK(HasShape(proj, {t, 2, 3}), fn, "proj must have shape (T, 2, 3)");
-  H2H_CHECK(HasShape(offset, {t, 2}), fn, "offset must have shape (T, 2)");
-  H2H_CHECK(HasShape(target, {t, k, 2}), fn, "target must have shape (T, K, 2)");
-  H2H_CHECK(HasShape(weight, {t, k}), fn, "weight must have shape (T, K)");
-  H2H_CHECK(HasShape(identity, {na}), fn, "identity must have shape (n_id,)");
-  H2H_CHECK(HasShape(expression, {t, ne}), fn, "expression must have shape (T, n_exp)");
+  H2H_CHECK_SHAPE(proj, fn, "proj", "(T, 2, 3)", t, 2, 3);
+  H2H_CHECK_SHAPE(offset, fn, "offset", "(T, 2)", t, 2);
+  H2H_CHECK_SHAPE(target, fn, "target", "(T, K, 2)", t, k, 2);
+  H2H_CHECK_SHAPE(weight, fn, "weight", "(T, K)", t, k);
+  H2H_CHECK_SHAPE(identity, fn, "identity", "(n_id,)", na);
+  H2H_CHECK_SHAPE(expression, fn, "expression", "(T, n_exp)", t, ne);
   H2H_CHECK(id_prior > 0 && exp_prior > 0 && smoothness >= 0, fn,
             "id_prior and exp_prior must be > 0 and smoothness >= 0");
   H2H_CHECK(id_bounds.first <= id_bounds.second && exp_bounds.first <= exp_bounds.second, fn,

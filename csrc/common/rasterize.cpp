@@ -1,6 +1,7 @@
-// CPU rasterizer: OpenMP over (frame, horizontal band) work items; each item scans every triangle's
-// clipped bounding box with incremental fixed-point edge functions into a band-sized packed z-buffer
-// (depth key | triangle) plus barycentrics, then resolves the band into the wanted outputs.
+// CPU rasterizer: OpenMP over (frame, row range) work items; each item sets its triangles up once, bins them
+// into cache-sized bands, scans each triangle's clipped bounding box with incremental fixed-point edge
+// functions into the band's packed z-buffer (depth key | ~triangle: the max is the nearest fragment, ties to
+// the lower index, whatever the order) plus barycentrics, and resolves the band into the wanted outputs.
 #include "common/rasterize.h"
 
 #include <omp.h>
@@ -12,15 +13,49 @@
 namespace h2h {
 namespace {
 
-// Rasterize frame b into rows [y0, y1): zbuf (rows, W) packed fragments (0 = empty), wbuf (rows, W, 2).
-void RasterizeBand(const RasterParams& p, int b, int y0, int y1, uint64_t* zbuf, float* wbuf) {
-  const int W = p.width;
-  const float* pos_b = p.pos + static_cast<int64_t>(b) * p.num_vertices * 3;
-  std::fill(zbuf, zbuf + static_cast<int64_t>(y1 - y0) * W, uint64_t{0});
-  const int64_t half = kSub / 2;
+// A triangle that survived setup, with its pixel bounds clipped to the raster (rows: to the work item).
+struct SetupTri {
+  SnappedTri t;
+  int f;               // triangle index
+  int i0, i1, j0, j1;  // inclusive pixel-centre bounds
+};
+
+// Frame b's vertices snapped once (a vertex is shared by about six triangles); x = INT64_MIN marks a vertex
+// that cannot be rasterized (see VertexOk).
+struct SnappedVertices {
+  std::vector<int64_t> x, y;
+  std::vector<float> z;
+
+  void Fill(const float* pos_b, int n) {
+    x.resize(n);
+    y.resize(n);
+    z.resize(n);
+    for (int v = 0; v < n; ++v) {
+      const float* q = pos_b + 3 * static_cast<int64_t>(v);
+      x[v] = VertexOk(q) ? SnapCoord(q[0]) : std::numeric_limits<int64_t>::min();
+      y[v] = SnapCoord(q[1]);
+      z[v] = q[2];
+    }
+  }
+};
+
+// Snap, cull and clip every triangle of frame b against rows [y0, y1); calls emit(SetupTri) for each survivor.
+template <typename Emit>
+void SetupTriangles(const RasterParams& p, int b, int y0, int y1, SnappedVertices& verts, Emit&& emit) {
+  verts.Fill(p.pos + static_cast<int64_t>(b) * p.num_vertices * 3, p.num_vertices);
+  const int64_t invalid = std::numeric_limits<int64_t>::min();
   for (int f = 0; f < p.num_triangles; ++f) {
-    SnappedTri t;
-    if (!SnapTriangle(pos_b, p.tri, f, p.cull_back, t)) continue;
+    SetupTri s;
+    bool ok = true;
+    for (int k = 0; k < 3; ++k) {
+      const int v = p.tri[3 * f + k];
+      ok &= verts.x[v] != invalid;
+      s.t.x[k] = verts.x[v];
+      s.t.y[k] = verts.y[v];
+      s.t.z[k] = verts.z[v];
+    }
+    if (!ok || !OrientTriangle(p.cull_back, s.t)) continue;
+    const SnappedTri& t = s.t;
     int64_t i0, i1, j0, j1;
     PixelSpan(std::min({t.y[0], t.y[1], t.y[2]}), std::max({t.y[0], t.y[1], t.y[2]}), j0, j1);
     j0 = std::max<int64_t>(j0, y0);
@@ -28,39 +63,54 @@ void RasterizeBand(const RasterParams& p, int b, int y0, int y1, uint64_t* zbuf,
     if (j0 > j1) continue;
     PixelSpan(std::min({t.x[0], t.x[1], t.x[2]}), std::max({t.x[0], t.x[1], t.x[2]}), i0, i1);
     i0 = std::max<int64_t>(i0, 0);
-    i1 = std::min<int64_t>(i1, W - 1);
+    i1 = std::min<int64_t>(i1, p.width - 1);
     if (i0 > i1) continue;
-    const int64_t px = i0 * kSub + half, py = j0 * kSub + half;
-    // Edge k is opposite vertex k, so its value is vertex k's (unnormalised) weight.
-    const int64_t bias0 = EdgeBias(t, 1, 2), bias1 = EdgeBias(t, 2, 0), bias2 = EdgeBias(t, 0, 1);
-    int64_t r0 = EdgeAt(t, 1, 2, px, py) - bias0;
-    int64_t r1 = EdgeAt(t, 2, 0, px, py) - bias1;
-    int64_t r2 = EdgeAt(t, 0, 1, px, py) - bias2;
-    const int64_t sx0 = -(t.y[2] - t.y[1]) * kSub, sy0 = (t.x[2] - t.x[1]) * kSub;
-    const int64_t sx1 = -(t.y[0] - t.y[2]) * kSub, sy1 = (t.x[0] - t.x[2]) * kSub;
-    const int64_t sx2 = -(t.y[1] - t.y[0]) * kSub, sy2 = (t.x[1] - t.x[0]) * kSub;
-    for (int64_t j = j0; j <= j1; ++j) {
-      uint64_t* zrow = zbuf + (j - y0) * W;
-      float* wrow = wbuf + 2 * (j - y0) * W;
-      int64_t e0 = r0, e1 = r1, e2 = r2;
-      for (int64_t i = i0; i <= i1; ++i) {
-        if ((e0 | e1 | e2) >= 0) {
-          float w[3];
-          const float z = Weights(t, e0 + bias0, e1 + bias1, e2 + bias2, w);
-          const uint64_t packed = PackFragment(z, f);
-          if (packed > zrow[i]) {
-            zrow[i] = packed;
-            OriginalBary(t, w, wrow[2 * i], wrow[2 * i + 1]);
-          }
+    s.f = f;
+    s.i0 = static_cast<int>(i0);
+    s.i1 = static_cast<int>(i1);
+    s.j0 = static_cast<int>(j0);
+    s.j1 = static_cast<int>(j1);
+    emit(s);
+  }
+}
+
+// Scan one triangle's bounding box within rows [y0, y1) with incremental fixed-point edge functions into
+// zbuf (rows, W) packed fragments (0 = empty) and wbuf (rows, W, 2) barycentrics.
+void RasterizeTriangle(const SetupTri& s, int width, int y0, int y1, uint64_t* zbuf, float* wbuf) {
+  const SnappedTri& t = s.t;
+  const int64_t j0 = std::max(s.j0, y0), j1 = std::min(s.j1, y1 - 1);
+  if (j0 > j1) return;
+  const int64_t half = kSub / 2;
+  const int64_t px = s.i0 * kSub + half, py = j0 * kSub + half;
+  // Edge k is opposite vertex k, so its value is vertex k's (unnormalised) weight.
+  const int64_t bias0 = EdgeBias(t, 1, 2), bias1 = EdgeBias(t, 2, 0), bias2 = EdgeBias(t, 0, 1);
+  int64_t r0 = EdgeAt(t, 1, 2, px, py) - bias0;
+  int64_t r1 = EdgeAt(t, 2, 0, px, py) - bias1;
+  int64_t r2 = EdgeAt(t, 0, 1, px, py) - bias2;
+  const int64_t sx0 = -(t.y[2] - t.y[1]) * kSub, sy0 = (t.x[2] - t.x[1]) * kSub;
+  const int64_t sx1 = -(t.y[0] - t.y[2]) * kSub, sy1 = (t.x[0] - t.x[2]) * kSub;
+  const int64_t sx2 = -(t.y[1] - t.y[0]) * kSub, sy2 = (t.x[1] - t.x[0]) * kSub;
+  for (int64_t j = j0; j <= j1; ++j) {
+    uint64_t* zrow = zbuf + (j - y0) * width;
+    float* wrow = wbuf + 2 * (j - y0) * width;
+    int64_t e0 = r0, e1 = r1, e2 = r2;
+    for (int64_t i = s.i0; i <= s.i1; ++i) {
+      if ((e0 | e1 | e2) >= 0) {
+        float w[3];
+        const float z = Weights(t, e0 + bias0, e1 + bias1, e2 + bias2, w);
+        const uint64_t packed = PackFragment(z, s.f);
+        if (packed > zrow[i]) {
+          zrow[i] = packed;
+          OriginalBary(t, w, wrow[2 * i], wrow[2 * i + 1]);
         }
-        e0 += sx0;
-        e1 += sx1;
-        e2 += sx2;
       }
-      r0 += sy0;
-      r1 += sy1;
-      r2 += sy2;
+      e0 += sx0;
+      e1 += sx1;
+      e2 += sx2;
     }
+    r0 += sy0;
+    r1 += sy1;
+    r2 += sy2;
   }
 }
 
@@ -111,26 +161,60 @@ ResolveFn PickResolve(int channels) {
 
 }  // namespace
 
+// Rows of a cache-sized band: its packed z-buffer and barycentrics (16 bytes a pixel) stay near 1 MiB.
+constexpr int kBandPixels = 1 << 16;
+
 void RasterizeCpu(const RasterParams& p) {
   const int threads = omp_get_max_threads();
   const int H = p.height, B = p.batch;
-  // Split frames into bands only when there are too few frames to keep every thread busy.
-  int bands = B >= 2 * threads ? 1 : (2 * threads + B - 1) / B;
-  bands = std::max(1, std::min(bands, H / 16));
-  const int band_rows = (H + bands - 1) / bands;
-  const int64_t items = static_cast<int64_t>(B) * bands;
+  // Work items are (frame, row range); frames are split only when there are too few to keep every thread
+  // busy. Each item sets its triangles up once, bins them into cache-sized bands, then rasterizes and
+  // resolves band after band.
+  int parts = B >= 2 * threads ? 1 : (2 * threads + B - 1) / B;
+  parts = std::max(1, std::min(parts, H / 16));
+  const int part_rows = (H + parts - 1) / parts;
+  const int band_rows = std::max(1, std::min(part_rows, kBandPixels / p.width));
+  const int64_t items = static_cast<int64_t>(B) * parts;
   const ResolveFn resolve = PickResolve(p.attr ? p.channels : 0);
 #pragma omp parallel
   {
     std::vector<uint64_t> zbuf(static_cast<size_t>(band_rows) * p.width);
     std::vector<float> wbuf(2 * zbuf.size());
+    std::vector<SetupTri> tris;
+    SnappedVertices verts;
+    std::vector<int> bin_start, bin_items;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t item = 0; item < items; ++item) {
-      const int b = static_cast<int>(item / bands);
-      const int y0 = static_cast<int>(item % bands) * band_rows, y1 = std::min(H, y0 + band_rows);
+      const int b = static_cast<int>(item / parts);
+      const int y0 = static_cast<int>(item % parts) * part_rows, y1 = std::min(H, y0 + part_rows);
       if (y0 >= y1) continue;
-      RasterizeBand(p, b, y0, y1, zbuf.data(), wbuf.data());
-      resolve(p, b, y0, y1, zbuf.data(), wbuf.data());
+      const int bands = (y1 - y0 + band_rows - 1) / band_rows;
+      if (bands == 1) {  // the whole item fits one band: rasterize straight from setup, nothing stored
+        std::fill(zbuf.begin(), zbuf.begin() + static_cast<int64_t>(y1 - y0) * p.width, uint64_t{0});
+        SetupTriangles(p, b, y0, y1, verts,
+                       [&](const SetupTri& s) { RasterizeTriangle(s, p.width, y0, y1, zbuf.data(), wbuf.data()); });
+        resolve(p, b, y0, y1, zbuf.data(), wbuf.data());
+        continue;
+      }
+      tris.clear();
+      SetupTriangles(p, b, y0, y1, verts, [&](const SetupTri& s) { tris.push_back(s); });
+      // Bin the triangles by band (counting sort; a triangle spanning bands goes into each).
+      bin_start.assign(bands + 1, 0);
+      for (const SetupTri& s : tris)
+        for (int k = (s.j0 - y0) / band_rows; k <= (s.j1 - y0) / band_rows; ++k) ++bin_start[k + 1];
+      for (int k = 0; k < bands; ++k) bin_start[k + 1] += bin_start[k];
+      bin_items.resize(bin_start[bands]);
+      std::vector<int> fill(bin_start.begin(), bin_start.end() - 1);
+      for (int n = 0; n < static_cast<int>(tris.size()); ++n)
+        for (int k = (tris[n].j0 - y0) / band_rows; k <= (tris[n].j1 - y0) / band_rows; ++k)
+          bin_items[fill[k]++] = n;
+      for (int k = 0; k < bands; ++k) {
+        const int by0 = y0 + k * band_rows, by1 = std::min(y1, by0 + band_rows);
+        std::fill(zbuf.begin(), zbuf.begin() + static_cast<int64_t>(by1 - by0) * p.width, uint64_t{0});
+        for (int n = bin_start[k]; n < bin_start[k + 1]; ++n)
+          RasterizeTriangle(tris[bin_items[n]], p.width, by0, by1, zbuf.data(), wbuf.data());
+        resolve(p, b, by0, by1, zbuf.data(), wbuf.data());
+      }
     }
   }
 }

@@ -49,20 +49,20 @@ struct SnappedTri {
   int64_t x[3], y[3];  // fixed-point pixel coordinates
   float z[3];          // depths
   int64_t area;        // twice the area in fixed-point units squared, > 0
+  float inv_area;      // 1 / (float)area
   bool flipped;        // vertices 1 and 2 were swapped
 };
 
 H2H_HD int64_t SnapCoord(float v) { return static_cast<int64_t>(rintf(v * static_cast<float>(kSub))); }
 
-// Snap triangle f of the frame whose vertices start at `pos_b`; false when it is dropped (see rules above).
-H2H_HD bool SnapTriangle(const float* pos_b, const int32_t* tri, int f, bool cull_back, SnappedTri& t) {
-  for (int k = 0; k < 3; ++k) {
-    const float* p = pos_b + 3 * static_cast<int64_t>(tri[3 * f + k]);
-    if (!(fabsf(p[0]) <= kGuardBand && fabsf(p[1]) <= kGuardBand && fabsf(p[2]) <= 3.0e38f)) return false;
-    t.x[k] = SnapCoord(p[0]);
-    t.y[k] = SnapCoord(p[1]);
-    t.z[k] = p[2];
-  }
+// True when a vertex can be rasterized: finite, and x, y inside the guard band.
+H2H_HD bool VertexOk(const float* v) {
+  return fabsf(v[0]) <= kGuardBand && fabsf(v[1]) <= kGuardBand && fabsf(v[2]) <= 3.0e38f;
+}
+
+// Finish a triangle whose snapped vertices are filled in: compute its area, drop it when degenerate or
+// culled (false), and swap vertices 1 and 2 when needed to make the area positive.
+H2H_HD bool OrientTriangle(bool cull_back, SnappedTri& t) {
   int64_t area = (t.x[1] - t.x[0]) * (t.y[2] - t.y[0]) - (t.y[1] - t.y[0]) * (t.x[2] - t.x[0]);
   if (area == 0 || (cull_back && area > 0)) return false;
   t.flipped = area < 0;
@@ -74,7 +74,20 @@ H2H_HD bool SnapTriangle(const float* pos_b, const int32_t* tri, int f, bool cul
     area = -area;
   }
   t.area = area;
+  t.inv_area = 1.0f / static_cast<float>(area);
   return true;
+}
+
+// Snap triangle f of the frame whose vertices start at `pos_b`; false when it is dropped (see rules above).
+H2H_HD bool SnapTriangle(const float* pos_b, const int32_t* tri, int f, bool cull_back, SnappedTri& t) {
+  for (int k = 0; k < 3; ++k) {
+    const float* v = pos_b + 3 * static_cast<int64_t>(tri[3 * f + k]);
+    if (!VertexOk(v)) return false;
+    t.x[k] = SnapCoord(v[0]);
+    t.y[k] = SnapCoord(v[1]);
+    t.z[k] = v[2];
+  }
+  return OrientTriangle(cull_back, t);
 }
 
 // Edge function of edge a->b at fixed-point point (px, py): >= 0 on the triangle's side.
@@ -90,7 +103,7 @@ H2H_HD int64_t EdgeBias(const SnappedTri& t, int a, int b) {
 
 // Barycentric weights (in snapped order) from the three unbiased edge values, and the interpolated depth.
 H2H_HD float Weights(const SnappedTri& t, int64_t e0, int64_t e1, int64_t e2, float w[3]) {
-  const float inv = 1.0f / static_cast<float>(t.area);
+  const float inv = t.inv_area;
   w[0] = static_cast<float>(e0) * inv;
   w[1] = static_cast<float>(e1) * inv;
   w[2] = static_cast<float>(e2) * inv;

@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <vector>
-#include <cstdio>
-#include <cstdlib>
 
 namespace h2h {
 namespace {
@@ -25,6 +23,14 @@ struct Normal {
   double c0 = 0;   // sum of squared constant residuals
 };
 
+// Contiguous dot product of n doubles.
+inline double Dot(int n, const double* a, const double* b) {
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
 void Assemble(const ShapeSolveParams& p, Normal& n) {
   const int T = p.frames, K = p.points, na = p.n_id, ne = p.n_exp, L = p.vertices;
   n.T = T;
@@ -39,9 +45,12 @@ void Assemble(const ShapeSolveParams& p, Normal& n) {
   // Identity terms are gathered per vertex first: sum over frames of w P^T P (3x3) and w P^T c (3).
   Vec mv(static_cast<size_t>(L) * 9, 0.0), cv(static_cast<size_t>(L) * 3, 0.0);
   double c0 = 0.0;
-#pragma omp parallel reduction(+ : c0)
+#pragma omp parallel reduction(+ : c0) if (T >= 64)
   {
-    Vec jid(static_cast<size_t>(2) * K * na), jex(static_cast<size_t>(2) * K * ne), cres(2 * K);
+    // Transposed per-frame Jacobians (coefficient-major, rows contiguous) so that every entry of the
+    // normal equations is one contiguous dot product.
+    const int max_rows = 2 * K;
+    Vec jid(static_cast<size_t>(na) * max_rows), jex(static_cast<size_t>(ne) * max_rows), cres(max_rows);
     Vec my_mv(static_cast<size_t>(L) * 9, 0.0), my_cv(static_cast<size_t>(L) * 3, 0.0);
 #pragma omp for schedule(static)
     for (int t = 0; t < T; ++t) {
@@ -55,10 +64,12 @@ void Assemble(const ShapeSolveParams& p, Normal& n) {
         const double* eb = p.exp_basis + static_cast<size_t>(v) * 3 * ne;
         for (int r = 0; r < 2; ++r, ++rows) {
           const double* pr = p.proj + static_cast<size_t>(t) * 6 + 3 * r;
-          double* ji = &jid[static_cast<size_t>(rows) * na];
-          double* je = &jex[static_cast<size_t>(rows) * ne];
-          for (int i = 0; i < na; ++i) ji[i] = sw * (pr[0] * ib[i] + pr[1] * ib[na + i] + pr[2] * ib[2 * na + i]);
-          for (int j = 0; j < ne; ++j) je[j] = sw * (pr[0] * eb[j] + pr[1] * eb[ne + j] + pr[2] * eb[2 * ne + j]);
+          for (int i = 0; i < na; ++i)
+            jid[static_cast<size_t>(i) * max_rows + rows] =
+                sw * (pr[0] * ib[i] + pr[1] * ib[na + i] + pr[2] * ib[2 * na + i]);
+          for (int j = 0; j < ne; ++j)
+            jex[static_cast<size_t>(j) * max_rows + rows] =
+                sw * (pr[0] * eb[j] + pr[1] * eb[ne + j] + pr[2] * eb[2 * ne + j]);
           const double* m = p.mean + 3 * v;
           const double c = sw * (pr[0] * m[0] + pr[1] * m[1] + pr[2] * m[2] + p.offset[2 * t + r] -
                                  p.target[(static_cast<size_t>(t) * K + k) * 2 + r]);
@@ -73,23 +84,20 @@ void Assemble(const ShapeSolveParams& p, Normal& n) {
       double* hee = &n.hee[static_cast<size_t>(t) * ne * ne];
       double* hae = &n.hae[static_cast<size_t>(t) * na * ne];
       double* ge = &n.ge[static_cast<size_t>(t) * ne];
-      for (int r = 0; r < rows; ++r) {
-        const double* je = &jex[static_cast<size_t>(r) * ne];
-        const double* ji = &jid[static_cast<size_t>(r) * na];
-        for (int i = 0; i < ne; ++i) {
-          const double x = je[i];
-          ge[i] += x * cres[r];
-          double* row = hee + static_cast<size_t>(i) * ne;
-          for (int j = 0; j <= i; ++j) row[j] += x * je[j];
-        }
-        for (int i = 0; i < na; ++i) {
-          const double x = ji[i];
-          double* row = hae + static_cast<size_t>(i) * ne;
-          for (int j = 0; j < ne; ++j) row[j] += x * je[j];
+      for (int i = 0; i < ne; ++i) {
+        const double* ei = &jex[static_cast<size_t>(i) * max_rows];
+        ge[i] = Dot(rows, ei, cres.data());
+        for (int j = 0; j <= i; ++j) {
+          const double v = Dot(rows, ei, &jex[static_cast<size_t>(j) * max_rows]);
+          hee[static_cast<size_t>(i) * ne + j] = v;
+          hee[static_cast<size_t>(j) * ne + i] = v;
         }
       }
-      for (int i = 0; i < ne; ++i)
-        for (int j = 0; j < i; ++j) hee[static_cast<size_t>(j) * ne + i] = hee[static_cast<size_t>(i) * ne + j];
+      for (int i = 0; i < na; ++i) {
+        const double* ai = &jid[static_cast<size_t>(i) * max_rows];
+        double* row = hae + static_cast<size_t>(i) * ne;
+        for (int j = 0; j < ne; ++j) row[j] = Dot(rows, ai, &jex[static_cast<size_t>(j) * max_rows]);
+      }
     }
 #pragma omp critical
     {
@@ -105,7 +113,8 @@ void Assemble(const ShapeSolveParams& p, Normal& n) {
     if (m[0] == 0 && m[4] == 0 && m[8] == 0) continue;
     const double* ib = p.id_basis + static_cast<size_t>(v) * 3 * na;
     for (int a = 0; a < 3; ++a)
-      for (int i = 0; i < na; ++i) mb[a * na + i] = m[3 * a] * ib[i] + m[3 * a + 1] * ib[na + i] + m[3 * a + 2] * ib[2 * na + i];
+      for (int i = 0; i < na; ++i)
+        mb[a * na + i] = m[3 * a] * ib[i] + m[3 * a + 1] * ib[na + i] + m[3 * a + 2] * ib[2 * na + i];
     for (int i = 0; i < na; ++i) {
       n.ga[i] += cv[3 * v] * ib[i] + cv[3 * v + 1] * ib[na + i] + cv[3 * v + 2] * ib[2 * na + i];
       double* row = &n.haa[static_cast<size_t>(i) * na];
@@ -151,7 +160,7 @@ void MatVec(const Normal& n, const Vec& x, Vec& y) {
     for (int j = 0; j < na; ++j) s += row[j] * xa[j];
     ya[i] = s;
   }
-#pragma omp parallel
+#pragma omp parallel if (T >= 64)
   {
     Vec my(na, 0.0);
 #pragma omp for schedule(static)
@@ -212,12 +221,13 @@ bool Cholesky(int n, double* a) {
   return true;
 }
 
-// C (m, n) -= A (m, k) B^T, B (n, k).
-void SubABt(int m, int n, int k, const double* a, const double* b, double* c) {
+// C (m, n) -= A (m, k) B^T, B (n, k); only the lower triangle (j <= i) when `lower` (C symmetric).
+void SubABt(int m, int n, int k, const double* a, const double* b, double* c, bool lower = false) {
   for (int i = 0; i < m; ++i) {
     const double* ai = a + static_cast<size_t>(i) * k;
     double* ci = c + static_cast<size_t>(i) * n;
-    for (int j = 0; j < n; ++j) {
+    const int jend = lower ? i + 1 : n;
+    for (int j = 0; j < jend; ++j) {
       const double* bj = b + static_cast<size_t>(j) * k;
       double s = 0;
 #pragma omp simd reduction(+ : s)
@@ -241,16 +251,32 @@ void RightSolveLt(int m, int n, const double* l, double* b) {
   }
 }
 
+// xi[c0, c1) -= sum_l f[l] * (y + l * ld)[c0, c1) for l in [0, k): four source rows per pass over xi.
+inline void SubRows(int k, const double* f, const double* y, int ld, double* xi, int c0, int c1) {
+  int l = 0;
+  for (; l + 4 <= k; l += 4) {
+    const double f0 = f[l], f1 = f[l + 1], f2 = f[l + 2], f3 = f[l + 3];
+    const double* y0 = y + static_cast<size_t>(l) * ld;
+    const double* y1 = y0 + ld;
+    const double* y2 = y1 + ld;
+    const double* y3 = y2 + ld;
+#pragma omp simd
+    for (int c = c0; c < c1; ++c) xi[c] -= f0 * y0[c] + f1 * y1[c] + f2 * y2[c] + f3 * y3[c];
+  }
+  for (; l < k; ++l) {
+    const double fl = f[l];
+    const double* yl = y + static_cast<size_t>(l) * ld;
+#pragma omp simd
+    for (int c = c0; c < c1; ++c) xi[c] -= fl * yl[c];
+  }
+}
+
 // Columns [c0, c1) of X (n, ld): X := L^{-1} X, L the (n, n) lower factor.
 void LeftSolveL(int n, const double* l, double* x, int ld, int c0, int c1) {
   for (int i = 0; i < n; ++i) {
     const double* li = l + static_cast<size_t>(i) * n;
     double* xi = x + static_cast<size_t>(i) * ld;
-    for (int k = 0; k < i; ++k) {
-      const double f = li[k];
-      const double* xk = x + static_cast<size_t>(k) * ld;
-      for (int c = c0; c < c1; ++c) xi[c] -= f * xk[c];
-    }
+    SubRows(i, li, x, ld, xi, c0, c1);
     const double inv = 1.0 / li[i];
     for (int c = c0; c < c1; ++c) xi[c] *= inv;
   }
@@ -260,13 +286,7 @@ void LeftSolveL(int n, const double* l, double* x, int ld, int c0, int c1) {
 void SubAY(int m, int k, const double* a, const double* y, double* x, int ld, int c0, int c1) {
   for (int i = 0; i < m; ++i) {
     const double* ai = a + static_cast<size_t>(i) * k;
-    double* xi = x + static_cast<size_t>(i) * ld;
-    for (int l = 0; l < k; ++l) {
-      const double f = ai[l];
-      if (f == 0) continue;
-      const double* yl = y + static_cast<size_t>(l) * ld;
-      for (int c = c0; c < c1; ++c) xi[c] -= f * yl[c];
-    }
+    SubRows(k, ai, y, ld, x + static_cast<size_t>(i) * ld, c0, c1);
   }
 }
 
@@ -301,8 +321,8 @@ class FreeNewton {
       const double* hee = &n.hee[static_cast<size_t>(t) * ne * ne];
       for (int i = 0; i < m; ++i)
         for (int j = 0; j < m; ++j) a[static_cast<size_t>(i) * m + j] = hee[static_cast<size_t>(f[i]) * ne + f[j]];
-      if (t >= 1) SubABt(m, m, nt(t - 1), l1_[t - 1].data(), l1_[t - 1].data(), a.data());
-      if (t >= 2) SubABt(m, m, nt(t - 2), l2_[t - 2].data(), l2_[t - 2].data(), a.data());
+      if (t >= 1) SubABt(m, m, nt(t - 1), l1_[t - 1].data(), l1_[t - 1].data(), a.data(), true);
+      if (t >= 2) SubABt(m, m, nt(t - 2), l2_[t - 2].data(), l2_[t - 2].data(), a.data(), true);
       if (!Cholesky(m, a.data())) return false;
       if (t + 1 < T) {
         const int m1 = nt(t + 1);
@@ -326,7 +346,7 @@ class FreeNewton {
         for (int c = 0; c < ma; ++c)
           y_[t][static_cast<size_t>(i) * ma + c] = hae[static_cast<size_t>(free_a[c]) * ne + free_e[t][i]];
     }
-#pragma omp parallel
+#pragma omp parallel if (T >= 64)
     {
       const int nth = omp_get_num_threads(), me = omp_get_thread_num();
       const int c0 = ma * me / nth, c1 = ma * (me + 1) / nth;
@@ -340,17 +360,34 @@ class FreeNewton {
     }
     Vec s(static_cast<size_t>(ma) * ma);
     for (int i = 0; i < ma; ++i)
-      for (int j = 0; j < ma; ++j) s[static_cast<size_t>(i) * ma + j] = n.haa[static_cast<size_t>(free_a[i]) * na + free_a[j]];
-#pragma omp parallel
+      for (int j = 0; j < ma; ++j)
+        s[static_cast<size_t>(i) * ma + j] = n.haa[static_cast<size_t>(free_a[i]) * na + free_a[j]];
+#pragma omp parallel if (T >= 64)
     {
       Vec my(static_cast<size_t>(ma) * ma, 0.0);
 #pragma omp for schedule(static)
       for (int t = 0; t < T; ++t) {
-        for (int r = 0; r < nt(t); ++r) {
+        // Lower triangle of Y_t^T Y_t, four rows of Y_t per pass over the accumulator.
+        const int m = nt(t);
+        int r = 0;
+        for (; r + 4 <= m; r += 4) {
+          const double* y0 = &y_[t][static_cast<size_t>(r) * ma];
+          const double* y1 = y0 + ma;
+          const double* y2 = y1 + ma;
+          const double* y3 = y2 + ma;
+          for (int i = 0; i < ma; ++i) {
+            const double a0 = y0[i], a1 = y1[i], a2 = y2[i], a3 = y3[i];
+            double* row = &my[static_cast<size_t>(i) * ma];
+#pragma omp simd
+            for (int j = 0; j <= i; ++j) row[j] += a0 * y0[j] + a1 * y1[j] + a2 * y2[j] + a3 * y3[j];
+          }
+        }
+        for (; r < m; ++r) {
           const double* yr = &y_[t][static_cast<size_t>(r) * ma];
           for (int i = 0; i < ma; ++i) {
             const double x = yr[i];
             double* row = &my[static_cast<size_t>(i) * ma];
+#pragma omp simd
             for (int j = 0; j <= i; ++j) row[j] += x * yr[j];
           }
         }
@@ -555,7 +592,6 @@ void ShapeSolve(ShapeSolveParams& p) {
   MatVec(n, z, hz);
   p.cost = Dot(z, hz) + 2 * Dot(g, z) + n.c0;
   p.iterations_done = it;
-  if (getenv("H2H_DEBUG")) fprintf(stderr, "solve: %d iterations, settled %d, T %d\n", it, (int)settled, T);
   for (int i = 0; i < na; ++i) p.identity[i] = z[i];
   for (size_t i = na; i < nz; ++i) p.expression[i - na] = z[i];
 }

@@ -17,10 +17,11 @@ DEFAULT_PATH = Path(__file__).resolve().parents[1] / "configs" / "fit.yaml"
 class FitConfig:
     """Weights, bounds and iteration counts of :func:`~h2h_engine.fitting.fit_video` (see ``fit.yaml``)."""
 
-    rounds: int = 6
-    round_tolerance: float = 1e-4
+    rounds: int = 4
+    round_tolerance: float = 2e-3
     sop_iterations: int = 5
     solver_iterations: int = 60
+    round_solver_iterations: int = 3
     solver_tolerance: float = 1e-10
     contour_weight: float = 0.5
     brow_weight: float = 1.0
@@ -38,7 +39,7 @@ class FitConfig:
         return _from_dict({**dataclasses.asdict(self), **changes}, "FitConfig.replace")
 
 
-_POSITIVE = {"rounds", "sop_iterations", "solver_iterations", "id_prior", "exp_prior"}
+_POSITIVE = {"rounds", "sop_iterations", "solver_iterations", "round_solver_iterations", "id_prior", "exp_prior"}
 
 
 def _from_dict(raw: dict[str, Any], where: str) -> FitConfig:

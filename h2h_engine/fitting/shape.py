@@ -78,13 +78,19 @@ class ShapeProblem:
         t, k = self.vertex.shape
         return j_id.reshape(t, 2 * k, -1), j_exp.reshape(t, 2 * k, -1), c.reshape(t, 2 * k)
 
+    def points(self, identity: np.ndarray, expression: np.ndarray) -> np.ndarray:
+        """(T, K, 3) landmark points ``X_tk`` of the model for these coefficients."""
+        base = self.mean + self.id_basis @ identity                                      # (L, 3)
+        moved = base[None] + np.einsum("lcj,tj->tlc", self.exp_basis, expression)      # (T, L, 3)
+        return np.take_along_axis(moved, self.vertex[:, :, None].astype(np.int64), axis=1)
+
     def cost(self, identity: np.ndarray, expression: np.ndarray) -> float:
         """The full objective at (identity (n_id,), expression (T, n_exp))."""
-        j_id, j_exp, c = self.jacobians()
-        r = j_id @ identity + np.einsum("tri,ti->tr", j_exp, expression) + c
+        x = self.points(identity, expression)                                            # (T, K, 3)
+        r = np.einsum("trc,tkc->tkr", self.proj, x) + self.offset[:, None] - self.target
         d2 = expression[:-2] - 2 * expression[1:-1] + expression[2:]
-        return float((r**2).sum() + self.id_prior * (identity**2).sum() + self.exp_prior * (expression**2).sum()
-                     + self.smoothness * (d2**2).sum())
+        return float((self.weight[..., None] * r**2).sum() + self.id_prior * (identity**2).sum()
+                     + self.exp_prior * (expression**2).sum() + self.smoothness * (d2**2).sum())
 
 
 def solve_shape(problem: ShapeProblem, identity: np.ndarray, expression: np.ndarray, impl: str = "native",

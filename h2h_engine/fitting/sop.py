@@ -25,7 +25,7 @@ def project(points: np.ndarray, rotation: np.ndarray, translation: np.ndarray, s
     pts = np.asarray(points, np.float32)
     if pts.ndim == 2:
         pts = np.broadcast_to(pts, (rotation.shape[0],) + pts.shape)
-    cam = np.einsum("tij,tnj->tni", rotation, pts) * np.asarray(scale, np.float32)[:, None, None]
+    cam = np.matmul(pts, rotation.transpose(0, 2, 1)) * np.asarray(scale, np.float32)[:, None, None]
     out = np.empty_like(cam)
     out[..., 0] = cam[..., 0] + translation[:, None, 0]
     out[..., 1] = translation[:, None, 1] - cam[..., 1]

@@ -1,7 +1,9 @@
 """Single images through OpenImageIO (EXR half/float, PNG 8/16-bit, JPEG, TIFF...)."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import OpenImageIO as oiio
@@ -10,9 +12,35 @@ from ..errors import InputError
 from .atomic import atomic_path
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image as stored: ``(H, W, C)`` uint8/uint16/float16/float32.
+# Header fields that describe the file itself rather than the picture: never copied to another file.
+_FILE_ATTRIBUTES = ("oiio:", "DateTime", "openexr:lineOrder", "openexr:chunkCount", "tiff:", "png:")
 
+_FORMATS = {"half": oiio.HALF, "float": oiio.FLOAT, "uint8": oiio.UINT8, "uint16": oiio.UINT16}
+
+
+@dataclass
+class ImageMeta:
+    """What a file holds besides its pixels: channel names, per-channel sample types and header metadata.
+
+    ``attributes`` maps a header field to ``(oiio type, value)``, e.g. ``"smpte:TimeCode": ("timecode",
+    (16777216, 0))``, ``"PixelAspectRatio": ("float", 2.0)``, ``"framesPerSecond": ("rational", (25, 1))``,
+    so it writes back with the same type (see :func:`write_image`).
+    """
+
+    channels: tuple[str, ...]
+    channel_formats: tuple[str, ...]
+    attributes: dict[str, tuple[str, Any]] = field(default_factory=dict)
+
+
+def _format_name(t: Any) -> str:
+    return {"half": "half", "float": "float", "uint8": "uint8", "uint16": "uint16"}.get(str(t), "float")
+
+
+def read_image(path: str | Path, with_meta: bool = False) -> np.ndarray | tuple[np.ndarray, ImageMeta]:
+    """Read an image as stored: ``(H, W, C)`` uint8/uint16/float16/float32 (mixed-type EXRs as float32).
+
+    With ``with_meta`` returns ``(pixels, ImageMeta)``: channel names, per-channel types and the header
+    (timecode, frame rate, pixel aspect, custom attributes) so they can be written back unchanged.
     Raises InputError for a missing or unreadable file and for NaN/Inf pixels in float images.
     """
     path = Path(path)
@@ -24,6 +52,7 @@ def read_image(path: str | Path) -> np.ndarray:
     try:
         spec = inp.spec()
         pixels = inp.read_image(0, 0, 0, spec.nchannels, spec.format)  # format given explicitly: see NOTES
+        meta = _meta_of(spec) if with_meta else None
     finally:
         inp.close()
     if pixels is None:
@@ -34,13 +63,45 @@ def read_image(path: str | Path) -> np.ndarray:
     if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
         bad = int((~np.isfinite(pixels)).any(axis=-1).sum())
         raise InputError(f"image {path} has {bad} pixels with NaN/Inf values; fix or clamp the plate first")
-    return pixels
+    return (pixels, meta) if meta is not None else pixels
+
+
+def read_stamp(path: str | Path) -> str:
+    """The ``h2h:stamp`` header field of an image ("" when absent or unreadable); reads the header only."""
+    inp = oiio.ImageInput.open(str(path))
+    if inp is None:
+        return ""
+    try:
+        return inp.spec().get_string_attribute("h2h:stamp")
+    finally:
+        inp.close()
+
+
+def _meta_of(spec: Any) -> ImageMeta:
+    formats = tuple(_format_name(f) for f in spec.channelformats) or (_format_name(spec.format),) * spec.nchannels
+    attrs = {a.name: (str(a.type), a.value) for a in spec.extra_attribs
+             if not a.name.startswith(_FILE_ATTRIBUTES)}
+    return ImageMeta(tuple(spec.channelnames), formats, attrs)
+
+
+def _set_attribute(spec: Any, name: str, value: Any) -> None:
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        typ, v = value
+        if typ in ("string", "int", "float"):
+            spec.attribute(name, v)
+        else:
+            spec.attribute(name, oiio.TypeDesc(typ), list(v) if isinstance(v, tuple) else v)
+    else:
+        spec.attribute(name, value)
 
 
 def write_image(path: str | Path, pixels: np.ndarray, channel_names: list[str] | None = None,
-                attributes: dict | None = None, dtype: str | None = None) -> None:
+                attributes: dict | None = None, dtype: str | None = None,
+                channel_formats: list[str] | None = None) -> None:
     """Write ``(H, W, C)`` pixels atomically. ``dtype`` ("half", "float", "uint8", "uint16") defaults to the
-    array's own type (float32 -> half for EXR). ``attributes`` become metadata (EXR header fields)."""
+    array's own type (float32 -> half for EXR). ``attributes`` become metadata (EXR header fields): plain
+    values, or ``(oiio type, value)`` pairs as :class:`ImageMeta` holds them. ``channel_formats`` gives
+    one type per channel (EXR), e.g. half RGB beside a float depth channel."""
     path = Path(path)
     pixels = np.ascontiguousarray(pixels)
     if pixels.ndim == 2:
@@ -48,15 +109,19 @@ def write_image(path: str | Path, pixels: np.ndarray, channel_names: list[str] |
     h, w, c = pixels.shape
     if h == 0 or w == 0:
         raise InputError(f"refusing to write an empty {w}x{h} image to {path}")
-    fmt = {"half": oiio.HALF, "float": oiio.FLOAT, "uint8": oiio.UINT8, "uint16": oiio.UINT16}
+    fmt = _FORMATS
     if dtype is None:
         dtype = {"u1": "uint8", "u2": "uint16", "f2": "half"}.get(pixels.dtype.str[1:],
                                                                  "half" if path.suffix.lower() == ".exr" else "float")
     spec = oiio.ImageSpec(w, h, c, fmt[dtype])
     if channel_names:
+        if len(channel_names) != c:
+            raise InputError(f"{path}: {len(channel_names)} channel names for {c} channels")
         spec.channelnames = tuple(channel_names)
+    if channel_formats:
+        spec.channelformats = tuple(fmt[f] for f in channel_formats)
     for k, v in (attributes or {}).items():
-        spec.attribute(k, v)
+        _set_attribute(spec, k, v)
     with atomic_path(path) as tmp:
         out = oiio.ImageOutput.create(str(tmp))
         if out is None:

@@ -8,8 +8,8 @@ from typing import Iterator
 import av
 import numpy as np
 
-from ..errors import FrameRangeError, InputError
-from .colour import to_display_uint8
+from ..errors import ConfigError, FrameRangeError, InputError
+from .colour import COLOURSPACES, to_display_uint8
 from .frames import FramePattern, is_pattern
 from .image import read_image
 
@@ -28,6 +28,7 @@ class FrameSource:
     width: int
     height: int
     frame_range: tuple[int, int] | None = None
+    colourspace: str = "auto"
     _seq: FramePattern | None = field(default=None, repr=False)
     _frames: list[int] | None = field(default=None, repr=False)
 
@@ -52,7 +53,7 @@ class FrameSource:
             if img.shape[0] != self.height or img.shape[1] != self.width:
                 raise InputError(f"{self._seq.path(f)} is {img.shape[1]}x{img.shape[0]}, "
                                  f"the sequence started at {self.width}x{self.height}")
-            yield f, to_display_uint8(img)
+            yield f, to_display_uint8(img, self.colourspace)
 
     def _iter_movie(self) -> Iterator[tuple[int, np.ndarray]]:
         first, last = self.frame_range if self.frame_range else (0, None)
@@ -66,19 +67,26 @@ class FrameSource:
                         continue
                     if last is not None and i > last:
                         break
-                    yield i, frame.to_ndarray(format="rgb24")
+                    rgb = frame.to_ndarray(format="rgb24")
+                    yield i, rgb if self.colourspace in ("auto", "srgb") else to_display_uint8(rgb, self.colourspace)
         except av.error.FFmpegError as e:
             raise InputError(f"cannot decode {self.path}: {e} (corrupt or truncated video?)") from None
         if i < first:
             raise FrameRangeError(f"{self.path} has {i + 1} frames; range starts at frame {first}")
 
 
-def open_frames(path: str | Path, frame_range: tuple[int, int] | None = None) -> FrameSource:
+def open_frames(path: str | Path, frame_range: tuple[int, int] | None = None,
+                colourspace: str = "auto") -> FrameSource:
     """Open a movie (mp4/mov/avi/mpg... via PyAV) or an image sequence (``%04d``, ``####`` or ``$F4``).
+
+    ``colourspace`` names the plate's encoding (see :data:`~h2h_engine.io.colour.COLOURSPACES`); frames
+    are converted to the networks' display sRGB. "auto": integer files are sRGB, float files linear.
 
     Raises InputError for a missing/unreadable input and FrameRangeError for a range outside the shot.
     """
     p = str(path)
+    if colourspace != "auto" and colourspace not in COLOURSPACES:
+        raise ConfigError(f"colour space {colourspace!r} is not one of auto, {', '.join(COLOURSPACES)}")
     if is_pattern(p):
         seq = FramePattern.parse(p)
         frames = seq.existing_frames()
@@ -89,8 +97,13 @@ def open_frames(path: str | Path, frame_range: tuple[int, int] | None = None) ->
             frames = [f for f in frames if a <= f <= b]
             if not frames:
                 raise FrameRangeError(f"no frames of {seq} in range {a}-{b}")
+        holes = sorted(set(range(frames[0], frames[-1] + 1)) - set(frames))
+        if holes:
+            shown = ", ".join(str(f) for f in holes[:5]) + (f" and {len(holes) - 5} more" if len(holes) > 5 else "")
+            raise FrameRangeError(f"sequence {seq} is missing frame(s) {shown} between {frames[0]} and {frames[-1]}; "
+                                  "render them or pick a range without holes with --frames")
         first = read_image(seq.path(frames[0]))
-        return FrameSource(p, 24.0, first.shape[1], first.shape[0], frame_range, seq, frames)
+        return FrameSource(p, 24.0, first.shape[1], first.shape[0], frame_range, colourspace, seq, frames)
     if not Path(p).is_file():
         raise InputError(f"input {p} does not exist")
     if Path(p).suffix.lower() not in MOVIE_SUFFIXES:
@@ -112,4 +125,4 @@ def open_frames(path: str | Path, frame_range: tuple[int, int] | None = None) ->
     if n > 0:
         a, b = frame_range if frame_range else (0, n - 1)
         frames = list(range(a, min(b, n - 1) + 1))
-    return FrameSource(p, fps, w, h, frame_range, None, frames)
+    return FrameSource(p, fps, w, h, frame_range, colourspace, None, frames)

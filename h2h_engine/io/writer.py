@@ -15,17 +15,29 @@ import numpy as np
 
 from ..errors import InputError
 from .atomic import atomic_path
+from .audio import AudioSpec, add_audio_stream, mux_audio, read_audio
+from .colour import from_display
 from .frames import FramePattern, is_pattern
-from .image import write_image
+from .image import read_image, read_stamp, write_image
 from .video import MOVIE_SUFFIXES
 
 # Movie codecs by container suffix: (codec, pixel format, options).
 _MOVIE_CODECS = {
     ".mp4": ("libx264", "yuv420p", {"crf": "16", "preset": "medium"}),
     ".mov": ("prores_ks", "yuv444p10le", {"profile": "4"}),
-    ".mkv": ("ffv1", "rgb24", {}),
-    ".avi": ("ffv1", "rgb24", {}),
+    ".mkv": ("ffv1", "bgr0", {}),  # FFV1 has no packed rgb24; bgr0 is lossless 8-bit RGB
+    ".avi": ("ffv1", "bgr0", {}),
 }
+
+
+_DEFAULT_CHANNELS = ("R", "G", "B", "A")
+
+
+def _unit_float(pixels: np.ndarray) -> np.ndarray:
+    """Samples as float32 with integers scaled to [0, 1] (how OpenImageIO converts between types)."""
+    if pixels.dtype.kind == "u":
+        return pixels.astype(np.float32) / np.float32(np.iinfo(pixels.dtype).max)
+    return pixels.astype(np.float32)
 
 
 def _to_uint8(pixels: np.ndarray) -> np.ndarray:
@@ -45,12 +57,26 @@ class FrameWriter:
         dtype: sequence sample type ("half", "float", "uint8", "uint16"); default half for EXR, uint8 else.
         attributes: metadata written into every sequence frame (EXR header).
         overwrite: False = keep frames that already exist (:meth:`exists` tells which), for farm re-runs.
+        passthrough: a source image sequence (e.g. the plate ``plate.####.exr``): each output frame keeps
+            that frame's header (timecode, pixel aspect, custom attributes) and the source channels it does
+            not replace (alpha, depth, other layers, in their own sample types). Sequences only.
+        stamp: a fingerprint of the settings that made the frames (see
+            :func:`~h2h_engine.nodes.knobs.settings_stamp`), written into every sequence frame's header as
+            ``h2h:stamp``; with it, :meth:`exists` (and so ``overwrite=False``) only keeps frames that carry
+            the same stamp, so a re-run with other settings never keeps stale frames. Formats without
+            custom metadata (TIFF, JPEG) are then always rewritten.
+        audio: movies only: sound muxed into the movie when it closes, trimmed to the picture's length
+            (see :func:`~h2h_engine.io.audio.audio_for` for the ``audio`` knob: source, target, none).
+        colourspace: float sequences only: frames arrive as the networks' display sRGB and are converted
+            to this space (e.g. the plate's ``linear`` or ``acescg``); "auto" writes them unchanged.
 
     Frames are ``(H, W, C)`` float in [0, 1] (or uint8). Movies take 3 channels, written in any order.
     """
 
     def __init__(self, path: str | Path, fps: float = 25.0, channels: tuple[str, ...] | None = None,
-                 dtype: str | None = None, attributes: dict | None = None, overwrite: bool = True) -> None:
+                 dtype: str | None = None, attributes: dict | None = None, overwrite: bool = True,
+                 passthrough: str | Path | None = None, colourspace: str = "auto",
+                 audio: AudioSpec | None = None, stamp: str | None = None) -> None:
         self.path = str(path)
         self.fps = fps
         self.channels = channels
@@ -59,6 +85,10 @@ class FrameWriter:
         self.written: list[int] = []
         self._seq: FramePattern | None = None
         self._movie = None
+        self.colourspace = colourspace
+        self.audio = audio
+        self.stamp = stamp
+        self._passthrough = FramePattern.parse(passthrough) if passthrough is not None else None
         if is_pattern(self.path):
             self._seq = FramePattern.parse(self.path)
             suffix = self._seq.suffix.lower()
@@ -70,11 +100,22 @@ class FrameWriter:
                 raise InputError(f"output {self.path} is neither a sequence pattern (####, %04d, $F4) "
                                  f"nor a movie ({known})")
             self.dtype = "uint8"
+            if audio is not None and not Path(audio.path).is_file():
+                raise InputError(f"audio source {audio.path} does not exist")
+            if self._passthrough is not None:
+                raise InputError(f"passing plate channels and metadata through needs an image-sequence output; "
+                                 f"got movie {self.path}")
 
     # -- sequence ------------------------------------------------------------------------------------------
     def exists(self, frame: int) -> bool:
-        """True if a sequence frame is already on disk (always False for movies)."""
-        return self._seq is not None and self._seq.path(frame).is_file()
+        """True if a sequence frame is already on disk (with this writer's stamp, if it has one); always
+        False for movies."""
+        if self._seq is None or not self._seq.path(frame).is_file():
+            return False
+        return self.stamp is None or read_stamp(self._seq.path(frame)) == self.stamp
+
+    def _attributes(self) -> dict:
+        return {**self.attributes, "h2h:stamp": self.stamp} if self.stamp else dict(self.attributes)
 
     def frame_path(self, frame: int) -> Path:
         if self._seq is None:
@@ -89,6 +130,9 @@ class FrameWriter:
         if self._seq is not None:
             if not self.overwrite and self.exists(frame):
                 return
+            if self.colourspace != "auto" and self.dtype in ("half", "float"):
+                pixels = np.concatenate([from_display(_unit_float(pixels[:, :, :3]), self.colourspace),
+                                         _unit_float(pixels[:, :, 3:])], axis=2)
             data = pixels if self.dtype in ("half", "float") else (
                 _to_uint8(pixels) if self.dtype == "uint8" else
                 (np.clip(pixels.astype(np.float32), 0, 1) * 65535 + 0.5).astype(np.uint16))
@@ -96,19 +140,39 @@ class FrameWriter:
                 data = data.astype(np.float16)
             elif self.dtype == "float":
                 data = data.astype(np.float32)
-            attrs = dict(self.attributes)
-            write_image(self._seq.path(frame), data, list(self.channels) if self.channels else None, attrs,
-                        dtype=self.dtype)
+            if self._passthrough is not None:
+                self._write_with_source(frame, data)
+            else:
+                write_image(self._seq.path(frame), data, list(self.channels) if self.channels else None,
+                            self._attributes(), dtype=self.dtype)
         else:
             self._write_movie(pixels)
         self.written.append(frame)
+
+    def _write_with_source(self, frame: int, data: np.ndarray) -> None:
+        """Write ``data`` as this writer's channels on top of the passthrough source frame's other channels."""
+        assert self._seq is not None and self._passthrough is not None
+        src_path = self._passthrough.path(frame)
+        src, meta = read_image(src_path, with_meta=True)
+        if src.shape[:2] != data.shape[:2]:
+            raise InputError(f"frame {frame} is {data.shape[1]}x{data.shape[0]} but the plate {src_path} is "
+                             f"{src.shape[1]}x{src.shape[0]}; write at the plate's size to keep its channels")
+        ours = list(self.channels) if self.channels else list(_DEFAULT_CHANNELS[: data.shape[2]])
+        if len(ours) != data.shape[2]:
+            raise InputError(f"frame {frame}: {data.shape[2]} channels but no names for them (pass channels=)")
+        keep = [i for i, n in enumerate(meta.channels) if n not in ours]
+        pixels = np.concatenate([_unit_float(data), _unit_float(src[:, :, keep])], axis=2)
+        formats = [self.dtype] * len(ours) + [meta.channel_formats[i] for i in keep]
+        attrs = {**meta.attributes, **self._attributes()}
+        write_image(self._seq.path(frame), pixels, ours + [meta.channels[i] for i in keep], attrs,
+                    dtype=self.dtype, channel_formats=formats)
 
     def _write_movie(self, pixels: np.ndarray) -> None:
         if pixels.shape[2] != 3:
             raise InputError(f"movies take 3 channels; got {pixels.shape[2]} (write EXR for more)")
         if self._movie is None:
             self._open_movie(pixels.shape[1], pixels.shape[0])
-        container, stream, _ = self._movie
+        container, stream = self._movie[:2]
         frame = av.VideoFrame.from_ndarray(_to_uint8(pixels), format="rgb24")
         for packet in stream.encode(frame):
             container.mux(packet)
@@ -123,18 +187,22 @@ class FrameWriter:
         stream = container.add_stream(codec, rate=Fraction(self.fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.options = options
-        self._movie = (container, stream, ctx)
+        audio_stream = add_audio_stream(container, Path(self.path).suffix.lower(), self.audio) if self.audio else None
+        self._movie = (container, stream, ctx, audio_stream)
 
     def close(self, ok: bool = True) -> None:
         """Finish the output; with ``ok`` False (an error) a movie's temporary file is removed."""
         if self._movie is None:
             return
-        container, stream, ctx = self._movie
+        container, stream, ctx, audio_stream = self._movie
         self._movie = None
         try:
             if ok:
                 for packet in stream.encode():
                     container.mux(packet)
+                if audio_stream is not None and self.audio is not None:
+                    samples, rate, layout = read_audio(self.audio, len(self.written) / self.fps)
+                    mux_audio(container, audio_stream, samples, rate, layout)
         finally:
             container.close()
             if ok:

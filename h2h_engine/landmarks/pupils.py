@@ -112,25 +112,3 @@ def locate_pupils(gray: np.ndarray, landmarks: np.ndarray, impl: str = "iris") -
     found = [one(gray, landmarks[idx].astype(np.float64)) for idx in EYES]
     return (np.array([p for p, _ in found], np.float32), np.array([c for _, c in found], np.float32))
 
-
-def pupils_in_eye_frame(landmarks: np.ndarray, pupils: np.ndarray) -> np.ndarray:
-    """Pupils in each eye's own frame: origin at the middle of the two corners, x along the corners
-    (outer to inner for the subject's right eye, inner to outer for the left), y perpendicular (down), both
-    in units of the corner distance. Removes head translation, in-plane rotation and scale.
-
-    Args:
-        landmarks: (..., 68, 2) pixels.
-        pupils: (..., 2, 2) pixels.
-    Returns:
-        (..., 2, 2) float32 eye-frame coordinates (0, 0 is the eye centre).
-    """
-    out = np.empty(np.broadcast_shapes(pupils.shape), np.float32)
-    for e, idx in enumerate(EYES):
-        a, b = landmarks[..., idx[0], :], landmarks[..., idx[3], :]
-        axis = b - a
-        width2 = np.maximum((axis ** 2).sum(-1, keepdims=True), 1e-9)
-        rel = pupils[..., e, :] - 0.5 * (a + b)
-        out[..., e, 0] = ((rel * axis).sum(-1, keepdims=True) / width2)[..., 0]
-        out[..., e, 1] = ((rel[..., 1] * axis[..., 0] - rel[..., 0] * axis[..., 1])[..., None] / width2)[..., 0]
-    return out
-

@@ -74,8 +74,8 @@ class ShapePredictor:
 
     def __call__(self, gray: np.ndarray, box: np.ndarray) -> ShapeFit:
         """Fit 68 points in ``gray`` (H, W) uint8 starting from ``box`` (4,) pixels; refine once from its result."""
-        side = float(0.5 * (box[2] - box[0] + box[3] - box[1]))
-        s = max(1.0, CANON_SIDE / max(side, 1.0))
+        side = max(float(0.5 * (box[2] - box[0] + box[3] - box[1])), 8.0)  # a collapsed box still gets a crop
+        s = max(1.0, CANON_SIDE / side)
         if s > 1.0:  # resample a crop around the box so that one crop pixel is 1/s frame pixels
             n = int(round(s * side * (1 + 2 * _MARGIN)))
             ox, oy = float(box[0] - _MARGIN * side), float(box[1] - _MARGIN * side)

@@ -15,13 +15,16 @@ detector runs again, when any of these holds:
 - safety net: ``REDETECT_EVERY`` frames passed since the last detection.
 
 Re-detection looks first in a window twice the face's size (fast), then over the whole frame (upsampling
-only if nothing is found), and keeps the detection that overlaps the tracked face. Elsewhere (first face,
-face lost, after a cut) the ``face`` policy picks among the detections.
+once only if nothing is found, in frames up to ``UPSAMPLE_MAX_PIXELS``), and keeps the detection that
+overlaps the tracked face. Elsewhere (first face, face lost, after a cut) the ``face`` policy picks among
+the detections.
 
-Confidence per frame: (score of the last detector confirmation, mapped to [0, 1]) x (self-consistency term
-``1 - agreement / (2 MAX_AGREEMENT)``, clipped to [0, 1]). When a safety-net detection cannot confirm a face
-that is still tracked consistently (e.g. a profile view the HOG detector misses), the face is kept and the
-detector term halves; frames below ``LOW_CONFIDENCE`` get FLAG_LOW_CONFIDENCE.
+Confidence per frame: the smaller of a detector term and a self-consistency term. Detector term: the score
+of the last detection that confirmed the face, mapped to [0.5, 1] (0.5 at the detection threshold), halved
+each time a safety-net detection cannot confirm a face that still tracks consistently (e.g. a profile the
+HOG detector misses; the face is kept). Self-consistency term: ``1 - agreement / (2 MAX_AGREEMENT)``, clipped
+to [0, 1]. So a frame falls below ``LOW_CONFIDENCE`` (FLAG_LOW_CONFIDENCE) exactly when its predictor passes
+disagree by more than ``MAX_AGREEMENT`` or the detector failed to confirm the face.
 """
 from __future__ import annotations
 
@@ -43,6 +46,9 @@ MIN_NCC = 0.5
 SIZE_DRIFT = 1.12
 SHAPE_DRIFT = 0.05
 REDETECT_EVERY = 30
+# Frames up to this many pixels are searched again upsampled once (faces below the HOG window of 80 px) when
+# nothing is found; larger frames only at full size (an upsampled 1080p search takes over a second).
+UPSAMPLE_MAX_PIXELS = 1280 * 720
 LOW_CONFIDENCE = 0.5
 _PATCH = 24  # side of the grey face patch compared between frames, px
 
@@ -158,7 +164,7 @@ class _Follower:
             self.since_detection += 1
 
     def _confidence(self, fit: ShapeFit) -> float:
-        return self.det_conf * float(np.clip(1.0 - fit.agreement / (2 * MAX_AGREEMENT), 0.0, 1.0))
+        return min(self.det_conf, float(np.clip(1.0 - fit.agreement / (2 * MAX_AGREEMENT), 0.0, 1.0)))
 
     def step(self, gray: np.ndarray, frame_no: int) -> tuple[np.ndarray | None, int, float]:
         """Landmarks (68, 2) or None, flags and confidence of one (H, W) uint8 frame."""
@@ -184,7 +190,7 @@ class _Follower:
                 self.since_detection = 0
                 return fit.landmarks, 0, self._confidence(fit)
             self.prev = None
-        dets = self.detector.detect(gray)
+        dets = self.detector.detect(gray, (0, 1) if gray.size <= UPSAMPLE_MAX_PIXELS else (0,))
         if not dets:
             return None, FLAG_NO_FACE, 0.0
         det = self._choose(dets, gray, frame_no)

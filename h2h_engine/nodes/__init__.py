@@ -27,5 +27,6 @@ from . import track  # noqa: E402,F401
 from . import retarget  # noqa: E402,F401
 from . import render_nmfc  # noqa: E402,F401
 from . import synthesize  # noqa: E402,F401
+from . import reenact  # noqa: E402,F401
 
 __all__ = ["Knob", "NodeSpec", "Port", "SPECS", "get_spec", "register"]

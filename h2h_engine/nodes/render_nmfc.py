@@ -9,7 +9,8 @@ Outputs (OUT is a sequence pattern or a movie):
   OUT as given;
 - ``out.mp4`` (or .mov/.mkv): one movie per product the same way (``out.nmfc.mp4``...); flow needs EXR.
 Beside them ``<out>.boxes.json`` (OUT without frame field and extension) records the crop box, output and
-source sizes and every frame's mouth box, so results can be pasted back into the plate.
+source sizes and the mouth box of every frame of the shot (also with ``--frames``, so farm chunks write the
+same file), so results can be pasted back into the plate.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from ..render.mask import MOUTH_LANDMARKS, mouth_boxes
 from ..render.nmfc import DEFAULT_REGIONS, REGION_CHOICES, project_track
 from ..track import Track
 from . import Knob, NodeSpec, Port, register
+from .knobs import settings_stamp
 
 BOXES_SCHEMA = "H2HBoxes.1"
 _CHANNELS = {"nmfc": ("R", "G", "B"), "eyes": ("R", "G", "B"), "mask": ("A",), "flow": ("X", "Y")}
@@ -56,7 +58,7 @@ def boxes_path(output: str) -> Path:
 
 
 def _writers(output: str, products: list[str], bit_depth: str, fps: float,
-             resume: bool) -> list[tuple[FrameWriter, list[str]]]:
+             resume: bool, stamp: str | None = None) -> list[tuple[FrameWriter, list[str]]]:
     """(writer, products it takes) pairs for OUT."""
     suffix = (FramePattern.parse(output).suffix if is_pattern(output) else Path(output).suffix).lower()
     if suffix == ".exr":
@@ -64,7 +66,8 @@ def _writers(output: str, products: list[str], bit_depth: str, fps: float,
             raise ConfigError(f"--bit-depth {bit_depth} does not apply to EXR (use half or float)")
         names = tuple(f"{p}.{c}" for p in products for c in _CHANNELS[p])
         dtype = "half" if bit_depth == "auto" else bit_depth
-        return [(FrameWriter(output, fps, channels=names, dtype=dtype, overwrite=not resume), products)]
+        return [(FrameWriter(output, fps, channels=names, dtype=dtype, overwrite=not resume, stamp=stamp),
+                 products)]
     if "flow" in products:
         raise ConfigError(f"flow is signed and unbounded: write it to an EXR sequence (got {output})")
     if bit_depth in ("half", "float"):
@@ -76,7 +79,7 @@ def _writers(output: str, products: list[str], bit_depth: str, fps: float,
     for p in products:
         path = output if len(products) == 1 else product_path(output, p)
         chans = ("Y",) if p == "mask" and is_pattern(output) else ("R", "G", "B")
-        out.append((FrameWriter(path, fps, channels=chans, dtype=dtype, overwrite=not resume), [p]))
+        out.append((FrameWriter(path, fps, channels=chans, dtype=dtype, overwrite=not resume, stamp=stamp), [p]))
     return out
 
 
@@ -133,16 +136,19 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
            else resolve_box(mm, full, size, crop))
     tr = full.slice(*frames) if frames else full
     geom_box = box if box is not None else np.array([0, 0, *tr.image_size], np.float32)
-    mouth = mouth_boxes(project_track(mm, tr, geom_box, size, mm.landmarks[MOUTH_LANDMARKS])[..., :2], size)
+    # Mouth boxes of the whole shot: farm chunks (--frames) all write the same complete sidecar.
+    mouth = mouth_boxes(project_track(mm, full, geom_box, size, mm.landmarks[MOUTH_LANDMARKS])[..., :2], size)
+    row_of = {int(f): i for i, f in enumerate(full.frames)}
     movie = not is_pattern(output)
-    writers = _writers(output, products, bit_depth, tr.fps, resume)
+    stamp = settings_stamp("render_nmfc", {"size": list(size), "crop": crop, "what": what, "regions": regions,
+                                           "bit_depth": bit_depth, "margin": margin, "model": model},
+                           [track, source])
+    writers = _writers(output, products, bit_depth, tr.fps, resume, stamp)
     sidecar = {"schema": BOXES_SCHEMA, "track": str(track), "source_size": list(tr.image_size), "size": [w, h],
                "crop_box": None if box is None else [float(v) for v in box], "regions": region_list,
                "products": products, "outputs": [wr.path for wr, _ in writers],
-               "frames": [int(f) for f in tr.frames], "mouth_boxes": mouth.tolist()}
+               "frames": [int(f) for f in full.frames], "mouth_boxes": mouth.tolist()}
     # Flow of a frame needs the shot's next frame: each chunk renders one frame past its end when there is one.
-    row_of = {int(f): i for i, f in enumerate(full.frames)}
-
     def next_frame(f: int) -> int:
         i = row_of[f]
         return int(full.frames[i + 1]) if i + 1 < len(full) else f
@@ -152,8 +158,9 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
         src = source or tr.meta.get("source")
         if src and not source and not is_pattern(str(src)) and not Path(src).is_file():
             raise InputError(f"flow needs the source frames; the track's source {src} is gone: pass --source")
-        if src:
-            fetch = _frame_reader(str(src), int(tr.frames[0]), next_frame(int(tr.frames[-1])), tr.image_size)
+        if not src:
+            raise InputError("flow needs the source frames (optical flow outside the face): pass --source")
+        fetch = _frame_reader(str(src), int(tr.frames[0]), next_frame(int(tr.frames[-1])), tr.image_size)
     chunk = max(1, min(64, _PIXEL_BUDGET // (w * h)))
     n = len(tr)
     progress(0, n, "render-nmfc")
@@ -172,7 +179,7 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
             for k, f in enumerate(numbers):
                 for wr, prods in writers:
                     wr.attributes = {"h2h:crop_box": json.dumps(sidecar["crop_box"]),
-                                     "h2h:mouth_box": json.dumps(mouth[a + k].tolist()), "h2h:frame": f}
+                                     "h2h:mouth_box": json.dumps(mouth[row_of[f]].tolist()), "h2h:frame": f}
                     wr.write(f, _pixels(cond, k, prods, movie))
             progress(b, n, "render-nmfc")
         ok = True

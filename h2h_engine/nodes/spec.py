@@ -98,6 +98,10 @@ class Knob:
         return d
 
 
+# Default file suffix per port kind: where the Python graph caches outputs and where host plugins write.
+PORT_SUFFIX = {"frames": ".####.exr", "track": ".h2h.npz", "checkpoint": ".pt", "run": ""}
+
+
 @dataclass(frozen=True)
 class Port:
     """An input or output file of a node. ``kind`` says what it holds (``frames``: a movie or image
@@ -111,7 +115,7 @@ class Port:
 
     def to_json(self) -> dict:
         return {"name": self.name, "kind": self.kind, "help": self.help, "flag": self.flag,
-                "optional": self.optional}
+                "optional": self.optional, "suffix": PORT_SUFFIX.get(self.kind, "")}
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,16 @@ from ..landmarks import track_landmarks
 from ..morphable import load_model
 from ..track import FLAG_NO_FACE, Track
 from . import register
+from .knobs import COLOURSPACE
 from .spec import Knob, NodeSpec, Port
 
 
 def run(input: str, output: str, frames: tuple[int, int] | None, model: str, config: str, detector: str,
-        face: str, progress: Callable[[int, int, str], None]) -> dict[str, Any]:
+        face: str, colourspace: str, progress: Callable[[int, int, str], None]) -> dict[str, Any]:
     """Track one shot and write its track file; returns :func:`summarize`'s dict."""
     mm = load_model(model)
     cfg = load_fit_config(config or None)
-    source = open_frames(input, frames)
+    source = open_frames(input, frames, colourspace)
     known = source.frame_numbers()
     lm = track_landmarks(source, detector=detector, face=face, progress=progress,
                          total=len(known) if known else None)
@@ -30,7 +31,7 @@ def run(input: str, output: str, frames: tuple[int, int] | None, model: str, con
                   flags=lm.flags, identity=fit.identity, expression=fit.expression, rotation=fit.rotation,
                   translation=fit.translation, scale=fit.scale, rmse=fit.rmse, image_size=lm.image_size,
                   fps=source.fps, model_name=mm.name, model_digest=mm.digest,
-                  meta={"source": str(input), "detector": detector, "face": face,
+                  meta={"source": str(input), "detector": detector, "face": face, "colourspace": colourspace,
                         "config": dataclasses.asdict(cfg)})
     track.save(output)
     return summarize(track)
@@ -70,6 +71,7 @@ SPEC = register(NodeSpec(
         Knob("config", "path", "", "fit config YAML overriding h2h_engine/configs/fit.yaml"),
         Knob("detector", "choice", "hog", "face detector for (re-)detections", choices=("hog", "cnn")),
         Knob("face", "str", "largest", "face to follow: largest, center or index:N (N-th from the left)"),
+        COLOURSPACE,
     ),
     run=run,
 ))

@@ -1,8 +1,10 @@
 """Face crop boxes: one stable box per shot, cropping frames into it, and pasting results back.
 
-Pixel convention (also the rasterizer's): pixel ``(i, j)`` covers ``[i, i + 1) x [j, j + 1)``, centre at
-``(i + 0.5, j + 0.5)``. A box ``(x0, y0, x1, y1)`` in source pixels maps onto an output raster ``(W, H)`` by
-``x' = (x - x0) * W / (x1 - x0)``, ``y' = (y - y0) * H / (y1 - y0)``.
+Pixel conventions: boxes and output rasters are continuous (the rasterizer's): pixel ``(i, j)`` covers
+``[i, i + 1) x [j, j + 1)`` with its centre at ``(i + 0.5, j + 0.5)``, so the full-frame box is
+``(0, 0, W0, H0)``. Track coordinates (landmarks, pupils, SOP projections) have pixel centres at integers
+(dlib's convention) and are shifted by ``TRACK_PIXEL_OFFSET`` on the way in. A box ``(x0, y0, x1, y1)`` maps
+onto an output raster ``(W, H)`` by ``x' = (x - x0) * W / (x1 - x0)``, ``y' = (y - y0) * H / (y1 - y0)``.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from ..fitting.sop import project
 from ..morphable.model import MorphableModel
 from ..track import FLAG_NO_FACE, Track
 
-# Every n-th vertex of the model's face region (plus the landmarks) stands for the face's extent.
+TRACK_PIXEL_OFFSET = 0.5  # track pixel coordinates -> continuous coordinates
+# Every n-th vertex of the model's narrow face region (plus the landmarks) stands for the face's extent.
 _FACE_SUBSAMPLE = 7
 
 
@@ -28,12 +31,12 @@ def box_scale(box: np.ndarray, size: tuple[int, int]) -> tuple[float, float]:
 
 
 def to_output(points: np.ndarray, box: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Map (..., 2) or (..., 3) source-pixel points (x, y[, depth]) into the output raster; depth scales
-    with x so the geometry stays isotropic for square boxes."""
+    """Map (..., 2) or (..., 3) track-pixel points (x, y[, depth]) into the output raster (continuous
+    coordinates); depth scales with x so the geometry stays isotropic for square boxes."""
     sx, sy = box_scale(box, size)
     out = np.array(points, np.float32, copy=True)
-    out[..., 0] = (out[..., 0] - box[0]) * sx
-    out[..., 1] = (out[..., 1] - box[1]) * sy
+    out[..., 0] = (out[..., 0] + TRACK_PIXEL_OFFSET - box[0]) * sx
+    out[..., 1] = (out[..., 1] + TRACK_PIXEL_OFFSET - box[1]) * sy
     if out.shape[-1] > 2:
         out[..., 2:] *= sx
     return out
@@ -49,8 +52,8 @@ def crop_box_for_track(track: Track, model: MorphableModel, margin: float = 1.6,
                        aspect: float = 1.0) -> np.ndarray:
     """One box, stable over the whole shot, around the fitted face in every frame.
 
-    The face's extent per frame is the bounding box of the projected model face (a subset of its face-region
-    vertices); its centre and size are median-filtered over ``smooth`` frames (rejecting single bad fits),
+    The face's extent per frame is the bounding box of the projected model face (a subset of its
+    narrow-face vertices: forehead to chin); its centre and size are median-filtered over ``smooth`` frames (rejecting single bad fits),
     every frame's box is grown ``margin`` times about its centre, and the result is the union of those boxes
     made ``aspect`` (= W / H) wide about its centre.
 
@@ -61,10 +64,10 @@ def crop_box_for_track(track: Track, model: MorphableModel, margin: float = 1.6,
         raise InputError("the track has no frames")
     if margin <= 0 or aspect <= 0:
         raise ValueError(f"margin and aspect must be positive; got {margin}, {aspect}")
-    face = np.unique(model.region_triangles("face"))
+    face = np.unique(model.region_triangles("face_narrow"))
     verts = np.union1d(face[::_FACE_SUBSAMPLE], model.landmarks)
     pts = project(model.shape(track.identity, track.expression, vertices=verts), track.rotation,
-                  track.translation, track.scale)[..., :2]  # (T, K, 2)
+                  track.translation, track.scale)[..., :2] + TRACK_PIXEL_OFFSET  # (T, K, 2) continuous
     good = (np.asarray(track.flags) & FLAG_NO_FACE) == 0
     if not good.any():
         good[:] = True

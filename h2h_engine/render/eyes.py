@@ -34,18 +34,32 @@ def render_eyes(landmarks: np.ndarray, pupils: np.ndarray, size: tuple[int, int]
     n = len(poly)
     centre = poly.mean(axis=2, keepdims=True)  # (T, 2, 1, 2): fan centre (eye contours are star-shaped)
     verts = np.concatenate([poly, centre], axis=2).reshape(n, 14, 2)
-    pos = np.concatenate([verts, np.zeros((n, 14, 1), np.float32)], axis=2)
     fan = np.array([[k, (k + 1) % 6, 6] for k in range(6)], np.int32)
     tri = np.concatenate([fan, fan + 7])  # triangles 0-5: right eye, 6-11: left eye
-    tri_id = rasterize(pos, tri, size, cull_back=False, impl=impl).tri_id
-    eye = np.where(tri_id >= 0, tri_id // 6, -1).astype(np.int8)
-    h, w = size[1], size[0]
-    jj, ii = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+    # Rasterize only the window around the eyes of all frames (integer offset: same pixel centres).
+    eye = np.full((n, size[1], size[0]), -1, np.int8)
+    finite = verts[np.isfinite(verts).all(axis=-1)]
+    if len(finite):
+        x0, y0 = np.clip(np.floor(finite.min(axis=0)).astype(int), 0, size)
+        x1, y1 = np.clip(np.ceil(finite.max(axis=0)).astype(int) + 1, 0, size)
+        if x1 > x0 and y1 > y0:
+            pos = np.concatenate([verts - np.array([x0, y0], np.float32), np.zeros((n, 14, 1), np.float32)], axis=2)
+            tri_id = rasterize(pos, tri, (x1 - x0, y1 - y0), cull_back=False, impl=impl).tri_id
+            eye[:, y0:y1, x0:x1] = np.where(tri_id >= 0, tri_id // 6, -1)
     width = np.linalg.norm(poly[:, :, 3] - poly[:, :, 0], axis=-1)  # (T, 2) corner to corner
     radius = pupil_radius * width
-    pupil = np.zeros((n, h, w), bool)
-    for k in range(2):
-        d2 = (ii[None] - pupils[:, k, 0, None, None]) ** 2 + (jj[None] - pupils[:, k, 1, None, None]) ** 2
-        pupil |= (d2 <= (radius[:, k] ** 2)[:, None, None]) & (eye == k)
+    pupil = np.zeros(eye.shape, bool)
+    for t in range(n):
+        for k in range(2):  # a disc around each pupil, clipped to the raster and to its eye opening
+            cx, cy, r = float(pupils[t, k, 0]), float(pupils[t, k, 1]), float(radius[t, k])
+            if not np.isfinite([cx, cy, r]).all():
+                continue
+            x0, x1 = max(0, int(np.floor(cx - r))), min(size[0], int(np.ceil(cx + r)) + 1)
+            y0, y1 = max(0, int(np.floor(cy - r))), min(size[1], int(np.ceil(cy + r)) + 1)
+            if x0 >= x1 or y0 >= y1:
+                continue
+            jj, ii = np.mgrid[y0:y1, x0:x1].astype(np.float32) + 0.5
+            disc = (ii - cx) ** 2 + (jj - cy) ** 2 <= r * r
+            pupil[t, y0:y1, x0:x1] |= disc & (eye[t, y0:y1, x0:x1] == k)
     value = ((eye >= 0) & ~pupil).astype(np.float32)
     return np.repeat(value[..., None], 3, axis=-1), eye

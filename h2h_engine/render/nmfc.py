@@ -1,11 +1,13 @@
 """NMFC images (paper eq. 3): each visible pixel shows the normalised mean-face coordinates of the surface
 point it sees, rendered from a track's 3DMM fit.
 
-Regions (``REGION_CHOICES``): ``face`` (the paper's choice and the default), ``head`` (head and neck),
-``mouth`` (socket, gums, tongue, teeth), ``eyeballs``, ``eye_sockets``. The default is face only: the eyes
-come from the eye image (landmarks + pupils) and the mouth interior is left to the generator and its mouth
-discriminator, as in the paper; the head/neck is poorly constrained by 68 landmarks (and hair covers it), so
-drawing it would condition the generator on geometry the frames do not show.
+Regions (``REGION_CHOICES``): ``face_narrow`` (the facial area from forehead to chin and cheek to cheek: the
+paper's face-only NMFC and the default), ``face`` (ICT's whole face region: that plus ears, jaw underside and
+throat), ``head`` (back of the head and neck), ``mouth`` (socket, gums, tongue, teeth), ``eyeballs``,
+``eye_sockets``. Why the narrow face by default: the 68 landmarks constrain only the facial area; the fitted
+ears, throat and skull follow the head's rigid pose, not the real neck, hair and ears, so drawing them would
+condition the generator on geometry that disagrees with the frames; the eyes come from the eye image and the
+mouth interior is left to the generator and its mouth discriminator, as in the paper.
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ from ..morphable.model import MorphableModel
 from ..track import Track
 from .crop import to_output
 
-REGION_CHOICES = ("face", "head", "mouth", "eyeballs", "eye_sockets")
-DEFAULT_REGIONS = ("face",)
+REGION_CHOICES = ("face_narrow", "face", "head", "mouth", "eyeballs", "eye_sockets")
+DEFAULT_REGIONS = ("face_narrow",)
 
 
 @dataclass(frozen=True)

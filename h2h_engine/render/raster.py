@@ -171,8 +171,8 @@ def _run_cuda(vertices: Any, triangles: Any, attr: Any, w: int, h: int, cull_bac
     if nf and (int(tri.min()) < 0 or int(tri.max()) >= nv):
         raise ValueError(f"triangles hold vertex indices outside [0, {nv})")
     att = gpu(attr, torch.float32) if attr is not None else None
-    if att is not None and att.shape[-2] != nv:
-        raise ValueError(f"attr has {att.shape[-2]} vertices, vertices {nv}")
+    if att is not None and (att.dim() not in (2, 3) or att.shape[-2] != nv or (att.dim() == 3 and att.shape[0] != n)):
+        raise ValueError(f"attr must have shape (V={nv}, C) or (B={n}, V, C); got {tuple(att.shape)}")
     channels = int(att.shape[-1]) if att is not None else 0
     out = {"tri_id": torch.empty((n, h, w), dtype=torch.int32, device=dev)}
     if "bary" in want:

@@ -45,3 +45,27 @@ def test_bad_outputs(tmp_path):
     with FrameWriter(tmp_path / "o.####.png") as w:
         with pytest.raises(InputError, match="shape"):
             w.write(1, np.zeros((0, 4, 3), np.float32))
+
+
+def test_lossless_movie(tmp_path, clip):
+    """.mkv (FFV1) keeps every 8-bit sample."""
+    frames = list(open_frames(clip("GRID_bbaf2n"), (0, 2)))
+    with FrameWriter(tmp_path / "o.mkv", fps=25) as w:
+        for f, rgb in frames:
+            w.write(f, rgb)
+    back = list(open_frames(tmp_path / "o.mkv"))
+    assert len(back) == 3 and all(np.array_equal(a[1], b[1]) for a, b in zip(frames, back))
+
+
+def test_stamp_keeps_only_matching_frames(tmp_path):
+    pat = str(tmp_path / "s.####.png")
+    img = np.full((4, 4, 3), 0.5, np.float32)
+    with FrameWriter(pat, stamp="aaa") as w:
+        w.write(1, img)
+    with FrameWriter(pat, stamp="aaa", overwrite=False) as w:
+        assert w.exists(1) and not w.exists(2)
+    with FrameWriter(pat, stamp="bbb", overwrite=False) as w:  # other settings: the frame is stale
+        assert not w.exists(1)
+        w.write(1, img * 0)
+    assert read_image(tmp_path / "s.0001.png").max() == 0
+    assert FrameWriter(pat, overwrite=False).exists(1)  # no stamp asked for: any frame counts

@@ -4,7 +4,7 @@ import pytest
 
 from h2h_engine.landmarks import locate_pupils, track_landmarks
 from h2h_engine.landmarks.metrics import binocular_noise, eyes_open, inside_eye_polygon, pupil_jitter
-from h2h_engine.landmarks.pupils import pupils_in_eye_frame
+from h2h_engine.retarget import pupils_to_eye_coords
 
 
 def _synthetic_eyes(iris_offset: float, open_ratio: float = 0.35):
@@ -82,5 +82,5 @@ def test_gaze_motion_followed_with_less_noise(frames):
     range_ref, noise_ref = binocular_noise(tr.landmarks, pupils["ref"])
     assert range_iris > 0.1 and range_iris > 2.5 * range_ref
     assert noise_iris < 0.6 * noise_ref
-    x = pupils_in_eye_frame(tr.landmarks, pupils["iris"])[..., 0]
+    x = pupils_to_eye_coords(tr.landmarks, pupils["iris"])[..., 0]  # along the corners
     assert np.corrcoef(x[eyes_open(tr.landmarks)].T)[0, 1] > 0.9

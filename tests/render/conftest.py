@@ -28,7 +28,8 @@ def synthetic_track(model, n: int = 8, size: tuple[int, int] = (320, 240), seed:
     exp += rng.uniform(0, 0.1, exp.shape).astype(np.float32)
     identity = rng.normal(0, 0.5, model.n_id).astype(np.float32)
     scale = np.full(n, 0.22 * size[1] / 10, np.float32) * (1 + 0.02 * np.sin(0.4 * t))
-    trans = np.stack([size[0] / 2 + 3 * t, size[1] / 2 + 2 * np.sin(0.3 * t)], -1).astype(np.float32)
+    trans = np.stack([size[0] * (0.5 + 0.03 * np.sin(0.15 * t)), size[1] * (0.5 + 0.01 * np.sin(0.3 * t))],
+                     -1).astype(np.float32)
     lm = project(model.shape(identity, exp, vertices=model.landmarks), rot, trans, scale)[..., :2]
     pupils = np.stack([lm[:, 36:42].mean(1), lm[:, 42:48].mean(1)], 1)
     return Track(frames=np.arange(10, 10 + n), landmarks=lm, pupils=pupils, confidence=np.ones(n, np.float32),
@@ -40,3 +41,33 @@ def synthetic_track(model, n: int = 8, size: tuple[int, int] = (320, 240), seed:
 @pytest.fixture(scope="session")
 def synth_track(model) -> Track:
     return synthetic_track(model)
+
+
+def _track_clip(tmp_path_factory, clip_path, frames: str) -> tuple[Track, np.ndarray]:
+    """Run the Track node on a short range of a real clip; returns the track and its frames (T, H, W, 3)."""
+    from h2h_engine.io import open_frames
+    from h2h_engine.nodes import get_spec
+
+    out = tmp_path_factory.mktemp("render_track") / "shot.h2h.npz"
+    get_spec("track")(input=str(clip_path), output=str(out), frames=frames)
+    track = Track.load(out)
+    rgb = np.stack([f for _, f in open_frames(clip_path, (int(track.frames[0]), int(track.frames[-1])))])
+    return track, rgb
+
+
+@pytest.fixture(scope="session")
+def frontal_shot(tmp_path_factory, clip):
+    """A frontal, talking news anchor (512 px): 20 tracked frames."""
+    return _track_clip(tmp_path_factory, clip("German_20s"), "0-19")
+
+
+@pytest.fixture(scope="session")
+def moving_shot(tmp_path_factory, clip):
+    """Handheld selfie with strong head and camera motion (512 px): 12 tracked frames."""
+    return _track_clip(tmp_path_factory, clip("driving_d12"), "40-51")
+
+
+@pytest.fixture(scope="session")
+def make_synth_track():
+    """``make_synth_track(model, n, size, seed)``: :func:`synthetic_track`."""
+    return synthetic_track

@@ -183,9 +183,11 @@ def test_torch_tensors_accepted() -> None:
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(5)
     pos, tri = _random_mesh(rng, 1, 30, 20, 16, 16)
-    a = raster.rasterize(torch.from_numpy(pos), torch.from_numpy(tri).long(), (16, 16))
+    tpos = torch.from_numpy(pos)
+    a = raster.rasterize(tpos, torch.from_numpy(tri).long(), (16, 16))
     b = raster.rasterize(pos, tri, (16, 16))
     np.testing.assert_array_equal(a.tri_id, b.tri_id)
+    assert np.shares_memory(raster._as_numpy(tpos, np.float32), pos)  # CPU tensors are read in place
 
 
 def test_bad_input() -> None:

@@ -54,3 +54,18 @@ def test_self_retarget_keeps_pupils_near_detections(shots, model):
     err = np.linalg.norm(out.pupils - a.pupils, axis=-1) / width[:, None]
     # differs only by the fit's landmark error around the eyes
     assert np.median(err) < 0.05
+
+
+@pytest.mark.parametrize("mode", ["head", "face"])
+def test_blinks_follow_the_source(shots, model, mode):
+    a, b = shots                                       # A blinks three times in these frames
+    out = retarget(a, b, model, mode=mode)
+
+    def opening(lm):                                   # (T,) lid opening / eye width, both eyes
+        _, _, _, width, lid = eye_frames(lm)
+        return (lid[..., 1] / width).mean(axis=1)
+    src, got = opening(a.landmarks), opening(out.landmarks)
+    closed = src < 0.6 * np.median(src)                # blinks in the source's detections
+    assert closed.sum() >= 3
+    assert np.all(got[closed] < 0.7 * np.median(got))  # are blinks in the retargeted eyes
+    assert np.corrcoef(src, got)[0, 1] > 0.9

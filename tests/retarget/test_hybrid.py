@@ -42,7 +42,7 @@ def test_head_mode_follows_source_rotation_at_target_placement(shots, model):
     # mean placement is the target's, relative motion is the source's scaled by the size ratio (measured
     # at the face centre)
     k = b.scale.mean() / a.scale.mean()
-    assert np.allclose(out.scale, a.scale * k, rtol=1e-9)
+    assert np.allclose(out.scale, a.scale * k, rtol=1e-6)  # float32 track arrays
     centre = face_centre(model)[None]                                     # (1, 3)
 
     def centre_px(t):
@@ -82,15 +82,15 @@ def test_cycle_a_b_a_returns_a(shots, model, mode):
     # without the neutral offset nothing is lost on the way through B
     aba = retarget(retarget(a, b, model, mode=mode, neutral_offset=False), a, model, mode=mode, neutral_offset=False)
     assert np.array_equal(aba.frames, a.frames) and np.array_equal(aba.identity, a.identity)
-    assert np.abs(aba.expression - a.expression).max() < 1e-9
-    assert np.abs(aba.rotation - a.rotation).max() < 1e-9
-    assert np.abs(aba.translation - a.translation).max() < 1e-6          # pixels
-    assert np.abs(aba.scale / a.scale - 1).max() < 1e-9
+    assert np.abs(aba.expression - a.expression).max() < 1e-6
+    assert np.abs(aba.rotation - a.rotation).max() < 1e-6
+    assert np.abs(aba.translation - a.translation).max() < 1e-3          # pixels
+    assert np.abs(aba.scale / a.scale - 1).max() < 1e-6
     assert np.abs(aba.landmarks - _model_landmarks(a, model)).max() < 1e-3
     # with it, only what the bounds clipped in B is lost
     aba = retarget(retarget(a, b, model, mode=mode), a, model, mode=mode)
-    assert np.abs(aba.rotation - a.rotation).max() < 1e-9
-    assert np.abs(aba.translation - a.translation).max() < 1e-6
+    assert np.abs(aba.rotation - a.rotation).max() < 1e-6
+    assert np.abs(aba.translation - a.translation).max() < 1e-3
     in_b = a.expression - neutral_expression(a.expression, 10.0) + neutral_expression(b.expression, 10.0)
     kept = (in_b > model.exp_bounds[0]) & (in_b < model.exp_bounds[1])
     assert 0.5 < kept.mean() < 1.0                                       # B's bounds do clip some

@@ -1,0 +1,138 @@
+"""Benchmark of ``h2h filter``: the ffmpeg pipe (three processes) vs the in-process PyAV pipeline.
+
+Both reenact the same plate with the same checkpoint and track (a generator of the chosen size with fixed
+random weights: the arithmetic is that of a trained one). Each path runs as its own process so its peak
+memory is its own (``wait4``). Prints wall time, steady frames/s (after the first frame: model loading and
+the first block's warm-up excluded), peak RSS, and the pipe/in-process ratio.
+
+Run: ``python benchmarks/bench_filter.py [--frames N] [--model paper|small] [--clip PATH] [--pix-fmt F]``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from h2h_engine.io import open_frames
+from h2h_engine.morphable import load_model
+from h2h_engine.synthesis.checkpoint import SCHEMA
+from h2h_engine.synthesis.config import ModelConfig
+from h2h_engine.synthesis.generator import Generator
+
+REPO = Path(__file__).resolve().parents[1]
+CLIP = REPO.parent / "shared" / "videos" / "yerfor__MimicTalk__data_raw_examples_German_20s.mp4"
+MODELS = {"paper": ModelConfig(), "small": ModelConfig(size=128, ngf=16, n_blocks_encoder=2, n_blocks_decoder=2)}
+
+IN_PROCESS = """
+import json, sys, time
+from h2h_engine.hosts.ffmpeg_filter import pyav_filter, reenact_processor
+a = json.loads(sys.argv[1])
+stamps = []
+proc = reenact_processor(a["ckpt"], a["track"], tuple(a["size"]), a["fps"], frames=None, feather=12.0, mask="box",
+                         device="cpu")
+pyav_filter(a["clip"], a["out"], proc, frame_range=(0, a["n"] - 1),
+            progress=lambda d, t, w: stamps.append(time.perf_counter()))
+print(json.dumps(stamps))
+"""
+
+
+def _wait(procs: list[subprocess.Popen]) -> dict[int, int]:
+    """Reap processes; peak RSS (KiB) per pid."""
+    rss = {}
+    for p in procs:
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        rss[p.pid] = usage.ru_maxrss
+    return rss
+
+
+def run_pipe(exe: list[str], clip: Path, ckpt: Path, track: Path, n: int, size: tuple[int, int], fps: float,
+             pix_fmt: str, out: Path, env: dict) -> tuple[float, list[float], int]:
+    t0 = time.perf_counter()
+    dec = subprocess.Popen(["ffmpeg", "-v", "error", "-i", str(clip), "-frames:v", str(n), "-f", "rawvideo",
+                            "-pix_fmt", pix_fmt, "-"], stdout=subprocess.PIPE)
+    flt = subprocess.Popen([*exe, "--progress", "json", "filter", "--checkpoint", str(ckpt), "--track", str(track),
+                            "--size", f"{size[0]}x{size[1]}", "--rate", str(fps), "--pix-fmt", pix_fmt,
+                            "--device", "cpu"], stdin=dec.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=env)
+    dec.stdout.close()
+    enc = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s",
+                            f"{size[0]}x{size[1]}", "-r", str(fps), "-i", "-", "-c:v", "ffv1", str(out)],
+                           stdin=flt.stdout)
+    flt.stdout.close()
+    stamps = []
+    for line in flt.stderr:
+        if line.startswith(b"{"):
+            stamps.append(time.perf_counter())
+    rss = _wait([dec, flt, enc])
+    if any(p.returncode for p in (dec, flt, enc)):
+        sys.exit("pipe failed")
+    return time.perf_counter() - t0, stamps, rss[flt.pid]
+
+
+def run_in_process(clip: Path, ckpt: Path, track: Path, n: int, size: tuple[int, int], fps: float, out: Path,
+                   env: dict) -> tuple[float, list[float], int]:
+    arg = json.dumps({"ckpt": str(ckpt), "track": str(track), "size": size, "fps": fps, "clip": str(clip),
+                      "out": str(out), "n": n})
+    t0 = time.perf_counter()
+    p = subprocess.Popen([sys.executable, "-c", IN_PROCESS, arg], stdout=subprocess.PIPE, env=env)
+    stdout = p.stdout.read()
+    rss = _wait([p])
+    if p.returncode:
+        sys.exit("in-process pipeline failed")
+    # the child's perf_counter shares the machine's monotonic clock with ours
+    return time.perf_counter() - t0, json.loads(stdout), rss[p.pid]
+
+
+def steady_fps(stamps: list[float]) -> float:
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--model", choices=sorted(MODELS), default="paper")
+    ap.add_argument("--clip", type=Path, default=CLIP)
+    ap.add_argument("--pix-fmt", default="rgb24", choices=("rgb24", "rgb48le", "gbrpf32le"))
+    ap.add_argument("--threads", type=int, default=2, help="torch/OpenMP threads of each engine process")
+    args = ap.parse_args()
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(REPO)}
+    src = open_frames(args.clip)
+    size, fps = (src.width, src.height), src.fps
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        track = tmp / "plate.h2h.npz"
+        subprocess.run([sys.executable, "-m", "h2h_engine.cli", "--progress", "none", "track", str(args.clip), "-o",
+                        str(track), "--frames", f"0-{args.frames - 1}"], check=True, env=env)
+        torch.manual_seed(0)
+        cfg = MODELS[args.model]
+        mm = load_model()
+        ckpt = tmp / "checkpoint.pt"
+        g = Generator(cfg)
+        torch.save({"schema": SCHEMA, "model_config": cfg.to_dict(), "generator": g.state_dict(),
+                    "data": {"crop_margin": 1.6, "crop_smooth": 15, "morphable_digest": mm.digest,
+                             "morphable_name": mm.name}}, ckpt)
+        n_params = sum(p.numel() for p in g.parameters()) / 1e6
+        exe = [sys.executable, "-m", "h2h_engine.cli"]
+        wall_p, st_p, rss_p = run_pipe(exe, args.clip, ckpt, track, args.frames, size, fps, args.pix_fmt,
+                                       tmp / "pipe.mkv", env)
+        wall_i, st_i, rss_i = run_in_process(args.clip, ckpt, track, args.frames, size, fps, tmp / "inproc.mkv", env)
+    print(f"h2h filter, {args.frames} frames of {args.clip.name} ({size[0]}x{size[1]}), G {args.model} "
+          f"({cfg.size} px, {n_params:.1f} M params), {args.threads} threads, pix_fmt {args.pix_fmt}")
+    print(f"{'path':<22}{'wall s':>9}{'frames/s':>10}{'steady f/s':>12}{'peak RSS MB':>13}")
+    for name, wall, st, rss in (("ffmpeg pipe (3 procs)", wall_p, st_p, rss_p),
+                                ("in-process PyAV", wall_i, st_i, rss_i)):
+        print(f"{name:<22}{wall:>9.1f}{args.frames / wall:>10.2f}{steady_fps(st):>12.2f}{rss / 1024:>13.0f}")
+    print(f"ratio pipe / in-process: steady throughput {steady_fps(st_p) / steady_fps(st_i):.2f}, "
+          f"wall {wall_p / wall_i:.2f}, peak memory {rss_p / rss_i:.2f}")
+
+
+if __name__ == "__main__":
+    main()

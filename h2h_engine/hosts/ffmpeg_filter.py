@@ -1,0 +1,163 @@
+"""``h2h filter``: reenact a plate streamed as raw frames (stdin -> stdout), or in process through PyAV.
+
+    ffmpeg -i plate.mp4 -f rawvideo -pix_fmt rgb24 - \\
+      | h2h filter --checkpoint ckpt.pt --track retargeted.h2h.npz --size 512x512 --rate 25 --pix-fmt rgb24 \\
+      | ffmpeg -f rawvideo -pix_fmt rgb24 -s 512x512 -r 25 -i - -c:v libx264 out.mp4
+
+Both paths run the same :data:`FrameProcessor` (plate frames in, composited frames out, in order), so the
+pipe and :func:`pyav_filter` produce the same pixels.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterator
+
+import numpy as np
+
+from ..errors import InputError
+from ..io.audio import AudioSpec
+from ..io.rawvideo import PIX_FMTS, encode_raw, read_raw_frames
+from ..io.video import open_frames
+from ..io.writer import FrameWriter
+from ..nodes import SPECS
+from ..nodes.spec import Knob, stderr_json_progress
+from ..track import Track
+
+Frames = Iterator[tuple[int, np.ndarray]]  # (frame number, float32 display-sRGB RGB (H, W, 3))
+FrameProcessor = Callable[[Frames], Frames]
+Progress = Callable[[int, int, str], None]
+
+# The filter's own options (the stream's shape); every other flag is a knob of the synthesize node.
+STREAM_KNOBS = (
+    Knob("size", "size", None, "frame size WxH of the piped video (ffmpeg -s)"),
+    Knob("rate", "float", None, "frame rate of the piped video (ffmpeg -r); must match the track's",
+         minimum=0.001),
+    Knob("pix_fmt", "choice", "rgb24", "raw pixel format in and out (ffmpeg -pix_fmt)", choices=tuple(PIX_FMTS)),
+    Knob("start_number", "int", 0, "frame number of the first piped frame (movies count from 0; a plate "
+         "sequence from e.g. 1001)", minimum=0),
+)
+# Synthesize knobs that mean nothing on a stream: it is always composited, there are no files to keep, and
+# sound is ffmpeg's business (-map the source's audio in the encoding ffmpeg; see docs/host.md).
+_NOT_ON_STREAMS = ("composite", "overwrite", "resume", "force", "audio")
+
+
+def filter_knobs() -> list[Knob]:
+    """The synthesize node's knobs the filter takes (the same objects: names, types, defaults, help)."""
+    return [k for k in SPECS["synthesize"].knobs if k.name not in _NOT_ON_STREAMS]
+
+
+def reenact_processor(checkpoint: str, track: str, size: tuple[int, int], rate: float,
+                      **knobs: Any) -> FrameProcessor:
+    """Plate frames -> the reenacted composite for frames the track covers (within ``knobs['frames']``),
+    the plate unchanged elsewhere; through the synthesize node's own per-frame path."""
+    from ..nodes.synthesize import synthesize_frames  # noqa: PLC0415 - torch only when a filter runs
+
+    trk = Track.load(track)
+    if tuple(trk.image_size) != tuple(size):
+        raise InputError(f"the piped video is {size[0]}x{size[1]} but the track {track} was made on "
+                         f"{trk.image_size[0]}x{trk.image_size[1]}; pipe the target plate at its own size")
+    if abs(rate - trk.fps) > 1e-3 * trk.fps:
+        raise InputError(f"the piped video runs at {rate:g} fps but the track {track} at {trk.fps:g} fps")
+    a, b = knobs.get("frames") or (int(trk.frames[0]), int(trk.frames[-1]))
+    wanted = {int(f) for f in trk.frames if a <= f <= b}
+    space = knobs.pop("colourspace", "auto")
+    space = "srgb" if space == "auto" else space  # streams are display video unless the knob says otherwise
+
+    def process(frames: Frames) -> Frames:
+        held: dict[int, np.ndarray] = {}
+        made = synthesize_frames(checkpoint, track, plate=lambda n: held[n], plate_space=space, **knobs)
+        try:
+            for f, rgb in frames:
+                if f not in wanted:  # untouched, bit for bit
+                    yield f, rgb
+                    continue
+                held.clear()
+                held[f] = rgb
+                number, image = next(made)
+                if number != f:  # cannot happen while both run in ascending order; guard the contract
+                    raise RuntimeError(f"synthesis produced frame {number} for plate frame {f}")
+                yield f, image
+        finally:
+            made.close()
+
+    return process
+
+
+def pipe_filter(inp: BinaryIO, out: BinaryIO, size: tuple[int, int], pix_fmt: str, process: FrameProcessor,
+                start_number: int = 0, progress: Progress | None = None) -> int:
+    """Raw frames of ``size`` (W, H) in ``pix_fmt`` from ``inp`` -> ``process`` -> raw frames to ``out``.
+
+    Piped frames are numbered from ``start_number`` (the plate's first frame). Returns the frame count.
+    """
+    frames = ((start_number + i, rgb) for i, rgb in enumerate(read_raw_frames(inp, size, pix_fmt)))
+    n = 0
+    for f, rgb in process(frames):
+        if rgb.shape != (size[1], size[0], 3):
+            raise InputError(f"frame {f}: the filter made {rgb.shape[1]}x{rgb.shape[0]}, the pipe is "
+                             f"{size[0]}x{size[1]}")
+        out.write(encode_raw(rgb, pix_fmt))
+        n += 1
+        if progress is not None:
+            progress(n, 0, "filter")
+    out.flush()
+    return n
+
+
+def pyav_filter(src: str | Path, dst: str | Path, process: FrameProcessor,
+                frame_range: tuple[int, int] | None = None, colourspace: str = "auto",
+                audio: AudioSpec | None = None, progress: Progress | None = None) -> int:
+    """The same as the pipe, in process: decode ``src`` (movie or sequence), ``process``, write ``dst``
+    (movie with optional ``audio``, or sequence). Returns the frame count."""
+    source = open_frames(src, frame_range, colourspace)
+    total = len(source.frame_numbers() or [])
+    frames = ((f, rgb.astype(np.float32) / np.float32(255)) for f, rgb in source)
+    n = 0
+    with FrameWriter(dst, fps=source.fps, audio=audio) as w:
+        for f, rgb in process(frames):
+            w.write(f, rgb)
+            n += 1
+            if progress is not None:
+                progress(n, total, "filter")
+    return n
+
+
+def add_filter_command(sub: Any, add_knob: Callable[[argparse.ArgumentParser, Knob], None]) -> None:
+    """``h2h filter``: the synthesize node's inputs and knobs plus the stream's shape (needs that node)."""
+    if "synthesize" not in SPECS:
+        return
+    spec = SPECS["synthesize"]
+    p = sub.add_parser("filter", help="reenact raw frames piped from ffmpeg (stdin -> stdout)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for port in spec.inputs:
+        if port.kind != "frames":  # the plate arrives on stdin
+            p.add_argument(port.flag or f"--{port.name}", dest=port.name, required=not port.optional,
+                           help=port.help)
+    for knob in STREAM_KNOBS + tuple(filter_knobs()):
+        add_knob(p, knob)
+    p.set_defaults(_func=run_filter_command)
+
+
+def run_filter_command(args: argparse.Namespace) -> int:
+    """Run ``h2h filter``: frames from stdin, reenacted frames to stdout (nothing else goes to stdout)."""
+    stream = {k.name: k.parse(getattr(args, k.name) if getattr(args, k.name) is not None else k.default)
+              for k in STREAM_KNOBS}
+    for name in ("size", "rate"):
+        if stream[name] is None:
+            raise InputError(f"h2h filter needs --{name} (the piped video's {name}, as given to ffmpeg)")
+    knobs = {k.name: k.parse(getattr(args, k.name) if getattr(args, k.name) is not None else k.default)
+             for k in filter_knobs()}
+    spec = SPECS["synthesize"]
+    ports = {p.name: getattr(args, p.name) for p in spec.inputs if p.kind != "frames"}
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints (also from C code) must not corrupt frames
+    process = reenact_processor(size=stream["size"], rate=stream["rate"], **ports, **knobs)
+    progress = stderr_json_progress if args.progress == "json" else None
+    with out:
+        n = pipe_filter(sys.stdin.buffer, out, stream["size"], stream["pix_fmt"], process, stream["start_number"],
+                        progress)
+    print(f"h2h filter: {n} frames", file=sys.stderr)
+    return 0

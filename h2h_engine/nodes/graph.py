@@ -1,0 +1,233 @@
+"""Nodes chained in Python, with an on-disk cache keyed by content, so a re-run recomputes only what changed.
+
+Example::
+
+    from h2h_engine.nodes.graph import Graph
+
+    g = Graph(".h2h_cache")
+    src = g.add("track", video="source.mp4")
+    tgt = g.add("track", video="target.mp4", frames="0-99")
+    drv = g.add("retarget", source=src, target=tgt, mode="head")
+    nmfc = g.add("render_nmfc", track=drv)
+    g.run(nmfc)              # runs all four nodes
+    nmfc.set(size="512x512")
+    g.run(nmfc)              # runs render_nmfc only; the tracks and the retarget come from the cache
+    print(nmfc.path())       # .h2h_cache/render_nmfc-<key>/output.####.exr
+
+A node's cache key hashes its name, the engine version, its validated knob values (defaults filled) and
+its inputs: an upstream node's output by that node's key (so keys chain), a file by its content (SHA-256,
+remembered per size+mtime in ``<cache>/hashes.json``), an image sequence or folder by each file's name, size
+and mtime. Outputs not given explicitly go to ``<cache>/<node>-<key>/<port><suffix>``; a node counts as
+done when its ``<node>-<key>.done.json`` marker exists and its outputs are on disk.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import __version__
+from ..errors import ConfigError
+from ..io.atomic import atomic_path
+from ..io.frames import FramePattern, is_pattern
+from . import get_spec
+from .spec import PORT_SUFFIX, NodeSpec
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output port of a graph node, usable as another node's input."""
+
+    node: "Node"
+    port: str
+
+
+@dataclass(eq=False)
+class Node:
+    """A node in a :class:`Graph`: a spec plus its input/knob values (paths, numbers or upstream outputs)."""
+
+    graph: "Graph"
+    spec: NodeSpec
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def set(self, **values: Any) -> "Node":
+        """Change knob or input values (checked now; takes effect at the next run)."""
+        new = {**self.values, **values}
+        self.spec.validate(_placeholders(self.spec, new))
+        self.values = new
+        return self
+
+    def __getitem__(self, port: str) -> Output:
+        if port not in {p.name for p in self.spec.outputs}:
+            raise ConfigError(f"node {self.spec.name} has no output {port!r}; outputs: "
+                              f"{', '.join(p.name for p in self.spec.outputs)}")
+        return Output(self, port)
+
+    def path(self, port: str | None = None) -> str:
+        """Where an output is (or will be) written."""
+        return self.graph.output_paths(self)[port or self.spec.outputs[0].name]
+
+    def key(self) -> str:
+        return self.graph.key(self)
+
+
+def _placeholders(spec: NodeSpec, values: dict[str, Any]) -> dict[str, Any]:
+    """Values with upstream references replaced by a placeholder string, for validation before running."""
+    out = {k: ("<upstream>" if isinstance(v, (Node, Output)) else v) for k, v in values.items()}
+    for p in spec.outputs:  # outputs default to the cache
+        out.setdefault(p.name, "<cache>")
+    return out
+
+
+class Graph:
+    """A set of nodes whose results are cached on disk under ``cache_dir``.
+
+    ``progress(done, total, what)`` receives every node's frame progress. After :meth:`run`, ``ran`` lists
+    the nodes that were executed (the others came from the cache).
+    """
+
+    def __init__(self, cache_dir: str | Path = ".h2h_cache",
+                 progress: Callable[[int, int, str], None] | None = None) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.progress = progress
+        self.nodes: list[Node] = []
+        self.ran: list[Node] = []
+        self._hashes_path = self.cache_dir / "hashes.json"
+        self._hashes: dict[str, list] = (json.loads(self._hashes_path.read_text())
+                                         if self._hashes_path.is_file() else {})
+
+    def add(self, node: str, **values: Any) -> Node:
+        """Add a node by spec name (``track``, ``render_nmfc``...); inputs may be paths or other nodes."""
+        spec = get_spec(node)
+        n = Node(self, spec)
+        n.set(**values)
+        self.nodes.append(n)
+        return n
+
+    # -- keys ---------------------------------------------------------------------------------------------
+    def _file_digest(self, path: Path) -> str:
+        st = path.stat()
+        memo = self._hashes.get(str(path.resolve()))
+        if memo and memo[0] == st.st_size and memo[1] == st.st_mtime_ns:
+            return memo[2]
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        self._hashes[str(path.resolve())] = [st.st_size, st.st_mtime_ns, h.hexdigest()]
+        return h.hexdigest()
+
+    def fingerprint(self, value: str | os.PathLike) -> str:
+        """Content fingerprint of an input file, image sequence or folder."""
+        text = str(value)
+        if is_pattern(text):
+            seq = FramePattern.parse(text)
+            files = [seq.path(f) for f in seq.existing_frames()]
+            if not files:
+                raise ConfigError(f"input sequence {text} has no frames on disk")
+            return _digest([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files])
+        p = Path(text)
+        if p.is_dir():
+            return _digest([(str(f.relative_to(p)), f.stat().st_size, f.stat().st_mtime_ns)
+                            for f in sorted(p.rglob("*")) if f.is_file()])
+        if p.is_file():
+            return self._file_digest(p)
+        raise ConfigError(f"input {text} does not exist")
+
+    def key(self, node: Node) -> str:
+        """The node's cache key (see the module docstring)."""
+        spec = node.spec
+        knobs = spec.validate(_placeholders(spec, node.values))
+        parts: dict[str, Any] = {"node": spec.name, "engine": __version__,
+                                 "knobs": {k.name: knobs[k.name] for k in spec.knobs}, "inputs": {}}
+        for k in spec.knobs:  # a file named by a path knob counts by its content too
+            if k.type == "path" and knobs[k.name] and Path(str(knobs[k.name])).exists():
+                parts["knobs"][k.name] = [knobs[k.name], self.fingerprint(knobs[k.name])]
+        for p in spec.inputs:
+            v = node.values.get(p.name)
+            if isinstance(v, Node):
+                v = Output(v, v.spec.outputs[0].name)
+            if isinstance(v, Output):
+                parts["inputs"][p.name] = ["node", v.node.key(), v.port]
+            elif v is not None:
+                parts["inputs"][p.name] = ["file", self.fingerprint(v)]
+        for p in spec.outputs:  # outputs the user placed explicitly are part of what the node does
+            if node.values.get(p.name) is not None:
+                parts[f"output:{p.name}"] = str(Path(node.values[p.name]).absolute())
+        return _digest(parts)[:20]
+
+    def output_paths(self, node: Node) -> dict[str, str]:
+        """Every output of ``node``: as given, or inside its cache folder."""
+        folder = self.cache_dir / f"{node.spec.name}-{node.key()}"
+        return {p.name: str(node.values.get(p.name) or folder / (p.name + PORT_SUFFIX.get(p.kind, "")))
+                for p in node.spec.outputs}
+
+    # -- running ------------------------------------------------------------------------------------------
+    def _marker(self, node: Node) -> Path:
+        return self.cache_dir / f"{node.spec.name}-{node.key()}.done.json"
+
+    def is_cached(self, node: Node) -> bool:
+        """True when the node's marker and all its outputs are on disk."""
+        return self._marker(node).is_file() and all(
+            _exists(path) for name, path in self.output_paths(node).items()
+            if not next(p for p in node.spec.outputs if p.name == name).optional)
+
+    def run(self, *targets: Node) -> dict[str, Any]:
+        """Bring ``targets`` (default: every node) and their upstream nodes up to date.
+
+        Returns the last target's result (``{"outputs": {port: path}, "result": what the node returned}``).
+        """
+        self.ran = []
+        done: dict[int, dict[str, Any]] = {}
+        result: dict[str, Any] = {}
+        for t in targets or tuple(self.nodes):
+            result = self._run(t, done, ())
+        self._save_hashes()
+        return result
+
+    def _run(self, node: Node, done: dict[int, dict[str, Any]], stack: tuple[int, ...]) -> dict[str, Any]:
+        if id(node) in done:
+            return done[id(node)]
+        if id(node) in stack:
+            raise ConfigError(f"graph has a cycle through node {node.spec.name}")
+        values = {}
+        for k, v in node.values.items():
+            if isinstance(v, Node):
+                v = Output(v, v.spec.outputs[0].name)
+            if isinstance(v, Output):
+                up = self._run(v.node, done, stack + (id(node),))
+                v = up["outputs"][v.port]
+            values[k] = v
+        outputs = self.output_paths(node)
+        marker = self._marker(node)
+        if self.is_cached(node):
+            record = json.loads(marker.read_text())
+        else:
+            for path in outputs.values():
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            value = node.spec(progress=self.progress, **{**values, **outputs})
+            record = {"node": node.spec.name, "key": node.key(), "outputs": outputs,
+                      "values": {k: str(v) for k, v in values.items()}, "result": value}
+            with atomic_path(marker) as tmp:
+                tmp.write_text(json.dumps(record, indent=1, default=str))
+            self.ran.append(node)
+        done[id(node)] = record
+        return record
+
+    def _save_hashes(self) -> None:
+        if self._hashes:
+            with atomic_path(self._hashes_path) as tmp:
+                tmp.write_text(json.dumps(self._hashes))
+
+
+def _exists(path: str) -> bool:
+    if is_pattern(path):
+        return bool(FramePattern.parse(path).existing_frames())
+    return Path(path).exists()
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()

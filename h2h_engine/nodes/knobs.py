@@ -1,0 +1,54 @@
+"""Knobs several nodes share, declared once here so every node (and every host) spells them the same way."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..io.audio import AUDIO_CHOICES, AudioSpec, audio_for
+from ..io.colour import COLOURSPACES
+from ..io.frames import is_pattern
+from ..track import Track
+from .spec import Knob
+
+COLOURSPACE = Knob("colourspace", "choice", "auto",
+                   "colour space of the input plate (converted to the networks' sRGB and back on output); "
+                   "auto: integer files sRGB, float EXR scene-linear",
+                   choices=("auto", *COLOURSPACES))
+AUDIO = Knob("audio", "choice", "source",
+             "movie outputs: carry the driving (source) clip's audio aligned with the retarget, the target "
+             "plate's audio, or none", choices=AUDIO_CHOICES)
+
+
+def audio_for_track(choice: str, track: Track, first_frame: int) -> AudioSpec | None:
+    """The sound a movie rendered from ``track`` (starting at its frame ``first_frame``) carries.
+
+    ``source``: the driving clip named in a retargeted track's provenance, from the source frame that
+    drives ``first_frame``; ``target``: the clip the track was made from, at ``first_frame``; ``none`` (or a
+    clip without sound, or a non-retargeted track asked for source audio): None.
+    """
+    rows = [i for i, f in enumerate(track.frames) if f >= first_frame]
+    row = rows[0] if rows else 0
+    rt = track.meta.get("retarget")
+    source = rt["source"]["meta"].get("source") if rt else None
+    source_frame = rt["source_frame_of_output"][row] if rt else 0
+    source_fps = rt["source"]["fps"] if rt else track.fps
+    return audio_for(choice, source, track.meta.get("source"), source_frame, int(track.frames[row]),
+                     source_fps, track.fps)
+
+
+def settings_stamp(node: str, values: dict[str, Any], files: list[str | None]) -> str:
+    """Fingerprint of what decides a node's pixels: its name, the engine version, the knob ``values`` that
+    affect the pixels (not the frame range or resume flags) and its input ``files`` (base name, size and
+    mtime; a sequence pattern by its text). Farm chunks of one job get the same stamp, so
+    ``FrameWriter(stamp=...)`` keeps their frames on a re-run, and a re-run with other settings does not."""
+    def describe(f: str | None) -> Any:
+        if f is None or is_pattern(str(f)) or not Path(f).is_file():
+            return f
+        st = Path(f).stat()
+        return [Path(f).name, st.st_size, st.st_mtime_ns]
+
+    blob = json.dumps([node, __version__, values, [describe(f) for f in files]], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

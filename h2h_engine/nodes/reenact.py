@@ -1,0 +1,96 @@
+"""Reenact node: the whole job in one command — track both shots, train (or reuse) the target's model,
+retarget the source onto the target, and synthesize the result onto the target plate.
+
+Intermediate results live in a work folder and are cached by content (:class:`~h2h_engine.nodes.graph.Graph`):
+re-running with a changed knob recomputes only what depends on it, and an interrupted training run resumes
+from its last checkpoint. Training comes from the ``training`` package (imported only for that step); with
+``--run`` pointing at a finished run, the engine alone is enough.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ConfigError, InputError
+from ..io.frames import FramePattern, is_pattern
+from ..track import Track
+from . import get_spec, register
+from .graph import Graph
+from .spec import Knob, NodeSpec, Port
+
+PRESETS = ("tiny", "paper")
+
+
+def default_work_dir(output: str) -> Path:
+    """``shot.mp4`` -> ``shot.h2h/``; ``out/shot.####.exr`` -> ``out/shot.h2h/``."""
+    text = FramePattern.parse(output).prefix.rstrip("._-") if is_pattern(output) else str(Path(output).with_suffix(""))
+    return Path(text + ".h2h")
+
+
+def trained_checkpoint(target: str, track: str, run_dir: Path, preset: str, epochs: int) -> Path:
+    """Train the target's model in ``run_dir``, resuming an interrupted run; a finished run returns at once."""
+    try:
+        from training.config import load_config  # noqa: PLC0415 - the trainer is optional for the engine
+        from training.train import CHECKPOINT, train  # noqa: PLC0415
+    except ImportError:
+        raise ConfigError("training needs the `training` package (pip install -e . from the repository); "
+                          "or pass --run with a finished run") from None
+    overrides = None
+    if epochs:
+        full = max(1, math.ceil(epochs * 2 / 3))  # the paper's schedule: 2/3 at full rate, 1/3 decaying
+        overrides = {"epochs": full, "decay_epochs": epochs - full}
+    cfg = load_config(preset, None, overrides)
+    return train(target, track, run_dir, cfg, resume=(run_dir / CHECKPOINT).exists())
+
+
+def run(source: str, target: str, output: str, mode: str, source_frames: tuple[int, int] | None,
+        target_frames: tuple[int, int] | None, preset: str, epochs: int, run_dir: str, work_dir: str,
+        feather: float, mask: str, device: str, progress: Callable[[int, int, str], None]) -> dict[str, Any]:
+    """Reenact ``target`` with ``source``'s performance into ``output``; returns paths and the synth result."""
+    work = Path(work_dir) if work_dir else default_work_dir(output)
+    g = Graph(work / "cache", progress=progress)
+    src = g.add("track", input=source, frames=source_frames)
+    tgt = g.add("track", input=target, frames=target_frames)
+    g.run(src, tgt)
+    tgt_frames = Track.load(tgt.path()).frames
+    drv = g.add("retarget", source=src, target=tgt, mode=mode,
+                frames=(int(tgt_frames[0]), int(tgt_frames[-1])), past_end="stop")
+    g.run(drv)
+
+    if run_dir:
+        ckpt = Path(run_dir) / "checkpoint.pt"
+        if not ckpt.is_file():
+            raise InputError(f"--run {run_dir} holds no checkpoint.pt (train it with h2h train first)")
+    else:
+        ckpt = trained_checkpoint(target, tgt.path(), work / f"run-{preset}-{tgt.key()[:12]}", preset, epochs)
+    result = get_spec("synthesize")(progress=progress, checkpoint=str(ckpt), track=drv.path(), plate=target,
+                                    output=output, feather=feather, mask=mask, device=device)
+    return {"output": output, "work_dir": str(work), "source_track": src.path(), "target_track": tgt.path(),
+            "retargeted_track": drv.path(), "checkpoint": str(ckpt), "synthesize": result}
+
+
+_SYNTH = get_spec("synthesize")
+SPEC = register(NodeSpec(
+    name="reenact",
+    help="The whole job: track source and target, train (or reuse) the target's model, retarget, synthesize "
+         "onto the target plate.",
+    inputs=(Port("source", "frames", "driving shot (movie or sequence): its performance is transferred",
+                 flag="--source"),
+            Port("target", "frames", "shot to re-enact (movie or sequence): its actor and plate are kept",
+                 flag="--target")),
+    outputs=(Port("output", "frames", "output movie (.mp4/.mov/.mkv) or sequence (out.####.exr/png)"),),
+    knobs=(
+        get_spec("retarget").knob("mode"),
+        Knob("source_frames", "frames", None, "frame range A-B of the source"),
+        Knob("target_frames", "frames", None, "frame range A-B of the target (also the output's range)"),
+        Knob("preset", "choice", "tiny", "training preset: tiny (CPU preview, 64 px) or paper (256 px)",
+             choices=PRESETS),
+        Knob("epochs", "int", 0, "training epochs (0 = the preset's schedule); 2/3 at full rate, 1/3 decaying",
+             minimum=0),
+        Knob("run_dir", "path", "", "finished training run to reuse instead of training (its checkpoint.pt)"),
+        Knob("work_dir", "path", "", "folder for tracks, the training run and the cache (default: OUT.h2h/)"),
+        _SYNTH.knob("feather"), _SYNTH.knob("mask"), _SYNTH.knob("device"),
+    ),
+    run=run,
+))

@@ -1,0 +1,5 @@
+"""Head2Head for Nuke: Group nodes generated from the engine's node specs, rendering out of process.
+
+``build`` is plain Python (no ``nuke``): knob descriptions, engine commands, output paths and the job
+runner. ``host`` holds the thin functions that call ``nuke``.
+"""

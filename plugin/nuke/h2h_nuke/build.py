@@ -1,0 +1,271 @@
+"""Everything the Nuke plugin decides, as plain Python importable without Nuke.
+
+The engine's node specs (``h2h specs``: JSON) are the only source of knobs: each spec becomes a Group with
+one Nuke knob per input/output file and per spec knob, typed after the knob type; the command that renders
+a node is built from the same specs. Nothing here imports the engine, so Nuke's own Python only needs
+this folder and an ``h2h`` executable (``$H2H_EXECUTABLE``, default ``h2h`` on ``$PATH``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+# Spec knob type -> Nuke knob class.
+NUKE_KNOB_CLASS = {
+    "int": "Int_Knob",
+    "float": "Double_Knob",
+    "bool": "Boolean_Knob",
+    "str": "String_Knob",
+    "choice": "Enumeration_Knob",
+    "multichoice": "String_Knob",  # comma-separated subset; the tooltip lists the choices
+    "frames": "String_Knob",       # "A-B"; empty = the script's frame range
+    "size": "String_Knob",         # "WxH"; empty = the script's format
+    "path": "File_Knob",
+}
+
+# Knobs every Nuke node (and Group) already has: a spec knob of one of these names cannot become a knob.
+NUKE_RESERVED = frozenset({
+    "name", "label", "help", "note_font", "note_font_size", "note_font_color", "selected", "hide_input",
+    "cached", "disable", "dope_sheet", "bookmark", "tile_color", "gl_color", "postage_stamp",
+    "postage_stamp_frame", "xpos", "ypos", "icon", "indicators", "lifetimeStart", "lifetimeEnd",
+    "useLifetime", "onCreate", "onDestroy", "knobChanged", "updateUI", "autolabel", "panel", "process_mask",
+    "file", "format", "proxy", "first", "last", "reload", "channels", "maskChannelInput", "mix",
+})
+
+ENGINE_PREFIX = "h2h_"  # the plugin's own knobs (render button, status...) carry this prefix
+
+
+@dataclass(frozen=True)
+class KnobDesc:
+    """One Nuke knob of a Head2Head Group: ``nuke.<nuke_class>(name, label)`` plus its settings."""
+
+    name: str
+    nuke_class: str
+    label: str
+    tooltip: str
+    default: Any = None                 # value set after creation ("" for empty strings/paths)
+    values: tuple[str, ...] = ()        # Enumeration_Knob items
+    range: tuple[float, float] | None = None  # Int/Double knob slider range (setRange)
+    role: str = "knob"                  # "input", "output" or "knob" (which spec field it comes from)
+    kind: str = ""                      # port kind or spec knob type
+
+
+def load_specs(executable: str | None = None) -> dict[str, dict]:
+    """Every node spec, as the engine prints them (``h2h specs``)."""
+    out = subprocess.run([executable or engine_executable(), "specs"], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def engine_executable() -> str:
+    """The ``h2h`` command the plugin runs (``$H2H_EXECUTABLE`` or ``h2h`` on ``$PATH``)."""
+    return os.environ.get("H2H_EXECUTABLE", "h2h")
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def knob_descs(spec: dict) -> list[KnobDesc]:
+    """Nuke knobs for one node spec (the JSON of ``NodeSpec.to_json()``): inputs, outputs, then knobs."""
+    out: list[KnobDesc] = []
+    for port in spec["inputs"]:
+        out.append(KnobDesc(port["name"], "File_Knob", _label(port["name"]),
+                            port["help"] + (" (optional)" if port["optional"] else ""), "", role="input",
+                            kind=port["kind"]))
+    for port in spec["outputs"]:
+        out.append(KnobDesc(port["name"], "File_Knob", _label(port["name"]), port["help"], "", role="output",
+                            kind=port["kind"]))
+    for k in spec["knobs"]:
+        if k["name"] in NUKE_RESERVED or k["name"].startswith(ENGINE_PREFIX):
+            raise ValueError(f"node {spec['name']}: knob {k['name']!r} clashes with a Nuke knob; rename it")
+        t = k["type"]
+        tip = k["help"]
+        if t == "multichoice":
+            tip += f" (comma-separated, from: {', '.join(k['choices'])})"
+        elif t == "frames":
+            tip += " (A-B; empty: the script's frame range)"
+        elif t == "size":
+            tip += " (WxH; empty: the script's format, scaled in proxy mode)"
+        default = k["default"]
+        if t == "size" and isinstance(default, list):
+            default = f"{default[0]}x{default[1]}"
+        elif t == "frames" and isinstance(default, list):
+            default = f"{default[0]}-{default[1]}"
+        elif default is None:
+            default = "" if t in ("str", "path", "frames", "size", "multichoice") else None
+        rng = (k["min"], k["max"]) if "min" in k and "max" in k else None
+        out.append(KnobDesc(k["name"], NUKE_KNOB_CLASS[t], _label(k["name"]), tip, default,
+                            tuple(k.get("choices", ())) if t == "choice" else (), rng, "knob", t))
+    return out
+
+
+@dataclass(frozen=True)
+class HostContext:
+    """What the script says about where and how to render: frame range, format, proxy mode, script path."""
+
+    first: int
+    last: int
+    width: int
+    height: int
+    proxy: bool = False
+    proxy_scale: float = 1.0
+    script: str = ""  # path of the .nk script ("" when unsaved)
+
+
+def default_output(ctx: HostContext, node_name: str, port: dict) -> str:
+    """Where a node writes an output by default: ``<script dir>/h2h/<node>/<port><suffix>``."""
+    base = Path(ctx.script).parent if ctx.script else Path(tempfile.gettempdir())
+    return str(base / "h2h" / node_name / (port["name"] + port["suffix"]))
+
+
+def render_range(spec: dict, values: dict[str, Any], ctx: HostContext) -> tuple[int, int]:
+    """First and last frame a node renders: its frames knob, else the script's range."""
+    for k in spec["knobs"]:
+        if k["type"] == "frames" and values.get(k["name"]):
+            a, _, b = str(values[k["name"]]).partition("-")
+            return int(a), int(b or a)
+    return ctx.first, ctx.last
+
+
+def proxy_path(path: str) -> str:
+    """The proxy-resolution twin of an output sequence: ``.../proxy/<name>``."""
+    p = Path(path)
+    return str(p.parent / "proxy" / p.name)
+
+
+def frames_text(ctx: HostContext) -> str:
+    return f"{ctx.first}-{ctx.last}"
+
+
+def resolved_values(spec: dict, values: dict[str, Any], ctx: HostContext) -> dict[str, Any]:
+    """Knob values as the engine gets them: empty frame ranges -> the script's range, empty sizes -> the
+    script's format (times the proxy scale in proxy mode), frame outputs -> their proxy twin in proxy mode."""
+    out = dict(values)
+    for k in spec["knobs"]:
+        v = out.get(k["name"], "")
+        if k["type"] == "frames" and v in ("", None):
+            out[k["name"]] = frames_text(ctx)
+        elif k["type"] == "size" and v in ("", None):
+            s = ctx.proxy_scale if ctx.proxy else 1.0
+            out[k["name"]] = f"{max(1, round(ctx.width * s))}x{max(1, round(ctx.height * s))}"
+    if ctx.proxy:
+        for port in spec["outputs"]:
+            if port["kind"] == "frames" and out.get(port["name"]):
+                out[port["name"]] = proxy_path(out[port["name"]])
+    return out
+
+
+def build_command(spec: dict, values: dict[str, Any], ctx: HostContext, executable: str | None = None
+                  ) -> list[str]:
+    """The engine command that renders one node: ``h2h --progress json <node> <inputs> -o <out> --knobs``.
+
+    ``values`` maps port and knob names to the Group's knob values (missing knobs: spec defaults).
+    """
+    v = resolved_values(spec, values, ctx)
+    cmd = [executable or engine_executable(), "--progress", "json", spec["cli"]]
+    for port in spec["inputs"]:
+        value = v.get(port["name"], "")
+        if value in ("", None):
+            if port["optional"]:
+                continue
+            raise ValueError(f"{spec['name']}: set the {port['name']} file ({port['help']})")
+        cmd += [str(value)] if port["flag"] is None else [port["flag"], str(value)]
+    for port in spec["outputs"]:
+        value = v.get(port["name"], "")
+        if value in ("", None):
+            if port["optional"]:
+                continue
+            raise ValueError(f"{spec['name']}: set the {port['name']} path ({port['help']})")
+        cmd += ["-o" if port["flag"] in (None, "-o") else port["flag"], str(value)]
+    for k in spec["knobs"]:
+        flag = "--" + k["name"].replace("_", "-")
+        value = v.get(k["name"], k["default"])
+        if k["type"] == "bool":
+            cmd.append(flag if value else "--no-" + flag[2:])
+            continue
+        if value is None or value == "" or (isinstance(value, list) and not value):
+            continue
+        if k["type"] == "size" and isinstance(value, (list, tuple)):
+            value = f"{value[0]}x{value[1]}"
+        elif k["type"] == "frames" and isinstance(value, (list, tuple)):
+            value = f"{value[0]}-{value[1]}"
+        elif k["type"] == "int":
+            value = int(value)
+        cmd += [flag, str(value)]
+    return cmd
+
+
+def nuke_sequence_path(path: str) -> str:
+    """An engine sequence path as a Read node wants it (``####`` stays, ``%04d`` stays, ``$F4`` -> ####)."""
+    import re  # noqa: PLC0415
+
+    return re.sub(r"\$F(\d*)", lambda m: "#" * max(1, int(m.group(1) or 1)), path)
+
+
+def parse_progress(line: str) -> tuple[int, int, str] | None:
+    """One ``--progress json`` stderr line -> ``(done, total, what)``; None for other lines."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        d = json.loads(line)
+        return int(d["progress"]), int(d["total"]), str(d.get("what", ""))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclass
+class Job:
+    """An engine process rendering one node; progress comes from its stderr JSON lines.
+
+    ``on_progress(done, total, what)`` is called from a reader thread; ``on_done(rc, message)`` once at the
+    end, with the engine's one-line error message when it failed.
+    """
+
+    command: list[str]
+    on_progress: Callable[[int, int, str], None] = lambda d, t, w: None
+    on_done: Callable[[int, str], None] = lambda rc, msg: None
+    env: dict[str, str] | None = None  # the engine's environment (default: Nuke's)
+    process: subprocess.Popen | None = field(default=None, repr=False)
+    errors: list[str] = field(default_factory=list)
+    _reader: threading.Thread | None = field(default=None, repr=False)
+
+    def start(self) -> "Job":
+        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True, bufsize=1, env=self.env)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        return self
+
+    def _read(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        for line in self.process.stderr:
+            p = parse_progress(line)
+            if p is not None:
+                self.on_progress(*p)
+            elif line.strip():
+                self.errors.append(line.strip())
+        rc = self.process.wait()
+        self.on_done(rc, self.errors[-1] if rc and self.errors else "")
+
+    def cancel(self) -> None:
+        """Stop the engine; frames it finished stay on disk (a re-render resumes)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the engine and for ``on_done``; returns its exit status."""
+        assert self.process is not None and self._reader is not None
+        rc = self.process.wait(timeout)
+        self._reader.join(timeout)
+        return rc
+
+    def __str__(self) -> str:
+        return " ".join(shlex.quote(c) for c in self.command)

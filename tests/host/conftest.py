@@ -1,0 +1,69 @@
+"""Fixtures for host tests: the Nuke plugin's pure-Python module, the h2h command, a real track file."""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def nuke_build():
+    """``plugin/nuke/h2h_nuke/build.py`` imported the way Nuke imports it (the folder on sys.path)."""
+    sys.path.insert(0, str(REPO / "plugin" / "nuke"))
+    try:
+        yield importlib.import_module("h2h_nuke.build")
+    finally:
+        sys.path.remove(str(REPO / "plugin" / "nuke"))
+
+
+@pytest.fixture(scope="session")
+def h2h_exe(tmp_path_factory) -> str:
+    """An ``h2h`` executable running this checkout's engine (what H2H_EXECUTABLE points hosts at)."""
+    exe = tmp_path_factory.mktemp("bin") / "h2h"
+    env = f'PYTHONPATH="{REPO}${{PYTHONPATH:+:$PYTHONPATH}}"'
+    exe.write_text(f'#!/bin/sh\n{env} exec "{sys.executable}" -m h2h_engine.cli "$@"\n')
+    exe.chmod(0o755)
+    return str(exe)
+
+
+@pytest.fixture(scope="session")
+def env_threads():
+    """Environment for engine subprocesses: one thread each (the test machine has 2 cores)."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="session")
+def track_file(tmp_path_factory, clip) -> Path:
+    """A real track: frames 0-11 of a 256 px talking-head clip (the Track node, as users run it)."""
+    from h2h_engine.cli import main
+
+    out = tmp_path_factory.mktemp("track") / "shot.h2h.npz"
+    assert main(["--progress", "none", "track", str(clip("W009_front_neutral")), "-o", str(out),
+                 "--frames", "0-11"]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory) -> Path:
+    """A head2head checkpoint holding a real generator (small, 64 px, untrained weights from a fixed seed):
+    what the pipeline does with frames does not depend on how well G was trained."""
+    import torch
+
+    from h2h_engine.morphable import load_model
+    from h2h_engine.synthesis.checkpoint import SCHEMA
+    from h2h_engine.synthesis.config import ModelConfig
+    from h2h_engine.synthesis.generator import Generator
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(size=64, ngf=8, n_downsample=2, n_blocks_encoder=1, n_blocks_decoder=1)
+    mm = load_model()
+    path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
+    torch.save({"schema": SCHEMA, "model_config": cfg.to_dict(), "generator": Generator(cfg).state_dict(),
+                "data": {"crop_margin": 1.6, "crop_smooth": 15, "morphable_digest": mm.digest,
+                         "morphable_name": mm.name}}, path)
+    return path
