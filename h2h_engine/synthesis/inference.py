@@ -29,7 +29,7 @@ class Schedule:
 
     block: int = 64         # frames generated per block
     warmup: int = 8         # frames generated and discarded before each block (not before the shot's start)
-    encoder_batch: int = 8  # frames per batched call of the conditioning encoder
+    encoder_batch: int = 0  # frames per batched call of the conditioning encoder (0: 8 on CUDA, 1 on CPU)
 
     def blocks(self, first: int, last: int) -> list[tuple[int, int, int]]:
         """``(start, out_first, out_last)`` per block touching track indices ``first..last`` (inclusive):
@@ -110,7 +110,7 @@ class Synthesizer:
         if cond.shape[1:] != (6, size, size):
             raise ValueError(f"conditioning must be (N, 6, {size}, {size}); got {cond.shape}")
         c = torch.from_numpy(cond[lo - offset:hi - offset + 1]).to(self.device, self.dtype)
-        e = self.schedule.encoder_batch
+        e = self.schedule.encoder_batch or (8 if self.device.type == "cuda" else 1)  # CPU: batching gains nothing
         n_prev = self.cfg.n_prev_frames
         for start, out_first, out_last in self.schedule.blocks(first, last):
             prev = torch.zeros(1, 3 * n_prev, size, size, device=self.device, dtype=self.dtype)
