@@ -57,6 +57,16 @@ class Networks:
                 if v is not None}
 
 
+def resolve_vgg(cfg: TrainConfig) -> Path | None:
+    """The VGG19 weights file the config asks for (None: train without the VGG term); ConfigError when
+    ``require_vgg`` is set and there is none."""
+    weights = find_vgg_weights(cfg.vgg_weights or None)
+    if weights is None and cfg.require_vgg:
+        raise ConfigError("require_vgg is set but no VGG19 weights were found: put torchvision's "
+                          f"vgg19-dcbb9e9d.pth in {torch.hub.get_dir()}/checkpoints/ or set vgg_weights")
+    return weights
+
+
 def build_networks(cfg: TrainConfig, device: torch.device, say: Any = print) -> Networks:
     """Networks initialised from ``cfg.seed`` (identical on every rank)."""
     torch.manual_seed(cfg.seed)
@@ -67,10 +77,7 @@ def build_networks(cfg: TrainConfig, device: torch.device, say: Any = print) -> 
         if cfg.random_vgg:
             nets.vgg = VGGLoss(VGG19Features())
         else:
-            weights = find_vgg_weights(cfg.vgg_weights or None)
-            if weights is None and cfg.require_vgg:
-                raise ConfigError("require_vgg is set but no VGG19 weights were found: put torchvision's "
-                                  f"vgg19-dcbb9e9d.pth in {torch.hub.get_dir()}/checkpoints/ or set vgg_weights")
+            weights = resolve_vgg(cfg)
             if weights is None:
                 say("h2h train: no VGG19 ImageNet weights (vgg19-dcbb9e9d.pth) found; training without the VGG "
                     "term (set vgg_weights, or require_vgg: true to make this an error)")
@@ -312,8 +319,20 @@ class Trainer:
                       "fakes": self._gather_fakes()},
         }
 
+    def _check_ranks_agree(self) -> None:
+        """Under torchrun, every rank must hold the same weights (gradients are averaged); fail loudly if not."""
+        if self.world == 1:
+            return
+        params = [self.nets.g, *self.nets.discriminators().values()]
+        mine = torch.stack([torch.stack([p.detach().double().sum() for p in m.parameters()]).sum() for m in params])
+        parts = [torch.empty_like(mine) for _ in range(self.world)]
+        dist.all_gather(parts, mine)
+        if any(not torch.equal(parts[0], p) for p in parts[1:]):
+            raise RuntimeError("data-parallel ranks hold different weights (gradient averaging failed)")
+
     def save(self) -> Path:
         """Write ``RUN_DIR/checkpoint.pt`` atomically (rank 0; a collective call under torchrun)."""
+        self._check_ranks_agree()
         state = self.state_dict()
         path = self.run_dir / CHECKPOINT
         if self.rank == 0:
@@ -424,6 +443,8 @@ def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: Train
     The run dir gets ``config.yaml`` and ``run.json`` (inputs) before step 0, ``cache/`` (conditioning),
     ``log.jsonl`` (losses), ``samples/*.png`` and ``checkpoint.pt``.
     """
+    if cfg.lambda_vgg > 0 and not cfg.random_vgg:
+        resolve_vgg(cfg)  # fail before the data is prepared
     rank, world = _init_distributed()
     run_dir = Path(run_dir)
     ckpt_path = run_dir / CHECKPOINT

@@ -29,7 +29,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"checkpoint {path} does not exist")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)  # tensors read on use
     except Exception as e:  # noqa: BLE001 - every unpickling/zip failure means the same thing to the user
         raise CheckpointError(f"checkpoint {path} is corrupt or not a head2head checkpoint "
                               f"({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None

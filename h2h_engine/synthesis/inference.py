@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from ..errors import ConfigError
 from ..io.atomic import atomic_path
 from .generator import Generator
 
@@ -46,9 +47,11 @@ class Schedule:
 
 
 def pick_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA when available, else CPU."""
+    """``auto`` -> CUDA when available, else CPU; ConfigError for CUDA on a machine without it."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} asked for, but torch sees no CUDA GPU here (use auto or cpu)")
     return torch.device(device)
 
 
@@ -74,7 +77,7 @@ class Synthesizer:
     """Runs a generator over (a range of) a shot's conditioning.
 
     Args:
-        generator: trained G (any device; it is moved to ``device``).
+        generator: trained G; it is moved (in place) to ``device`` and, with ``half``, converted to fp16.
         device: "auto" | "cpu" | "cuda[:n]".
         half: fp16 weights and activations (default: on CUDA only).
         schedule: block/warm-up layout; keep the default to join chunks rendered by others.

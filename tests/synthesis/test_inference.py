@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from h2h_engine.errors import CheckpointError, InputError
+from h2h_engine.errors import CheckpointError, ConfigError, InputError
 from h2h_engine.synthesis import Generator, ModelConfig
 from h2h_engine.synthesis.checkpoint import SCHEMA, load_generator
-from h2h_engine.synthesis.inference import Schedule, Synthesizer, export_torchscript
+from h2h_engine.synthesis.inference import Schedule, Synthesizer, export_torchscript, pick_device
 
 CFG = ModelConfig(size=32, ngf=8, n_downsample=2, n_blocks_encoder=1, n_blocks_decoder=1)
 
@@ -86,3 +86,21 @@ def test_checkpoint_errors(generator, tmp_path):
     x = torch.rand(1, 18, 32, 32), torch.rand(1, 6, 32, 32)
     with torch.no_grad():
         assert torch.equal(g(*x), generator(*x))
+
+
+def test_device_choice():
+    assert pick_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA"):
+            pick_device("cuda")
+
+
+@pytest.mark.cuda
+def test_cuda_fp16_matches_cpu(generator):
+    cond = np.random.default_rng(2).random((20, 6, 32, 32), dtype=np.float32)
+    cpu = dict(Synthesizer(generator, device="cpu").run(cond, 0, 0, 19))
+    gpu_synth = Synthesizer(Generator(CFG).eval(), device="cuda")
+    gpu_synth.g.load_state_dict(generator.state_dict())
+    assert gpu_synth.half
+    gpu = dict(gpu_synth.run(cond, 0, 0, 19))
+    assert max(np.abs(cpu[i] - gpu[i]).max() for i in cpu) < 0.03

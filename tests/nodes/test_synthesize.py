@@ -1,0 +1,116 @@
+"""Synthesize node on a real clip: chunked renders join exactly, compositing onto the plate, bad inputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from h2h_engine.cli import main
+from h2h_engine.io import open_frames, read_image
+from h2h_engine.nodes import get_spec
+from training.cli import main_train
+
+CLIP = "OpenTalker__DPE__data_s"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, clip):
+    """(video, track, checkpoint) of a tiny model trained for a few steps on 90 frames of the clip."""
+    torch.set_num_threads(2)
+    tmp = tmp_path_factory.mktemp("synth")
+    video, track = clip(CLIP), tmp / "target.h2h.npz"
+    assert main(["--progress", "none", "track", str(video), "-o", str(track), "--frames", "0-89"]) == 0
+    sets = ["random_vgg=true", "model.ngf=8", "model.ndf=8", "epochs=1", "decay_epochs=0", "lr=0.001"]
+    assert main_train(["--target", str(video), "--track", str(track), "-o", str(tmp / "run"), "--no-progress",
+                       "--stop-after", "6", *[a for s in sets for a in ("--set", s)]]) == 0
+    return video, track, tmp / "run" / "checkpoint.pt"
+
+
+def _synth(trained, out, *extra: str) -> int:
+    video, track, ckpt = trained
+    return main(["--progress", "none", "synthesize", "--checkpoint", str(ckpt), "--track", str(track), "-o",
+                 str(out), *extra])
+
+
+def _frames(pattern, numbers):
+    return {f: read_image(str(pattern).replace("####", f"{f:04d}")) for f in numbers}
+
+
+def test_chunks_join_exactly(trained, tmp_path):
+    assert _synth(trained, tmp_path / "whole.####.png") == 0
+    whole = _frames(tmp_path / "whole.####.png", range(90))
+    assert all(img.shape == (64, 64, 3) for img in whole.values())
+    # chunks that cross the 64-frame block boundary and start mid-block
+    for a, b in [(0, 40), (41, 89), (60, 70)]:
+        out = tmp_path / f"chunk{a}.####.png"
+        assert _synth(trained, out, "--frames", f"{a}-{b}") == 0
+        part = _frames(out, range(a, b + 1))
+        assert sorted(p.name for p in tmp_path.glob(f"chunk{a}.*.png")) == [f"chunk{a}.{f:04d}.png"
+                                                                            for f in range(a, b + 1)]
+        for f, img in part.items():
+            assert np.array_equal(img, whole[f]), f
+    # frames differ over time (the generator follows the conditioning)
+    assert np.abs(whole[10].astype(int) - whole[80].astype(int)).mean() > 1
+
+
+def test_composite_onto_plate(trained, tmp_path):
+    video = trained[0]
+    out = tmp_path / "comp.####.png"
+    assert _synth(trained, out, "--plate", str(video), "--frames", "20-22", "--mask", "face", "--feather", "4") == 0
+    plates = dict(open_frames(video, (20, 22)))
+    for f, img in _frames(out, range(20, 23)).items():
+        plate = plates[f]
+        assert img.shape == plate.shape
+        diff = np.abs(img.astype(int) - plate.astype(int)).sum(-1)
+        # the face is replaced, the frame's corners (background, far from the face) are the plate's pixels
+        assert diff[100:180, 90:170].mean() > 5
+        for corner in (diff[:24, :24], diff[:24, -24:]):
+            assert corner.max() == 0
+    # --no-composite writes the crops even with a plate
+    assert _synth(trained, tmp_path / "nc.####.png", "--plate", str(video), "--frames", "20-20",
+                  "--no-composite") == 0
+    assert read_image(tmp_path / "nc.0020.png").shape == (64, 64, 3)
+
+
+def test_movie_output_and_no_overwrite(trained, tmp_path):
+    assert _synth(trained, tmp_path / "out.mp4", "--frames", "0-9") == 0
+    assert (tmp_path / "out.mp4").stat().st_size > 1000
+    seq = tmp_path / "s.####.png"
+    assert _synth(trained, seq, "--frames", "0-3") == 0
+    stamp = (tmp_path / "s.0002.png").stat().st_mtime_ns
+    assert _synth(trained, seq, "--frames", "0-3", "--no-overwrite") == 0
+    assert (tmp_path / "s.0002.png").stat().st_mtime_ns == stamp
+
+
+def test_bad_inputs(trained, tmp_path, capsys):
+    video, track, ckpt = trained
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(ckpt.read_bytes()[:4096])
+    out = tmp_path / "o.####.png"
+    args = ["--progress", "none", "synthesize", "--track", str(track), "-o", str(out)]
+    assert main([*args, "--checkpoint", str(corrupt)]) == 2
+    assert "corrupt" in capsys.readouterr().err
+    # weights that do not fit the checkpoint's own model config
+    state = torch.load(ckpt, weights_only=True)
+    state["model_config"]["ngf"] = 16
+    other = tmp_path / "other.pt"
+    torch.save(state, other)
+    assert main([*args, "--checkpoint", str(other)]) == 2
+    assert "do not match" in capsys.readouterr().err
+    # a checkpoint trained with another morphable model
+    state = torch.load(ckpt, weights_only=True)
+    state["data"]["morphable_digest"] = "0" * 16
+    torch.save(state, other)
+    assert main([*args, "--checkpoint", str(other)]) == 2
+    assert "fitted with model" in capsys.readouterr().err
+    assert main([*args, "--checkpoint", str(ckpt), "--frames", "500-600"]) == 2
+    assert "selects nothing" in capsys.readouterr().err
+    assert main([*args, "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not list(tmp_path.glob("o.*"))
+
+
+def test_spec():
+    spec = get_spec("synthesize")
+    assert [p.name for p in spec.inputs] == ["checkpoint", "track", "plate"]
+    assert {k.name for k in spec.knobs} == {"frames", "composite", "feather", "mask", "device", "overwrite"}
