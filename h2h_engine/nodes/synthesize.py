@@ -8,7 +8,6 @@ the synthesized crop pasted back through a feathered mask.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
