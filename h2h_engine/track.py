@@ -10,15 +10,14 @@ lands at pixel ``u = s * (R X)_x + t_x``, ``v = t_y - s * (R X)_y`` (image y gro
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import FrameRangeError, InputError
-from .io.atomic import atomic_path
+from .errors import FrameRangeError
+from .io.npz import load_npz, save_npz
 
 SCHEMA = "H2HTrack.1"
 
@@ -114,25 +113,12 @@ class Track:
         """Write the track atomically."""
         header = {"schema": SCHEMA, "image_size": list(self.image_size), "fps": float(self.fps),
                   "model": {"name": self.model_name, "digest": self.model_digest}, "meta": self.meta}
-        arrays = {n: np.asarray(getattr(self, n)) for n in _ARRAYS}
-        with atomic_path(path, suffix=".npz") as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
+        save_npz(path, header, {n: np.asarray(getattr(self, n)) for n in _ARRAYS})
 
     @classmethod
     def load(cls, path: str | Path) -> "Track":
         """Read a track file; raises InputError when it is missing, corrupt or of an unknown schema."""
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"track file {path} does not exist")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                header = json.loads(bytes(z["header"]).decode())
-                arrays = {n: z[n] for n in _ARRAYS}
-        except (OSError, ValueError, KeyError, EOFError) as e:
-            raise InputError(f"{path} is not a head2head track file ({e})") from None
-        if header.get("schema") != SCHEMA:
-            raise InputError(f"{path} has schema {header.get('schema')!r}; this engine reads {SCHEMA}")
+        header, arrays = load_npz(path, _ARRAYS, SCHEMA, "track file")
         return cls(**arrays, image_size=tuple(header["image_size"]), fps=header["fps"],
                    model_name=header["model"]["name"], model_digest=header["model"]["digest"],
                    meta=header.get("meta", {}))

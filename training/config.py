@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from h2h_engine.errors import ConfigError
+from h2h_engine.io.yaml_file import read_yaml_mapping
 from h2h_engine.synthesis.config import ModelConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -117,18 +118,6 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        d = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    if not isinstance(d, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of keys")
-    return d
-
-
 def load_config(preset: str | None = "tiny", path: str | Path | None = None,
                 overrides: dict[str, Any] | None = None) -> TrainConfig:
     """The preset (``tiny`` | ``paper`` | None = dataclass defaults), overridden by the YAML file ``path``
@@ -137,9 +126,9 @@ def load_config(preset: str | None = "tiny", path: str | Path | None = None,
     if preset is not None:
         if preset not in PRESETS:
             raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
-        d = _read_yaml(CONFIG_DIR / f"{preset}.yaml")
+        d = read_yaml_mapping(CONFIG_DIR / f"{preset}.yaml")
     if path is not None:
-        d = _merge(d, _read_yaml(Path(path)))
+        d = _merge(d, read_yaml_mapping(Path(path)))
     if overrides:
         d = _merge(d, overrides)
     return _build(TrainConfig, d)

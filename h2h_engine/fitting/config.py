@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import ConfigError
+from ..io.yaml_file import read_yaml_mapping
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "configs" / "fit.yaml"
 
@@ -77,19 +76,8 @@ def _from_dict(raw: dict[str, Any], where: str) -> FitConfig:
 
 def load_fit_config(path: str | Path | None = None) -> FitConfig:
     """The defaults of ``fit.yaml``, overridden by the keys of ``path`` (a YAML mapping) when given."""
-    raw = _read(DEFAULT_PATH)
+    raw = read_yaml_mapping(DEFAULT_PATH, "fit config")
     if path is not None:
-        raw.update(_read(Path(path)))
+        raw.update(read_yaml_mapping(path, "fit config"))
     return _from_dict(raw, str(path or DEFAULT_PATH))
 
-
-def _read(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"fit config {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"fit config {path} is not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"fit config {path} must be a mapping of keys to values")
-    return data

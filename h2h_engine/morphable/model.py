@@ -7,16 +7,17 @@ The file is an uncompressed ``.npz`` (loads in well under a second) holding the 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, ModelMismatchError
-from ..io.atomic import atomic_path
+from ..errors import ModelMismatchError
+from ..io.npz import load_npz, save_npz
 
 SCHEMA = "H2HModel.1"
+_ARRAYS = ("mean", "id_basis", "exp_basis", "triangles", "region", "landmarks", "contour_right", "contour_left",
+           "nmfc")
 
 # Disjoint per-vertex region labels (index = label value in ``MorphableModel.region``).
 REGIONS = (
@@ -151,28 +152,13 @@ class MorphableModel:
             "id_bounds": list(self.id_bounds), "exp_bounds": list(self.exp_bounds), "source": self.source,
             "digest": self.digest,
         }
-        with atomic_path(path, suffix=".npz") as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, header=np.frombuffer(json.dumps(header).encode(), np.uint8),
-                         mean=self.mean, id_basis=self.id_basis, exp_basis=self.exp_basis,
-                         triangles=self.triangles, region=self.region, landmarks=self.landmarks,
-                         contour_right=self.contour_right, contour_left=self.contour_left, nmfc=self.nmfc)
+        save_npz(path, header, {n: getattr(self, n) for n in _ARRAYS})
 
     @classmethod
     def load(cls, path: str | Path) -> "MorphableModel":
         """Read a model file written by :meth:`save`."""
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"model file {path} does not exist (import one with `h2h model import-ict`)")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                header = json.loads(bytes(z["header"]).decode())
-                arrays = {k: z[k] for k in ("mean", "id_basis", "exp_basis", "triangles", "region", "landmarks",
-                                            "contour_right", "contour_left", "nmfc")}
-        except (OSError, ValueError, KeyError) as e:
-            raise InputError(f"{path} is not a head2head model file ({e})") from None
-        if header.get("schema") != SCHEMA:
-            raise InputError(f"{path} has schema {header.get('schema')!r}; this engine reads {SCHEMA}")
+        header, arrays = load_npz(path, _ARRAYS, SCHEMA, "model file",
+                                  missing_hint=" (import one with `h2h model import-ict`)")
         return cls(name=header["name"], expressions=header["expressions"], id_bounds=tuple(header["id_bounds"]),
                    exp_bounds=tuple(header["exp_bounds"]), source=header.get("source", ""),
                    digest=header["digest"], **arrays)

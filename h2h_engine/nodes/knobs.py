@@ -17,6 +17,9 @@ COLOURSPACE = Knob("colourspace", "choice", "auto",
                    "colour space of the input plate (converted to the networks' sRGB and back on output); "
                    "auto: integer files sRGB, float EXR scene-linear",
                    choices=("auto", *COLOURSPACES))
+FORCE = Knob("force", "bool", False,
+             "re-render sequence frames already on disk; by default a frame is kept when its header stamp shows "
+             "the same settings made it, so farm chunks can be retried and interrupted renders resume")
 AUDIO = Knob("audio", "choice", "source",
              "movie outputs: carry the driving (source) clip's audio aligned with the retarget, the target "
              "plate's audio, or none", choices=AUDIO_CHOICES)

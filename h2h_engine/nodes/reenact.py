@@ -17,6 +17,7 @@ from ..io.frames import FramePattern, is_pattern
 from ..track import Track
 from . import get_spec, register
 from .graph import Graph
+from .knobs import AUDIO, COLOURSPACE
 from .spec import Knob, NodeSpec, Port
 
 PRESETS = ("tiny", "paper")
@@ -45,13 +46,14 @@ def trained_checkpoint(target: str, track: str, run_dir: Path, preset: str, epoc
 
 
 def run(source: str, target: str, output: str, mode: str, source_frames: tuple[int, int] | None,
-        target_frames: tuple[int, int] | None, preset: str, epochs: int, run_dir: str, work_dir: str,
-        feather: float, mask: str, device: str, progress: Callable[[int, int, str], None]) -> dict[str, Any]:
+        frames: tuple[int, int] | None, preset: str, epochs: int, run_dir: str, work_dir: str,
+        feather: float, mask: str, device: str, colourspace: str, audio: str,
+        progress: Callable[[int, int, str], None]) -> dict[str, Any]:
     """Reenact ``target`` with ``source``'s performance into ``output``; returns paths and the synth result."""
     work = Path(work_dir) if work_dir else default_work_dir(output)
     g = Graph(work / "cache", progress=progress)
-    src = g.add("track", input=source, frames=source_frames)
-    tgt = g.add("track", input=target, frames=target_frames)
+    src = g.add("track", input=source, frames=source_frames, colourspace=colourspace)
+    tgt = g.add("track", input=target, frames=frames, colourspace=colourspace)
     g.run(src, tgt)
     tgt_frames = Track.load(tgt.path()).frames
     drv = g.add("retarget", source=src, target=tgt, mode=mode,
@@ -65,7 +67,8 @@ def run(source: str, target: str, output: str, mode: str, source_frames: tuple[i
     else:
         ckpt = trained_checkpoint(target, tgt.path(), work / f"run-{preset}-{tgt.key()[:12]}", preset, epochs)
     result = get_spec("synthesize")(progress=progress, checkpoint=str(ckpt), track=drv.path(), plate=target,
-                                    output=output, feather=feather, mask=mask, device=device)
+                                    output=output, feather=feather, mask=mask, device=device,
+                                    colourspace=colourspace, audio=audio)
     return {"output": output, "work_dir": str(work), "source_track": src.path(), "target_track": tgt.path(),
             "retargeted_track": drv.path(), "checkpoint": str(ckpt), "synthesize": result}
 
@@ -83,14 +86,14 @@ SPEC = register(NodeSpec(
     knobs=(
         get_spec("retarget").knob("mode"),
         Knob("source_frames", "frames", None, "frame range A-B of the source"),
-        Knob("target_frames", "frames", None, "frame range A-B of the target (also the output's range)"),
+        Knob("frames", "frames", None, "frame range A-B of the target, which is also the output's range"),
         Knob("preset", "choice", "tiny", "training preset: tiny (CPU preview, 64 px) or paper (256 px)",
              choices=PRESETS),
         Knob("epochs", "int", 0, "training epochs (0 = the preset's schedule); 2/3 at full rate, 1/3 decaying",
              minimum=0),
         Knob("run_dir", "path", "", "finished training run to reuse instead of training (its checkpoint.pt)"),
         Knob("work_dir", "path", "", "folder for tracks, the training run and the cache (default: OUT.h2h/)"),
-        _SYNTH.knob("feather"), _SYNTH.knob("mask"), _SYNTH.knob("device"),
+        _SYNTH.knob("feather"), _SYNTH.knob("mask"), _SYNTH.knob("device"), COLOURSPACE, AUDIO,
     ),
     run=run,
 ))

@@ -32,7 +32,7 @@ from ..render.mask import MOUTH_LANDMARKS, mouth_boxes
 from ..render.nmfc import DEFAULT_REGIONS, REGION_CHOICES, project_track
 from ..track import Track
 from . import Knob, NodeSpec, Port, register
-from .knobs import settings_stamp
+from .knobs import FORCE, settings_stamp
 
 BOXES_SCHEMA = "H2HBoxes.1"
 _CHANNELS = {"nmfc": ("R", "G", "B"), "eyes": ("R", "G", "B"), "mask": ("A",), "flow": ("X", "Y")}
@@ -58,7 +58,7 @@ def boxes_path(output: str) -> Path:
 
 
 def _writers(output: str, products: list[str], bit_depth: str, fps: float,
-             resume: bool, stamp: str | None = None) -> list[tuple[FrameWriter, list[str]]]:
+             force: bool, stamp: str | None = None) -> list[tuple[FrameWriter, list[str]]]:
     """(writer, products it takes) pairs for OUT."""
     suffix = (FramePattern.parse(output).suffix if is_pattern(output) else Path(output).suffix).lower()
     if suffix == ".exr":
@@ -66,7 +66,7 @@ def _writers(output: str, products: list[str], bit_depth: str, fps: float,
             raise ConfigError(f"--bit-depth {bit_depth} does not apply to EXR (use half or float)")
         names = tuple(f"{p}.{c}" for p in products for c in _CHANNELS[p])
         dtype = "half" if bit_depth == "auto" else bit_depth
-        return [(FrameWriter(output, fps, channels=names, dtype=dtype, overwrite=not resume, stamp=stamp),
+        return [(FrameWriter(output, fps, channels=names, dtype=dtype, overwrite=force, stamp=stamp),
                  products)]
     if "flow" in products:
         raise ConfigError(f"flow is signed and unbounded: write it to an EXR sequence (got {output})")
@@ -79,7 +79,7 @@ def _writers(output: str, products: list[str], bit_depth: str, fps: float,
     for p in products:
         path = output if len(products) == 1 else product_path(output, p)
         chans = ("Y",) if p == "mask" and is_pattern(output) else ("R", "G", "B")
-        out.append((FrameWriter(path, fps, channels=chans, dtype=dtype, overwrite=not resume, stamp=stamp), [p]))
+        out.append((FrameWriter(path, fps, channels=chans, dtype=dtype, overwrite=force, stamp=stamp), [p]))
     return out
 
 
@@ -120,7 +120,7 @@ def _frame_reader(path: str, first: int, last: int, size: tuple[int, int]) -> Ca
 
 
 def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, frames: tuple[int, int] | None,
-        regions: str, bit_depth: str, margin: float, model: str, resume: bool, source: str | None = None,
+        regions: str, bit_depth: str, margin: float, model: str, force: bool, source: str | None = None,
         progress: Callable[[int, int, str], None] = lambda *a: None) -> dict:
     """Render a track's conditioning images into OUT (see the module docstring for the layouts)."""
     full = Track.load(track)
@@ -143,7 +143,7 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
     stamp = settings_stamp("render_nmfc", {"size": list(size), "crop": crop, "what": what, "regions": regions,
                                            "bit_depth": bit_depth, "margin": margin, "model": model},
                            [track, source])
-    writers = _writers(output, products, bit_depth, tr.fps, resume, stamp)
+    writers = _writers(output, products, bit_depth, tr.fps, force, stamp)
     sidecar = {"schema": BOXES_SCHEMA, "track": str(track), "source_size": list(tr.image_size), "size": [w, h],
                "crop_box": None if box is None else [float(v) for v in box], "regions": region_list,
                "products": products, "outputs": [wr.path for wr, _ in writers],
@@ -169,7 +169,7 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
             numbers = [int(f) for f in tr.frames[a:b]]
-            if resume and not movie and all(wr.exists(f) for wr, _ in writers for f in numbers):
+            if not force and not movie and all(wr.exists(f) for wr, _ in writers for f in numbers):
                 progress(b, n, "render-nmfc")
                 continue
             part = full.slice(numbers[0], next_frame(numbers[-1]) if "flow" in products else numbers[-1])
@@ -213,7 +213,7 @@ SPEC = register(NodeSpec(
              choices=("auto", "half", "float", "8", "16")),
         Knob("margin", "float", 1.6, "crop box size relative to the face's extent", minimum=1.0, maximum=4.0),
         Knob("model", "str", "", "morphable model name or file (default: the track's)"),
-        Knob("resume", "bool", False, "keep sequence frames already on disk (farm re-runs)"),
+        FORCE,
     ),
     run=run,
 ))

@@ -8,7 +8,6 @@ the synthesized crop pasted back through a feathered mask.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -26,7 +25,7 @@ from ..synthesis.checkpoint import load_generator
 from ..synthesis.inference import Synthesizer, conditioning_stack
 from ..track import Track
 from . import register
-from .knobs import AUDIO, COLOURSPACE, audio_for_track, settings_stamp
+from .knobs import AUDIO, COLOURSPACE, FORCE, audio_for_track, settings_stamp
 from .spec import Knob, NodeSpec, Port
 
 
@@ -116,7 +115,7 @@ def plate_reader(path: str, frames: tuple[int, int], colourspace: str = "auto"
 
 def run(checkpoint: str, track: str, output: str, plate: str | None = None, frames: tuple[int, int] | None = None,
         composite: bool = True, feather: float = 12.0, mask: str = "box", device: str = "auto",
-        overwrite: bool = True, colourspace: str = "auto", audio: str = "source",
+        force: bool = False, colourspace: str = "auto", audio: str = "source",
         progress: Callable[[int, int, str], None] = lambda *a: None) -> dict[str, Any]:
     """Synthesize ``frames`` of ``track`` (all by default) into ``output`` (sequence pattern or movie)."""
     trk = Track.load(track)
@@ -132,10 +131,10 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
     stamp = settings_stamp("synthesize", {"composite": composite, "feather": feather, "mask": mask,
                                           "device": device, "colourspace": colourspace},
                            [checkpoint, track, plate])
-    with FrameWriter(output, fps=trk.fps, overwrite=overwrite, passthrough=keep, audio=sound,
+    with FrameWriter(output, fps=trk.fps, overwrite=force, passthrough=keep, audio=sound,
                      stamp=stamp) as writer:
         for number, image in synthesize_frames(checkpoint, track, frames, plate_fn, feather, mask, device,
-                                               lambda n: not overwrite and all(writer.exists(f) for f in n),
+                                               lambda n: not force and all(writer.exists(f) for f in n),
                                                progress, info, plate_space):
             writer.write(number, image if plate_space == want else convert(image, plate_space, want))
     return {"output": str(output), "frames": info["frames"], "size": info["size"],
@@ -158,7 +157,7 @@ SPEC = register(NodeSpec(
            Knob("mask", "choice", "box", "composite the whole crop box or only the rendered face",
                 choices=("box", "face")),
            Knob("device", "choice", "auto", "where G runs (fp16 on CUDA)", choices=("auto", "cpu", "cuda")),
-           Knob("overwrite", "bool", True, "rewrite existing sequence frames (--no-overwrite resumes a farm job)"),
+           FORCE,
            COLOURSPACE, AUDIO),
     run=run,
 ))

@@ -28,12 +28,12 @@ def test_chunks_equal_whole_and_resume(tmp_path, track_file, h2h_exe, env_thread
     files = {f: tmp_path / "chunks" / f"c.{f:04d}.exr" for f in range(6, 12)}
     stamps = {f: p.stat().st_mtime_ns for f, p in files.items()}
     files[9].unlink()
-    _render(h2h_exe, env_threads, track_file, chunked, "6-11", "--resume")
+    _render(h2h_exe, env_threads, track_file, chunked, "6-11")
     assert all(files[f].stat().st_mtime_ns == stamps[f] for f in files if f != 9)
     assert np.array_equal(read_image(files[9]).view(np.uint16),
                           read_image(tmp_path / "whole" / "c.0009.exr").view(np.uint16))
     # resuming with other settings never keeps stale frames: the frames' stamps differ, all are redone
-    _render(h2h_exe, env_threads, track_file, chunked, "6-11", "--resume", "--margin", "2.0")
+    _render(h2h_exe, env_threads, track_file, chunked, "6-11", "--margin", "2.0")
     assert all(p.stat().st_mtime_ns != stamps[f] for f, p in files.items() if f != 9)
     assert not np.array_equal(read_image(files[6]), read_image(tmp_path / "whole" / "c.0006.exr"))
 
@@ -47,11 +47,11 @@ def test_synthesize_chunks_equal_whole(tmp_path, clip, track_file, checkpoint, h
 
     synth(tmp_path / "whole" / "c.####.exr", "0-11")
     for chunk in ("0-6", "7-11"):
-        synth(tmp_path / "chunks" / "c.####.exr", chunk, "--no-overwrite")
+        synth(tmp_path / "chunks" / "c.####.exr", chunk)
     for f in range(12):
         a = read_image(tmp_path / "whole" / f"c.{f:04d}.exr")
         b = read_image(tmp_path / "chunks" / f"c.{f:04d}.exr")
         assert np.array_equal(a.view(np.uint16), b.view(np.uint16)), f
     stamp = (tmp_path / "chunks" / "c.0003.exr").stat().st_mtime_ns
-    synth(tmp_path / "chunks" / "c.####.exr", "0-6", "--no-overwrite")
+    synth(tmp_path / "chunks" / "c.####.exr", "0-6")
     assert (tmp_path / "chunks" / "c.0003.exr").stat().st_mtime_ns == stamp

@@ -72,14 +72,16 @@ def test_composite_onto_plate(trained, tmp_path):
     assert read_image(tmp_path / "nc.0020.png").shape == (64, 64, 3)
 
 
-def test_movie_output_and_no_overwrite(trained, tmp_path):
+def test_movie_output_and_rerun_keeps_frames(trained, tmp_path):
     assert _synth(trained, tmp_path / "out.mp4", "--frames", "0-9") == 0
     assert (tmp_path / "out.mp4").stat().st_size > 1000
     seq = tmp_path / "s.####.png"
     assert _synth(trained, seq, "--frames", "0-3") == 0
     stamp = (tmp_path / "s.0002.png").stat().st_mtime_ns
-    assert _synth(trained, seq, "--frames", "0-3", "--no-overwrite") == 0
+    assert _synth(trained, seq, "--frames", "0-3") == 0
     assert (tmp_path / "s.0002.png").stat().st_mtime_ns == stamp
+    assert _synth(trained, seq, "--frames", "0-3", "--force") == 0
+    assert (tmp_path / "s.0002.png").stat().st_mtime_ns != stamp
 
 
 def test_bad_inputs(trained, tmp_path, capsys):
@@ -113,4 +115,5 @@ def test_bad_inputs(trained, tmp_path, capsys):
 def test_spec():
     spec = get_spec("synthesize")
     assert [p.name for p in spec.inputs] == ["checkpoint", "track", "plate"]
-    assert {k.name for k in spec.knobs} == {"frames", "composite", "feather", "mask", "device", "overwrite"}
+    assert {k.name for k in spec.knobs} == {"frames", "composite", "feather", "mask", "device", "force", "colourspace",
+                                           "audio"}

@@ -65,14 +65,16 @@ def test_png_and_movie_layouts(tmp_path, synth_file) -> None:
     assert len(list(open_frames(tmp_path / "m.nmfc.mp4"))) == 6
 
 
-def test_resume_keeps_existing_frames(tmp_path, synth_file) -> None:
+def test_rerun_keeps_existing_frames_unless_forced(tmp_path, synth_file) -> None:
     out = str(tmp_path / "r.####.exr")
     assert _cli(str(synth_file), "-o", out, "--frames", "10-12") == 0
     first = (tmp_path / "r.0011.exr").stat().st_mtime_ns
     (tmp_path / "r.0012.exr").unlink()
-    assert _cli(str(synth_file), "-o", out, "--resume") == 0
+    assert _cli(str(synth_file), "-o", out) == 0  # frames on disk with the same stamp are kept
     assert (tmp_path / "r.0011.exr").stat().st_mtime_ns == first
     assert sorted(p.name for p in tmp_path.glob("r.*.exr")) == [f"r.00{f}.exr" for f in range(10, 16)]
+    assert _cli(str(synth_file), "-o", out, "--frames", "11-11", "--force") == 0
+    assert (tmp_path / "r.0011.exr").stat().st_mtime_ns != first
     # crop box and sidecar come from the whole shot, so a --frames chunk agrees with a full run
     part = json.loads((tmp_path / "r.boxes.json").read_text())
     assert _cli(str(synth_file), "-o", str(tmp_path / "f.####.exr"), "--frames", "13-14") == 0

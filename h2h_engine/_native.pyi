@@ -1,0 +1,41 @@
+"""Type stubs of ``h2h_engine._native`` (csrc/bindings/*.cpp): the C++17/OpenMP kernels, CUDA where built."""
+import numpy as np
+from numpy.typing import NDArray
+
+has_cuda: bool
+raster_subpixel_bits: int
+raster_guard_band: int
+
+# -- fitting (csrc/bindings/bind_fit.cpp) ------------------------------------------------------------------
+def sop_pose(model: NDArray[np.float64], pixels: NDArray[np.float64], weights: NDArray[np.float64] | None = None,
+             iterations: int = 5) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Per-frame SOP cameras: model (T, N, 3), pixels (T, N, 2), weights (T, N) -> R (T, 3, 3), t (T, 2), s (T,)."""
+
+def fit_shape_solve(mean: NDArray[np.float64], id_basis: NDArray[np.float64], exp_basis: NDArray[np.float64],
+                    vertex: NDArray[np.int32], proj: NDArray[np.float64], offset: NDArray[np.float64],
+                    target: NDArray[np.float64], weight: NDArray[np.float64], id_prior: float, exp_prior: float,
+                    smoothness: float, id_bounds: tuple[float, float], exp_bounds: tuple[float, float],
+                    identity: NDArray[np.float64], expression: NDArray[np.float64], max_iterations: int = 50,
+                    tolerance: float = 1e-12) -> tuple[NDArray[np.float64], NDArray[np.float64], float, int]:
+    """Bounded batch identity/expression solve with fixed cameras -> (identity, expression, cost, iterations)."""
+
+# -- rasterizer (csrc/bindings/bind_raster.cpp) ------------------------------------------------------------
+def rasterize_fwd(pos: NDArray[np.float32], tri: NDArray[np.int32], width: int, height: int, cull_back: bool = True,
+                  tri_id: NDArray[np.int32] | None = None, bary: NDArray[np.float32] | None = None,
+                  depth: NDArray[np.float32] | None = None
+                  ) -> tuple[NDArray[np.int32], NDArray[np.float32], NDArray[np.float32]]:
+    """pos (B, V, 3) px x, px y, depth; tri (F, 3) -> tri_id (B, H, W) (-1 empty), bary (B, H, W, 2), depth (B, H, W)."""
+
+def render_fwd(pos: NDArray[np.float32], tri: NDArray[np.int32], attr: NDArray[np.float32], width: int, height: int,
+               cull_back: bool = True, image: NDArray[np.float32] | None = None,
+               tri_id: NDArray[np.int32] | None = None) -> tuple[NDArray[np.float32], NDArray[np.int32]]:
+    """Rasterize and interpolate attr (V, C) or (B, V, C) in one pass -> image (B, H, W, C), tri_id (B, H, W)."""
+
+def interpolate_fwd(attr: NDArray[np.float32], tri: NDArray[np.int32], tri_id: NDArray[np.int32],
+                    bary: NDArray[np.float32]) -> NDArray[np.float32]:
+    """attr (V, C) or (B, V, C) at (tri_id, bary) -> (B, H, W, C), 0 where tri_id < 0."""
+
+def rasterize_fwd_cuda(pos: int, tri: int, attr: int, zbuf: int, tri_id: int, bary: int, depth: int, image: int,
+                       batch: int, num_vertices: int, num_triangles: int, width: int, height: int, channels: int,
+                       attr_batched: bool, cull_back: bool, stream: int) -> None:
+    """CUDA builds only: device pointers (0 = not wanted); zbuf (B, H, W) int64 scratch."""
