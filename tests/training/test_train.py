@@ -23,7 +23,7 @@ from training.cli import main_eval, main_train
 REPO = Path(__file__).resolve().parents[2]
 CLIP = "OpenTalker__DPE__data_s"  # frontal TV interview, talking
 FRAMES = "0-89"  # 60 training frames, 30 held out
-# The convergence run: the tiny preset at 64 px (200 steps); VGG off (a random VGG carries no perceptual
+# The convergence run: the tiny preset at 64 px (800 steps); VGG off (a random VGG carries no perceptual
 # signal; the resume/DDP runs below exercise the VGG term).
 TRAIN_SETTINGS = ["lambda_vgg=0", "log_every=1"]
 # Narrow fast model for the resume and DDP runs (sequences of 6 frames = 2 steps, so a stop at an odd step
@@ -73,29 +73,29 @@ def test_run_dir(run):
     assert inputs["target"].endswith(CLIP + ".mp4")
     assert list((run / "samples").glob("*.png"))
     ckpt = read_checkpoint(run / "checkpoint.pt")
-    assert ckpt["model_config"] == cfg["model"] and ckpt["step"] == 10 * 20  # 10 epochs x 20 steps of 3 frames
+    assert ckpt["model_config"] == cfg["model"] and ckpt["step"] == 40 * 20  # 40 epochs x 20 steps of 3 frames
     assert ckpt["data"]["n_train"] == 60 and ckpt["data"]["n_frames"] == 90
 
 
 def test_losses_fall(run):
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == list(range(1, 201))
+    assert [r["step"] for r in log] == list(range(1, 801))
     first = sum(r["g_l1"] for r in log[:10]) / 10
     last = sum(r["g_l1"] for r in log[-10:]) / 10
     assert last < 0.4 * first
     assert sum(r["g_fm"] for r in log[-10:]) < 0.6 * sum(r["g_fm"] for r in log[:10])
 
 
-def test_heldout_face_beats_mean_frame(run, capsys):
+def test_heldout_apd_beats_mean_frame(run, capsys):
     assert main_eval([str(run), "--json", "--device", "cpu"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["n_test"] == 30 and summary["test_frames"] == [60, 89]
-    # inside the face (where the conditioning says what to draw) G beats the mean training frame; on the
-    # whole crop the static background and the torso keep the mean frame ahead after 200 tiny steps
-    assert summary["mapd"]["ratio"] < 0.92, summary["mapd"]
-    assert summary["mouth_apd"]["ratio"] < 0.95, summary["mouth_apd"]
-    assert summary["psnr"]["ratio"] > 1.0, summary["psnr"]
-    assert summary["apd"]["model"] < 1.5 * summary["apd"]["mean_frame_baseline"], summary["apd"]
+    # G beats the mean training frame on the whole crop, and by far inside the face (where the
+    # conditioning says what to draw; the static studio background favours the mean frame)
+    assert summary["apd"]["ratio"] < 1.0, summary["apd"]
+    assert summary["mapd"]["ratio"] < 0.8, summary["mapd"]
+    assert summary["mouth_apd"]["ratio"] < 0.8, summary["mouth_apd"]
+    assert summary["psnr"]["ratio"] > 1.05, summary["psnr"]
     assert json.loads((run / "eval" / "summary.json").read_text()) == summary
     assert len(list((run / "eval").glob("heat-*.png"))) == 4
 
