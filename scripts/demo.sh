@@ -10,6 +10,6 @@ VIDEOS=${H2H_VIDEOS:-../shared/videos}
 h2h reenact \
   --source "$VIDEOS/yerfor__MimicTalk__data_raw_examples_German_20s.mp4" --source-frames 0-149 \
   --target "$VIDEOS/tanshuai0219__EDTalk__test_data_pose_source2.mp4" --frames 0-149 \
-  --mode head --preset tiny --epochs 6 -o demo_out/reenact.mp4 "$@"
+  --mode head --preset tiny -o demo_out/reenact.mp4 "$@"
 h2h eval self-reenactment demo_out/reenact.h2h/run-tiny-* --json > demo_out/eval.json
 echo "wrote demo_out/reenact.mp4 and demo_out/eval.json"
