@@ -23,9 +23,9 @@ from training.cli import main_eval, main_train
 REPO = Path(__file__).resolve().parents[2]
 CLIP = "OpenTalker__DPE__data_s"  # frontal TV interview, talking
 FRAMES = "0-89"  # 60 training frames, 30 held out
-# The convergence run: the tiny preset at 64 px (800 steps); VGG off (a random VGG carries no perceptual
-# signal; the resume/DDP runs below exercise the VGG term).
-TRAIN_SETTINGS = ["lambda_vgg=0", "log_every=1"]
+# The convergence run: the tiny preset at 64 px, 32 + 8 epochs (800 steps); VGG off (a random VGG carries no
+# perceptual signal; the resume/DDP runs below exercise the VGG term).
+TRAIN_SETTINGS = ["lambda_vgg=0", "epochs=32", "decay_epochs=8", "log_every=1"]
 # Narrow fast model for the resume and DDP runs (sequences of 6 frames = 2 steps, so a stop at an odd step
 # interrupts a sequence mid-way).
 SMALL = ["random_vgg=true", "model.ngf=8", "model.ndf=8", "seq_len_start=6", "seq_len_max=6", "epochs=1",
