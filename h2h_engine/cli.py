@@ -39,8 +39,13 @@ class _Bar:
             self.bar.close()
 
 
+def _help(text: str) -> str:
+    """Spec help as argparse help: argparse %-formats help strings, so patterns like %04d are escaped."""
+    return text.replace("%", "%%")
+
+
 def _add_knob(p: argparse.ArgumentParser, knob: Knob) -> None:
-    help_text = knob.help + (f" (default: {knob.default})" if knob.default not in (None, "") else "")
+    help_text = _help(knob.help + (f" (default: {knob.default})" if knob.default not in (None, "") else ""))
     if knob.type == "bool":
         p.add_argument(knob.flag, dest=knob.name, action=argparse.BooleanOptionalAction, default=None,
                        help=help_text)
@@ -51,15 +56,15 @@ def _add_knob(p: argparse.ArgumentParser, knob: Knob) -> None:
 
 
 def _add_node(sub: Any, spec: NodeSpec) -> None:
-    p = sub.add_parser(spec.cli_name, help=spec.help.splitlines()[0], description=spec.help)
+    p = sub.add_parser(spec.cli_name, help=_help(spec.help.splitlines()[0]), description=_help(spec.help))
     for port in spec.inputs:
         if port.flag is None:
-            p.add_argument(port.name, help=port.help, nargs="?" if port.optional else None)
+            p.add_argument(port.name, help=_help(port.help), nargs="?" if port.optional else None)
         else:
-            p.add_argument(port.flag, dest=port.name, required=not port.optional, help=port.help)
+            p.add_argument(port.flag, dest=port.name, required=not port.optional, help=_help(port.help))
     for port in spec.outputs:
         p.add_argument(*(["-o", "--output"] if port.flag in (None, "-o") else [port.flag]), dest=port.name,
-                       required=not port.optional, help=port.help)
+                       required=not port.optional, help=_help(port.help))
     for knob in spec.knobs:
         _add_knob(p, knob)
     p.set_defaults(_spec=spec)
