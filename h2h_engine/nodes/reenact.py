@@ -65,7 +65,9 @@ def run(source: str, target: str, output: str, mode: str, source_frames: tuple[i
         if not ckpt.is_file():
             raise InputError(f"--run {run_dir} holds no checkpoint.pt (train it with h2h train first)")
     else:
-        ckpt = trained_checkpoint(target, tgt.path(), work / f"run-{preset}-{tgt.key()[:12]}", preset, epochs)
+        schedule = f"-e{epochs}" if epochs else ""  # a run is reused only for the same target and schedule
+        ckpt = trained_checkpoint(target, tgt.path(), work / f"run-{preset}{schedule}-{tgt.key()[:12]}", preset,
+                                  epochs)
     result = get_spec("synthesize")(progress=progress, checkpoint=str(ckpt), track=drv.path(), plate=target,
                                     output=output, feather=feather, mask=mask, device=device,
                                     colourspace=colourspace, audio=audio)
