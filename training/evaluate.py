@@ -128,8 +128,8 @@ def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) 
         mouth = mouth_window(data.mouth_box[i], crop, size)
         per_model.append(frame_metrics(fake[j], real[j], nmfc_mask, mouth))
         per_base.append(frame_metrics(mean_frame, real[j], nmfc_mask, mouth))
-    summary: dict[str, Any] = {"run": str(run_dir), "checkpoint_step": int(torch.load(
-        run_dir / CHECKPOINT, map_location="cpu", weights_only=True)["step"]),
+    step = int(torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True, mmap=True)["step"])
+    summary: dict[str, Any] = {"run": str(run_dir), "checkpoint_step": step,
         "test_frames": [int(data.frames[data.n_train]), int(data.frames[-1])], "n_test": len(real),
         "size": size, "mouth_crop": crop}
     for name in METRICS:
