@@ -33,10 +33,13 @@ class _Bar:
         self.bar.total = total
         self.bar.n = done
         self.bar.refresh()
+        if done >= total:  # a finished stage closes its bar, so later stages (e.g. training) draw below it
+            self.close()
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def _help(text: str) -> str:
