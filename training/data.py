@@ -17,9 +17,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from h2h_engine.errors import InputError, ModelMismatchError
+from h2h_engine.errors import InputError
 from h2h_engine.io import atomic_path, open_frames
-from h2h_engine.morphable import load_model
+from h2h_engine.morphable import load_model_for
 from h2h_engine.render.conditioning import render_conditioning
 from h2h_engine.render.crop import crop_box_for_track, crop_frames
 from h2h_engine.synthesis.inference import conditioning_stack, temporal_stack
@@ -67,7 +67,7 @@ class ShotData:
         hi = int(idx.max())
         cond = torch.from_numpy(np.asarray(self.cond[lo:hi + 1], dtype=np.float32))
         cond_in = temporal_stack(cond, torch.from_numpy(idx), n_cond_frames, offset=lo)
-        b, s = len(starts), self.images.shape[1]
+        b = len(starts)
         real = torch.from_numpy(np.asarray(self.images[idx])).permute(0, 3, 1, 2).float() / 127.5 - 1.0
         box = self.mouth_box[idx].astype(np.float32)
         out = {"cond_in": cond_in, "cond": cond[torch.from_numpy(idx - lo)], "real": real,
@@ -101,10 +101,7 @@ def prepare_data(video: str | Path, track_path: str | Path, cfg: TrainConfig, ca
         track = track.slice(int(track.frames[0]), int(track.frames[min(cfg.data.max_frames, len(track)) - 1]))
     if len(track) < 6:
         raise InputError(f"track {track_path} has {len(track)} frames; training needs at least 6")
-    model = load_model()
-    if track.model_digest != model.digest:
-        raise ModelMismatchError(f"track {track_path} was fitted with model {track.model_name} "
-                                 f"({track.model_digest}); this engine has {model.name} ({model.digest})")
+    model = load_model_for(track, what=f"track {track_path}")
     key = _fingerprint(video, track_path, cfg, model.digest)
     folder = Path(cache_root) / f"data-{key}"
     if not (folder / "meta.json").is_file():

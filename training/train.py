@@ -27,7 +27,7 @@ from torch import nn
 
 from h2h_engine.errors import CheckpointError, ConfigError
 from h2h_engine.io import atomic_path, write_image
-from h2h_engine.morphable import load_model
+from h2h_engine.morphable import load_model_for
 from h2h_engine.synthesis.checkpoint import SCHEMA, read_checkpoint
 from h2h_engine.synthesis.discriminators import (DynamicsDiscriminator, MultiscaleDiscriminator, dynamics_window,
                                                  image_discriminator, mouth_discriminator)
@@ -35,6 +35,7 @@ from h2h_engine.synthesis.generator import Generator
 from h2h_engine.synthesis.inference import pick_device
 from h2h_engine.synthesis.losses import feature_matching, lsgan_d, lsgan_g
 from h2h_engine.synthesis.vgg import VGG19Features, VGGLoss, find_vgg_weights
+from h2h_engine.track import Track
 
 from .config import TrainConfig, dump_config
 from .data import ShotData, prepare_data
@@ -464,7 +465,7 @@ def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: Train
         dist.barrier()
     if rank != 0:
         data = prepare_data(target, track, cfg, run_dir / "cache")
-    model = load_model()
+    model = load_model_for(Track.load(track))  # what the checkpoint records; prepare_data checked it
     info = {"crop_margin": cfg.data.crop_margin, "crop_smooth": cfg.data.crop_smooth,
             "morphable_name": model.name, "morphable_digest": model.digest,
             "crop_box": [float(v) for v in data.crop_box], "n_train": data.n_train, "n_frames": len(data)}

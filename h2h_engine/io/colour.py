@@ -39,19 +39,6 @@ _TO_LINEAR_709 = {
 }
 
 
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    """sRGB OETF (IEC 61966-2-1) on linear values; float in, float out, not clamped above 1."""
-    x = np.asarray(x, dtype=np.float32)
-    a = np.clip(x, 0.0, None)
-    return np.where(a <= 0.0031308, 12.92 * a, 1.055 * np.power(a, 1.0 / 2.4) - 0.055).astype(np.float32)
-
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`linear_to_srgb`."""
-    x = np.asarray(x, dtype=np.float32)
-    return np.where(x <= 0.04045, x / 12.92, np.power((np.clip(x, 0.0, None) + 0.055) / 1.055, 2.4)).astype(np.float32)
-
-
 def to_display_uint8(image: np.ndarray, space: str = "auto") -> np.ndarray:
     """Any stored image ``(H, W, C)`` to display sRGB uint8 RGB ``(H, W, 3)``.
 
@@ -69,7 +56,7 @@ def to_display_uint8(image: np.ndarray, space: str = "auto") -> np.ndarray:
         return np.ascontiguousarray(image)
     if image.dtype == np.uint16:
         return (image.astype(np.uint32) * 255 // 65535).astype(np.uint8)
-    return (np.clip(linear_to_srgb(image), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return (np.clip(_srgb_encode_signed(image.astype(np.float32)), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 def _check_space(space: str) -> None:

@@ -12,10 +12,14 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from .ict import MODEL_NAME, import_ict
 from .model import MorphableModel
+
+if TYPE_CHECKING:
+    from ..track import Track
 
 SUFFIX = ".h2hmm.npz"
 DEFAULT_MODEL = MODEL_NAME
@@ -75,3 +79,12 @@ def load_model(name_or_path: str | os.PathLike | None = None) -> MorphableModel:
     """Load a model by name (``"ict"``) or path; loaded models are memoised per file and mtime."""
     p = resolve_model_path(name_or_path)
     return _load_cached(str(p), p.stat().st_mtime)
+
+
+def load_model_for(track: "Track", name_or_path: str | os.PathLike | None = None,
+                   what: str = "this track") -> MorphableModel:
+    """The model ``track`` was fitted with (by the name it records, or ``name_or_path``), checked by digest:
+    ModelMismatchError when the file found is another model."""
+    model = load_model(name_or_path or track.model_name)
+    model.check_compatible(track.model_name, track.model_digest, what)
+    return model

@@ -25,7 +25,7 @@ from ..io.atomic import atomic_path
 from ..io.frames import FramePattern, is_pattern
 from ..io.video import open_frames
 from ..io.writer import FrameWriter
-from ..morphable import load_model
+from ..morphable import load_model_for
 from ..render.conditioning import PRODUCTS, render_conditioning, resolve_box
 from ..render.crop import crop_box_for_track
 from ..render.mask import MOUTH_LANDMARKS, mouth_boxes
@@ -126,8 +126,7 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
     full = Track.load(track)
     if len(full) == 0:
         raise InputError(f"track {track} has no frames")
-    mm = load_model(model or full.model_name)
-    mm.check_compatible(full.model_name, full.model_digest, f"track {track}")
+    mm = load_model_for(full, model, f"track {track}")
     products = [p for p in PRODUCTS if p in what.split(",")]
     region_list = regions.split(",")
     w, h = size

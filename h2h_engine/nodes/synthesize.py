@@ -18,7 +18,7 @@ from ..io.colour import convert
 from ..io.frames import FramePattern, is_pattern
 from ..io.image import read_image
 from ..io.writer import FrameWriter, is_movie
-from ..morphable import load_model
+from ..morphable import load_model_for
 from ..render.conditioning import render_conditioning
 from ..render.crop import crop_box_for_track, paste_back
 from ..synthesis.checkpoint import load_generator
@@ -45,7 +45,7 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
     """
     gen, ck = load_generator(checkpoint)
     trk = Track.load(track)
-    model = load_model()
+    model = load_model_for(trk, what=f"track {track}")
     if trk.model_digest != ck["morphable_digest"]:
         raise ModelMismatchError(f"track {track} was fitted with model {trk.model_name} ({trk.model_digest}); "
                                  f"checkpoint {checkpoint} was trained with {ck.get('morphable_name')} "

@@ -9,7 +9,7 @@ import numpy as np
 from ..fitting import fit_video, landmark_nme, load_fit_config
 from ..io import open_frames
 from ..landmarks import track_landmarks
-from ..morphable import load_model
+from ..morphable import load_model, load_model_for
 from ..track import FLAG_NO_FACE, Track
 from . import register
 from .knobs import COLOURSPACE
@@ -51,13 +51,6 @@ def summarize(track: Track) -> dict[str, Any]:
         "nme_mean": float(nme[valid].mean()) if valid.any() else None,
         "model": track.model_name, "retargeted": "retarget" in track.meta,
     }
-
-
-def load_model_for(track: Track):
-    """The morphable model a track was made with (by name from the model search path), checked by digest."""
-    mm = load_model(track.model_name)
-    mm.check_compatible(track.model_name, track.model_digest, "this track")
-    return mm
 
 
 SPEC = register(NodeSpec(

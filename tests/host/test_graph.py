@@ -3,7 +3,6 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from h2h_engine.errors import ConfigError

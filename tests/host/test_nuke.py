@@ -1,6 +1,5 @@
 """The Nuke plugin's knobs and commands correspond exactly to the engine's node specs."""
 import json
-import subprocess
 
 import pytest
 
