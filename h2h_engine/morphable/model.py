@@ -112,7 +112,16 @@ class MorphableModel:
         if expression is None:
             return base.astype(np.float32)
         exp = np.asarray(expression, np.float32)
-        return (base + np.tensordot(exp, self.exp_basis[:, sel], axes=1)).astype(np.float32)
+        basis = self.exp_basis[:, sel].reshape(len(self.exp_basis), -1)  # (n_exp, K * 3)
+        if exp.ndim == 1:
+            return (base + (np.ascontiguousarray(exp) @ basis).reshape(base.shape)).astype(np.float32)
+        # One matrix-vector product per frame: a batched GEMM's blocking depends on how many frames share the
+        # call, so a frame's vertices (and the flow derived from them) would differ between a farm chunk and
+        # the whole shot in the last bits. Per frame, a frame's vertices depend on its coefficients only.
+        out = np.empty((len(exp), *base.shape), np.float32)
+        for t in range(len(exp)):
+            out[t] = base + (np.ascontiguousarray(exp[t]) @ basis).reshape(base.shape)
+        return out
 
     def region_mask(self, names: str | list[str] | tuple[str, ...]) -> np.ndarray:
         """(V,) bool mask of the vertices in the named regions or region groups (see REGION_GROUPS)."""

@@ -64,3 +64,17 @@ def test_import_cli(tmp_path):
     out = tmp_path / "ict.h2hmm.npz"
     assert main(["model", "import-ict", str(src), "-o", str(out)]) == 0
     assert MorphableModel.load(out).n_exp == 53
+
+
+def test_shape_of_a_frame_does_not_depend_on_the_batch(model):
+    """Farm chunks render frames in other batches than the whole shot: vertices must be bit-identical."""
+    rng = np.random.default_rng(3)
+    ident = rng.normal(size=model.n_id).astype(np.float32)
+    exp = rng.uniform(0, 1, size=(37, model.n_exp)).astype(np.float32)
+    whole = model.shape(ident, exp)
+    for a, b in ((0, 5), (5, 6), (6, 37), (17, 23)):
+        assert np.array_equal(model.shape(ident, exp[a:b]), whole[a:b])
+    assert np.array_equal(model.shape(ident, exp[9]), whole[9])
+    sel = np.arange(0, model.n_vertices, 7)
+    part = model.shape(ident, exp, vertices=sel)
+    assert np.array_equal(model.shape(ident, exp[3:8], vertices=sel), part[3:8])
