@@ -27,6 +27,12 @@ class DataConfig:
     crop_smooth: int = 15         # temporal smoothing of the crop box detection, frames
     train_fraction: float = 2 / 3  # leading part of the shot used for training; the rest is held out
     max_frames: int = 0           # use only the first N frames of the track (0 = all)
+    retrieval_k: int = 4          # appearance warp: nearest training frames per frame (render/appearance.py)
+    retrieval_slots: int = 6      # ... kept per frame after smoothing the weights over time
+    retrieval_sigma: float = 1.5  # ... Gaussian smoothing of the weights over frames
+    retrieval_exclude: int = 25   # training frames never retrieve frames this close to themselves (copies)
+    matte_dilate: float = 0.025   # face matte: dilation of the rendered face, fraction of the crop side
+    matte_feather: float = 0.02   # face matte: soft edge, fraction of the crop side
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,15 @@ import torch
 from h2h_engine.errors import InputError
 from h2h_engine.io import atomic_path, open_frames
 from h2h_engine.morphable import load_model_for
+from h2h_engine.render.appearance import Retrieval, Warper, face_matte, retrieve
 from h2h_engine.render.conditioning import render_conditioning
 from h2h_engine.render.crop import crop_box_for_track, crop_frames
-from h2h_engine.synthesis.inference import conditioning_stack, temporal_stack
+from h2h_engine.synthesis.inference import appearance_channels, conditioning_stack, temporal_stack
 from h2h_engine.track import Track
 
 from .config import TrainConfig
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 RENDER_CHUNK = 128  # frames rendered per call (bounds memory on long shots)
 
 
@@ -44,6 +45,11 @@ class ShotData:
         flow: (T, 2, S, S) float16 facial flow, pixels; flow[t] maps frame t to t+1.
         crop_box: (4,) float32 source-pixel crop box.
         n_train: frames [0, n_train) train; [n_train, T) are held out.
+        matte: (T, S, S) float16 face matte (model region ``face``), or None.
+        warp: (T, S, S, 3) uint8 retrieved training frames warped to each frame, or None; cover (T, S, S)
+            float16 their coverage. Training frames retrieve only frames at least ``retrieval_exclude`` away.
+        retrieval_scale: the retrieval bandwidth (inference reuses it).
+        appearance: the model's appearance inputs (stacked after NMFC + eyes by ``frame_inputs``).
     """
 
     frames: np.ndarray
@@ -54,6 +60,11 @@ class ShotData:
     flow: np.ndarray
     crop_box: np.ndarray
     n_train: int
+    matte: np.ndarray | None = None
+    warp: np.ndarray | None = None
+    cover: np.ndarray | None = None
+    retrieval_scale: float = 0.0
+    appearance: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -61,19 +72,35 @@ class ShotData:
     def batch(self, starts: np.ndarray, length: int, n_cond_frames: int, device: torch.device) -> dict[str, torch.Tensor]:
         """Tensors for the windows ``starts[b] .. starts[b] + length - 1`` (shot indices):
         ``cond_in`` (B, L, 6n, S, S) G's conditioning input, ``cond`` (B, L, 6, S, S) the frame's own,
-        ``real`` (B, L, 3, S, S) in [-1, 1], ``flow`` (B, L, 2, S, S), ``mouth`` (B, L, 2) centres (x, y)."""
+        ``real`` (B, L, 3, S, S) in [-1, 1], ``flow`` (B, L, 2, S, S), ``mouth`` (B, L, 2) centres (x, y),
+        ``matte`` (B, L, 1, S, S) (ones without a face matte)."""
         idx = (starts[:, None] + np.arange(length)[None]).reshape(-1)  # (B*L,)
         lo = max(0, int(idx.min()) - (n_cond_frames - 1))
         hi = int(idx.max())
-        cond = torch.from_numpy(np.asarray(self.cond[lo:hi + 1], dtype=np.float32))
-        cond_in = temporal_stack(cond, torch.from_numpy(idx), n_cond_frames, offset=lo)
+        full = torch.from_numpy(self.frame_inputs(lo, hi + 1))
+        cond = full[:, :6]
+        cond_in = temporal_stack(full, torch.from_numpy(idx), n_cond_frames, offset=lo)
         b = len(starts)
         real = torch.from_numpy(np.asarray(self.images[idx])).permute(0, 3, 1, 2).float() / 127.5 - 1.0
         box = self.mouth_box[idx].astype(np.float32)
         out = {"cond_in": cond_in, "cond": cond[torch.from_numpy(idx - lo)], "real": real,
                "flow": torch.from_numpy(np.asarray(self.flow[idx], dtype=np.float32)),
-               "mouth": torch.from_numpy(np.stack([(box[:, 0] + box[:, 2]) / 2, (box[:, 1] + box[:, 3]) / 2], 1))}
+               "mouth": torch.from_numpy(np.stack([(box[:, 0] + box[:, 2]) / 2, (box[:, 1] + box[:, 3]) / 2], 1)),
+               "matte": torch.from_numpy(np.asarray(self.matte[idx], np.float32)[:, None]) if self.matte is not None
+               else torch.ones(len(idx), 1, *self.images.shape[1:3])}
         return {k: v.reshape(b, length, *v.shape[1:]).to(device) for k, v in out.items()}
+
+
+    def frame_inputs(self, a: int, b: int) -> np.ndarray:
+        """(b - a, C, S, S) float32 network inputs of shot indices a..b-1 per frame (NMFC, eyes, appearance)."""
+        cond = np.asarray(self.cond[a:b], np.float32)
+        if not self.appearance:
+            return cond
+        extra = appearance_channels(self.appearance, self.images[a:b],
+                                    None if self.matte is None else np.asarray(self.matte[a:b], np.float32),
+                                    None if self.warp is None else self.warp[a:b],
+                                    None if self.cover is None else np.asarray(self.cover[a:b], np.float32))
+        return np.concatenate([cond, np.concatenate(extra, -1).transpose(0, 3, 1, 2)], 1)
 
 
 def _fingerprint(video: Path, track_path: Path, cfg: TrainConfig, model_digest: str) -> str:
@@ -81,8 +108,18 @@ def _fingerprint(video: Path, track_path: Path, cfg: TrainConfig, model_digest: 
     h = hashlib.sha1()
     h.update(Path(track_path).read_bytes())
     h.update(json.dumps([CACHE_VERSION, str(video.resolve()), st.st_size, st.st_mtime_ns, cfg.model.size,
-                         cfg.data.crop_margin, cfg.data.crop_smooth, cfg.data.max_frames, model_digest]).encode())
+                         cfg.data.crop_margin, cfg.data.crop_smooth, cfg.data.max_frames, model_digest,
+                         _appearance_key(cfg)]).encode())
     return h.hexdigest()[:16]
+
+
+def _appearance_key(cfg: TrainConfig) -> list:
+    """What the cached matte and warps depend on (empty: the model uses neither)."""
+    m, d = cfg.model, cfg.data
+    if not m.appearance_inputs and m.region == "crop":
+        return []
+    return [m.region, list(m.appearance_inputs), d.train_fraction, d.retrieval_k, d.retrieval_slots,
+            d.retrieval_sigma, d.retrieval_exclude, d.matte_dilate, d.matte_feather]
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -108,8 +145,16 @@ def prepare_data(video: str | Path, track_path: str | Path, cfg: TrainConfig, ca
         _build_cache(video, track, model, cfg, folder, progress)
     arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in
               ("frames", "images", "cond", "mask", "mouth_box", "flow", "crop_box")}
-    n_train = int(round(len(arrays["frames"]) * cfg.data.train_fraction))
-    return ShotData(**arrays, n_train=n_train)
+    extra = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in ("matte", "warp", "cover")
+             if (folder / f"{n}.npy").is_file()}
+    meta = json.loads((folder / "meta.json").read_text())
+    return ShotData(**arrays, **extra, n_train=n_train_of(len(arrays["frames"]), cfg),
+                    retrieval_scale=float(meta.get("retrieval_scale", 0.0)), appearance=cfg.model.appearance_inputs)
+
+
+def n_train_of(n_frames: int, cfg: TrainConfig) -> int:
+    """Training frames of a shot of ``n_frames``: its leading ``train_fraction``."""
+    return int(round(n_frames * cfg.data.train_fraction))
 
 
 def _build_cache(video: Path, track: Track, model, cfg: TrainConfig, folder: Path,
@@ -153,5 +198,51 @@ def _build_cache(video: Path, track: Track, model, cfg: TrainConfig, folder: Pat
     _save_npy(folder / "frames.npy", np.asarray(track.frames, np.int64))
     _save_npy(folder / "mouth_box.npy", mouth)
     _save_npy(folder / "crop_box.npy", np.asarray(box, np.float32))
+    scale = _build_appearance(track, model, cfg, box, folder, progress) if _appearance_key(cfg) else 0.0
     with atomic_path(folder / "meta.json") as p:
-        p.write_text(json.dumps({"version": CACHE_VERSION, "frames": t, "size": s, "model": model.digest}))
+        p.write_text(json.dumps({"version": CACHE_VERSION, "frames": t, "size": s, "model": model.digest,
+                                 "retrieval_scale": scale}))
+
+
+def bank_retrieval(track: Track, bank: Track, cfg: TrainConfig, scale: float = 0.0,
+                   exclude: bool = False) -> Retrieval:
+    """Retrieval of ``track``'s frames from the training frames ``bank`` with the config's knobs; ``exclude``:
+    ``track`` is the bank itself (training frames skip their ``retrieval_exclude`` neighbours)."""
+    d = cfg.data
+    return retrieve(track.expression, bank.expression, k=d.retrieval_k, slots=d.retrieval_slots,
+                    temporal_sigma=d.retrieval_sigma, exclude_radius=d.retrieval_exclude if exclude else 0,
+                    query_rows=np.arange(len(track)) if exclude else None, scale=scale)
+
+
+def _build_appearance(track: Track, model, cfg: TrainConfig, box: np.ndarray, folder: Path,
+                      progress: Callable[[int, int, str], None] | None) -> float:
+    """Face matte and appearance warps of every frame; returns the retrieval bandwidth. Held-out frames
+    retrieve from all training frames, as any driven frame does at inference."""
+    d, s, t = cfg.data, cfg.model.size, len(track)
+    n_train = n_train_of(t, cfg)
+    images = np.load(folder / "images.npy", mmap_mode="r")
+    _save_npy(folder / "matte.npy", face_matte(model, track, None, box, (s, s), d.matte_dilate,
+                                               d.matte_feather).astype(np.float16))
+    bank = track.slice(int(track.frames[0]), int(track.frames[n_train - 1]))
+    train_r = bank_retrieval(bank, bank, cfg, exclude=True)
+    held = track.slice(int(track.frames[n_train]), int(track.frames[-1])) if n_train < t else None
+    held_r = bank_retrieval(held, bank, cfg, scale=train_r.scale) if held is not None else None
+    index = np.concatenate([train_r.index] + ([held_r.index] if held_r else []))
+    weight = np.concatenate([train_r.weight] + ([held_r.weight] if held_r else []))
+    warper = Warper(model, bank, images[:n_train], box)
+    tmp = {n: folder / f".{n}.partial.npy" for n in ("warp", "cover")}
+    warp = np.lib.format.open_memmap(tmp["warp"], "w+", np.uint8, (t, s, s, 3))
+    cover = np.lib.format.open_memmap(tmp["cover"], "w+", np.float16, (t, s, s))
+    for a in range(0, t, RENDER_CHUNK):
+        b = min(a + RENDER_CHUNK, t)
+        part = track.slice(int(track.frames[a]), int(track.frames[b - 1]))
+        warp[a:b], c = warper.warp(part, Retrieval(index[a:b], weight[a:b], train_r.scale))
+        cover[a:b] = c
+        if progress:
+            progress(b, t, "appearance warps")
+    for arr in (warp, cover):
+        arr.flush()
+    del warp, cover
+    for n, p in tmp.items():
+        os.replace(p, folder / f"{n}.npy")
+    return train_r.scale

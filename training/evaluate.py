@@ -1,12 +1,19 @@
 """Self-reenactment evaluation on the held-out last third of the target shot (paper, section IV).
 
-Metrics on uint8 RGB frames at the model's size, each averaged over the test frames:
+The model's frames are composited as a user gets them (face region: inside the face matte over the true
+plate; crop region: the whole crop). Metrics on uint8 RGB frames at the model's size, averaged over the
+test frames:
 - ``apd``: APD-L2, the Euclidean norm of the per-pixel RGB difference, averaged over the frame (0-441);
 - ``mapd``: the same over pixels inside the NMFC mask (NMFC channel sum > 0.01);
+- ``matte_apd``: the same over the regenerated region (face matte > 0; the whole crop in head mode);
 - ``mouth_apd``: the same in the mouth crop (72 px at 256 px, scaled) centred on the rendered mouth box;
-- ``psnr`` (dB) and ``ssim`` (Gaussian window 11, sigma 1.5, per channel, Wang et al. 2004).
-Every metric is also computed for the baseline that repeats the mean training frame, with the ratio
-model / baseline (below 1 is better for the APDs, above 1 for PSNR and SSIM).
+- ``psnr`` (dB) and ``ssim`` (Gaussian window 11, sigma 1.5, per channel, Wang et al. 2004);
+- ``flicker``: mean L2 change between consecutive frames inside the regenerated region; its baseline is
+  the real footage's own (``real``), so the ratio is the flicker added.
+Every metric is also computed for no-network baselines composited the same way: the mean training frame
+and, when the run has appearance warps, the ``instant`` composite (retrieved training frames warped to the
+test frame); ``best_baseline`` is the better of them and ``ratio`` = model / best (below 1 is better for the
+errors, above 1 for PSNR and SSIM).
 """
 from __future__ import annotations
 
@@ -21,13 +28,15 @@ from scipy.ndimage import gaussian_filter
 from h2h_engine.errors import InputError
 from h2h_engine.io import atomic_path, write_image
 from h2h_engine.synthesis.checkpoint import load_generator
-from h2h_engine.synthesis.inference import Synthesizer
+from h2h_engine.synthesis.config import ModelConfig
+from h2h_engine.synthesis.inference import Synthesizer, composite_alpha
 
 from .config import config_from_dict
 from .data import ShotData, prepare_data
 from .train import CHECKPOINT
 
-METRICS = ("apd", "mapd", "mouth_apd", "psnr", "ssim")
+METRICS = ("apd", "mapd", "matte_apd", "mouth_apd", "psnr", "ssim")
+HIGHER_IS_BETTER = ("psnr", "ssim")
 HEAT_MAX = 100.0  # L2 error (0-255 units) shown as the hottest colour in heat maps
 
 
@@ -74,10 +83,27 @@ def mouth_window(box: np.ndarray, crop: int, size: int) -> tuple[slice, slice]:
     return slice(y0, y0 + crop), slice(x0, x0 + crop)
 
 
-def frame_metrics(fake: np.ndarray, real: np.ndarray, nmfc_mask: np.ndarray, mouth: tuple[slice, slice]) -> dict[str, float]:
-    """All metrics of one (S, S, 3) uint8 frame pair."""
+def frame_metrics(fake: np.ndarray, real: np.ndarray, nmfc_mask: np.ndarray, region: np.ndarray,
+                  mouth: tuple[slice, slice]) -> dict[str, float]:
+    """All per-frame metrics of one (S, S, 3) uint8 frame pair; ``region`` (S, S) bool the regenerated area."""
     return {"apd": apd_l2(fake, real), "mapd": apd_l2(fake, real, nmfc_mask),
-            "mouth_apd": apd_l2(fake[mouth], real[mouth]), "psnr": psnr(fake, real), "ssim": ssim(fake, real)}
+            "matte_apd": apd_l2(fake, real, region), "mouth_apd": apd_l2(fake[mouth], real[mouth]),
+            "psnr": psnr(fake, real), "ssim": ssim(fake, real)}
+
+
+def flicker(frames: np.ndarray, region: np.ndarray) -> float:
+    """Mean L2 change between consecutive (T, S, S, 3) uint8 frames inside ``region`` (T, S, S) of both."""
+    if len(frames) < 2:
+        return float("nan")
+    both = region[1:] & region[:-1]
+    return float(l2_error_map(frames[1:], frames[:-1])[both].mean()) if both.any() else float("nan")
+
+
+def composite(real: np.ndarray, fake: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """(T, S, S, 3) uint8 ``fake`` over ``real`` with alpha (T, S, S) in [0, 1]; exactly ``real`` where 0."""
+    a = alpha[..., None]
+    out = np.rint(real.astype(np.float32) * (1 - a) + np.asarray(fake, np.float32) * a).astype(np.uint8)
+    return np.where(a > 0, out, real)
 
 
 def heat_colours(error: np.ndarray, vmax: float = HEAT_MAX) -> np.ndarray:
@@ -97,7 +123,7 @@ def generate_test_frames(checkpoint: Path, data: ShotData, device: str = "auto")
     synth = Synthesizer(gen, device=device)
     first, last = data.n_train, len(data) - 1
     lo, hi = synth.schedule.needed(first, last, gen.cfg.n_cond_frames)
-    cond = np.asarray(data.cond[lo:hi + 1], dtype=np.float32)
+    cond = data.frame_inputs(lo, hi + 1)
     out = np.zeros((last - first + 1, *data.images.shape[1:]), np.uint8)
     for i, rgb in synth.run(cond, lo, first, last):
         out[i - first] = (rgb * 255 + 0.5).astype(np.uint8)
@@ -117,25 +143,43 @@ def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) 
     data = prepare_data(inputs["target"], inputs["track"], cfg, run_dir / "cache")
     if len(data) - data.n_train < 1:
         raise InputError(f"{run_dir}: no held-out frames")
-    fake = generate_test_frames(run_dir / CHECKPOINT, data, device)
     real = np.asarray(data.images[data.n_train:])
+    m: ModelConfig = cfg.model
+    matte = (np.asarray(data.matte[data.n_train:], np.float32) if m.region == "face" and data.matte is not None
+             else np.ones(real.shape[:3], np.float32))
+    cover = None if data.cover is None else np.asarray(data.cover[data.n_train:], np.float32)
+    fake = composite(real, generate_test_frames(run_dir / CHECKPOINT, data, device),
+                     composite_alpha(m, matte, cover))
     mean_frame = np.asarray(data.images[:data.n_train], np.float64).mean(0).round().astype(np.uint8)
-    size, crop = real.shape[1], cfg.model.mouth_crop
-    per_model, per_base = [], []
-    for j in range(len(real)):
-        i = data.n_train + j
-        nmfc_mask = np.asarray(data.cond[i, :3], np.float32).sum(0) > 0.01
-        mouth = mouth_window(data.mouth_box[i], crop, size)
-        per_model.append(frame_metrics(fake[j], real[j], nmfc_mask, mouth))
-        per_base.append(frame_metrics(mean_frame, real[j], nmfc_mask, mouth))
+    candidates = {"mean_frame": composite(real, np.broadcast_to(mean_frame, real.shape), matte)}
+    if data.warp is not None and m.arch != "none":
+        instant = ModelConfig(**{**m.to_dict(), "arch": "none"})
+        candidates["instant"] = composite(real, np.asarray(data.warp[data.n_train:]), composite_alpha(instant, matte, cover))
+    size, crop = real.shape[1], m.mouth_crop
+    region = matte > 0
+    nmfc = np.asarray(data.cond[data.n_train:, :3], np.float32).sum(1) > 0.01
+    mouths = [mouth_window(data.mouth_box[data.n_train + j], crop, size) for j in range(len(real))]
+
+    def scores(frames: np.ndarray) -> dict[str, float]:
+        per = [frame_metrics(frames[j], real[j], nmfc[j], region[j], mouths[j]) for j in range(len(real))]
+        out = {k: float(np.nanmean([d[k] for d in per])) for k in METRICS}
+        out["flicker"] = flicker(frames, region)
+        return out
+
+    mine, base = scores(fake), {k: scores(v) for k, v in candidates.items()}
     step = int(torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True, mmap=True)["step"])
-    summary: dict[str, Any] = {"run": str(run_dir), "checkpoint_step": step,
+    summary: dict[str, Any] = {"run": str(run_dir), "checkpoint_step": step, "arch": m.arch, "region": m.region,
+        "appearance": list(m.appearance_inputs),
         "test_frames": [int(data.frames[data.n_train]), int(data.frames[-1])], "n_test": len(real),
-        "size": size, "mouth_crop": crop}
+        "size": size, "mouth_crop": crop, "matte_coverage": float(region.mean())}
     for name in METRICS:
-        m = float(np.nanmean([d[name] for d in per_model]))
-        b = float(np.nanmean([d[name] for d in per_base]))
-        summary[name] = {"model": m, "mean_frame_baseline": b, "ratio": m / b if b else float("nan")}
+        vals = {k: v[name] for k, v in base.items()}
+        best = max(vals, key=vals.get) if name in HIGHER_IS_BETTER else min(vals, key=vals.get)
+        summary[name] = {"model": mine[name], **{f"{k}_baseline": v for k, v in vals.items()},
+                         "best_baseline": best, "ratio": mine[name] / vals[best] if vals[best] else float("nan")}
+    real_flicker = flicker(real, region)
+    summary["flicker"] = {"model": mine["flicker"], "real": real_flicker,
+                          "ratio": mine["flicker"] / real_flicker if real_flicker else float("nan")}
     out = run_dir / "eval"
     for j in np.linspace(0, len(real) - 1, min(heat_maps, len(real))).round().astype(int):
         err = l2_error_map(fake[j], real[j])
@@ -149,9 +193,13 @@ def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) 
 def format_summary(summary: dict[str, Any]) -> str:
     """Human-readable table of a summary."""
     lines = [f"held-out frames {summary['test_frames'][0]}-{summary['test_frames'][1]} ({summary['n_test']}) "
-             f"at {summary['size']} px, checkpoint step {summary['checkpoint_step']}",
-             f"{'metric':<10} {'model':>9} {'mean frame':>11} {'ratio':>7}"]
+             f"at {summary['size']} px, checkpoint step {summary['checkpoint_step']} "
+             f"({summary['arch']}, region {summary['region']})",
+             f"{'metric':<10} {'model':>9} {'mean frame':>11} {'instant':>9} {'ratio':>7}  (to the best baseline)"]
     for name in METRICS:
         m = summary[name]
-        lines.append(f"{name:<10} {m['model']:>9.3f} {m['mean_frame_baseline']:>11.3f} {m['ratio']:>7.3f}")
+        inst = m.get("instant_baseline", float("nan"))
+        lines.append(f"{name:<10} {m['model']:>9.3f} {m['mean_frame_baseline']:>11.3f} {inst:>9.3f} {m['ratio']:>7.3f}")
+    f = summary["flicker"]
+    lines.append(f"{'flicker':<10} {f['model']:>9.3f} {'real':>11} {f['real']:>9.3f} {f['ratio']:>7.3f}")
     return "\n".join(lines)

@@ -31,7 +31,7 @@ from h2h_engine.morphable import load_model_for
 from h2h_engine.synthesis.checkpoint import SCHEMA, read_checkpoint
 from h2h_engine.synthesis.discriminators import (DynamicsDiscriminator, MultiscaleDiscriminator, dynamics_window,
                                                  image_discriminator, mouth_discriminator)
-from h2h_engine.synthesis.generator import Generator
+from h2h_engine.synthesis.generator import make_generator
 from h2h_engine.synthesis.inference import pick_device
 from h2h_engine.synthesis.losses import feature_matching, lsgan_d, lsgan_g
 from h2h_engine.synthesis.vgg import VGG19Features, VGGLoss, find_vgg_weights
@@ -47,7 +47,7 @@ CHECKPOINT = "checkpoint.pt"
 class Networks:
     """G, the discriminators (None when disabled) and the frozen VGG loss (None without weights)."""
 
-    g: Generator
+    g: nn.Module
     d_image: MultiscaleDiscriminator
     d_mouth: MultiscaleDiscriminator | None
     d_dyn: DynamicsDiscriminator | None
@@ -72,7 +72,7 @@ def build_networks(cfg: TrainConfig, device: torch.device, say: Any = print) -> 
     """Networks initialised from ``cfg.seed`` (identical on every rank)."""
     torch.manual_seed(cfg.seed)
     m = cfg.model
-    nets = Networks(Generator(m), image_discriminator(m), mouth_discriminator(m) if m.use_mouth_d else None,
+    nets = Networks(make_generator(m), image_discriminator(m), mouth_discriminator(m) if m.use_mouth_d else None,
                     DynamicsDiscriminator(m) if m.use_dynamics_d else None, None)
     if cfg.lambda_vgg > 0:
         if cfg.random_vgg:
@@ -205,13 +205,18 @@ class Trainer:
             for j in range(p):
                 y = nets.g(batch["cond_in"][:, pos + j], prev)
                 outs.append(y)
-                prev = torch.cat([prev[:, 3:], y], dim=1)
-            fake_seq = torch.stack(outs, dim=1)  # (B, P, 3, S, S)
+                if n_prev:
+                    prev = torch.cat([prev[:, 3:], y], dim=1)
+            real_seq = batch["real"][:, pos:pos + p]
+            matte = batch["matte"][:, pos:pos + p]
+            # face region: only the matte is regenerated, the plate is kept around it (what a user gets)
+            fake_seq = real_seq + (torch.stack(outs, dim=1) - real_seq) * matte  # (B, P, 3, S, S)
             fake = fake_seq.flatten(0, 1)
-            real = batch["real"][:, pos:].flatten(0, 1)
+            real = real_seq.flatten(0, 1)
             cond = batch["cond"][:, pos:].flatten(0, 1)
             mouth = batch["mouth"][:, pos:].flatten(0, 1)  # (B*P, 2)
-            losses = self._g_losses(fake, real, cond, mouth, batch, torch.cat([hist, fake_seq], dim=1))
+            losses = self._g_losses(fake, real, cond, mouth, batch, torch.cat([hist, fake_seq], dim=1),
+                                    matte.flatten(0, 1))
             loss_g = (losses["g_gan"] + cfg.lambda_fm * losses["g_fm"] + cfg.lambda_vgg * losses["g_vgg"]
                       + cfg.lambda_l1 * losses["g_l1"]
                       + cfg.lambda_mouth * (losses["g_mouth_gan"] + cfg.lambda_fm * losses["g_mouth_fm"])
@@ -250,16 +255,18 @@ class Trainer:
                 if d.span(s) <= n]
 
     def _g_losses(self, fake: torch.Tensor, real: torch.Tensor, cond: torch.Tensor, mouth: torch.Tensor,
-                  batch: dict[str, torch.Tensor], fake_seq: torch.Tensor) -> dict[str, torch.Tensor]:
+                  batch: dict[str, torch.Tensor], fake_seq: torch.Tensor,
+                  matte: torch.Tensor) -> dict[str, torch.Tensor]:
         """G's loss terms on this step's frames: fake/real (N, 3, S, S), cond (N, 6, S, S), mouth (N, 2);
-        ``fake_seq`` (B, n, 3, S, S) the sequence so far for D_D."""
+        ``fake_seq`` (B, n, 3, S, S) the sequence so far for D_D; ``matte`` (N, 1, S, S) the regenerated
+        region (the L1 term is its mean inside it)."""
         nets, m = self.nets, self.cfg.model
         zero = torch.zeros((), device=self.device)
         pf = nets.d_image(torch.cat([cond, fake], 1))
         pr = nets.d_image(torch.cat([cond, real], 1))
         out = {"g_gan": lsgan_g(pf), "g_fm": feature_matching(pr, pf),
                "g_vgg": nets.vgg(fake, real) if nets.vgg is not None else zero,
-               "g_l1": (fake - real).abs().mean(), "g_mouth_gan": zero, "g_mouth_fm": zero, "g_dyn_gan": zero}
+               "g_l1": ((fake - real).abs() * matte).sum() / (3 * matte.sum()).clamp(min=1.0), "g_mouth_gan": zero, "g_mouth_fm": zero, "g_dyn_gan": zero}
         if nets.d_mouth is not None:
             c, crop = mouth, m.mouth_crop
             pf = nets.d_mouth(torch.cat([crop_mouth(cond, c, crop), crop_mouth(fake, c, crop)], 1))
@@ -425,6 +432,26 @@ def _truncate_log(path: Path, step: int) -> None:
         tmp.write_text("".join(line + "\n" for line in keep))
 
 
+BANK = "bank"
+
+
+def _write_bank(run_dir: Path, track: str | Path, cfg: TrainConfig, data: ShotData) -> dict[str, Any]:
+    """Store what inference needs to rebuild the appearance inputs (``RUN_DIR/bank/``: the training crops and
+    their track) and return the checkpoint's ``appearance`` record (paths relative to the run dir)."""
+    folder = run_dir / BANK
+    folder.mkdir(parents=True, exist_ok=True)
+    full = Track.load(track)
+    bank = full.slice(int(data.frames[0]), int(data.frames[data.n_train - 1]))
+    bank.save(folder / "bank.h2h.npz")
+    with atomic_path(folder / "images.npy") as tmp:
+        np.save(tmp, np.asarray(data.images[:data.n_train]))
+    d = cfg.data
+    return {"bank_images": f"{BANK}/images.npy", "bank_track": f"{BANK}/bank.h2h.npz",
+            "retrieval_k": d.retrieval_k, "retrieval_slots": d.retrieval_slots,
+            "retrieval_sigma": d.retrieval_sigma, "retrieval_scale": data.retrieval_scale,
+            "matte_dilate": d.matte_dilate, "matte_feather": d.matte_feather}
+
+
 def _init_distributed() -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
@@ -469,6 +496,14 @@ def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: Train
     info = {"crop_margin": cfg.data.crop_margin, "crop_smooth": cfg.data.crop_smooth,
             "morphable_name": model.name, "morphable_digest": model.digest,
             "crop_box": [float(v) for v in data.crop_box], "n_train": data.n_train, "n_frames": len(data)}
+    if data.appearance or cfg.model.region == "face":
+        info["appearance"] = _write_bank(run_dir, track, cfg, data) if rank == 0 else {}
+    if cfg.model.arch == "none":  # the instant preset: nothing to train, the checkpoint says how to composite
+        if rank == 0:
+            with atomic_path(ckpt_path) as tmp:
+                torch.save({"schema": SCHEMA, "model_config": cfg.model.to_dict(), "generator": {}, "data": info,
+                            "step": 0, "config": cfg.to_dict()}, tmp)
+        return ckpt_path
     trainer = Trainer(cfg, data, run_dir, info, rank=rank, world=world, show_progress=show_progress)
     if resume:
         trainer.load(ckpt_path)

@@ -76,7 +76,7 @@ def reenact_processor(checkpoint: str, track: str, size: tuple[int, int], rate: 
                     continue
                 held.clear()
                 held[f] = rgb
-                number, image = next(made)
+                number, image, _ = next(made)  # streams carry no alpha
                 if number != f:  # cannot happen while both run in ascending order; guard the contract
                     raise RuntimeError(f"synthesis produced frame {number} for plate frame {f}")
                 yield f, image

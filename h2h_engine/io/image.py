@@ -46,7 +46,9 @@ def read_image(path: str | Path, with_meta: bool = False) -> np.ndarray | tuple[
     path = Path(path)
     if not path.is_file():
         raise InputError(f"image {path} does not exist")
-    inp = oiio.ImageInput.open(str(path))
+    config = oiio.ImageSpec()
+    config.attribute("oiio:UnassociatedAlpha", 1)  # as stored: PNG colours are not multiplied by their alpha
+    inp = oiio.ImageInput.open(str(path), config)
     if inp is None:
         raise InputError(f"cannot read image {path}: {oiio.geterror()}")
     try:

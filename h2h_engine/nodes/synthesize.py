@@ -1,10 +1,13 @@
 """Synthesize node: a trained generator applied over a track's conditioning, optionally composited on a plate.
 
-``h2h synthesize --checkpoint CKPT --track TRACK -o OUT [--frames A-B] [--plate PLATE] [--composite]
-[--feather PX]``. Loads only the model config and G's weights from the checkpoint, renders the track's
-conditioning with the crop settings the model was trained with, runs G block by block (any frame range
-gives the same pixels as a whole-shot render) and writes the face crops, or, with a plate, the plate with
-the synthesized crop pasted back through a feathered mask.
+``h2h synthesize --checkpoint CKPT --track TRACK -o OUT [--frames A-B] [--plate PLATE] [--plate-track T]
+[--composite] [--feather PX]``. Loads only the model config and G's weights from the checkpoint, renders the
+track's conditioning with the crop settings the model was trained with (plus, for appearance models, the
+plate context and the warped training frames of the run's bank), runs G block by block (any frame range
+gives the same pixels as a whole-shot render) and writes the face crops, or, with a plate, the plate at its
+own resolution with only the synthesized region replaced: the face matte for face-region models (dubbing),
+the crop box otherwise. Where the composite's alpha is 0 the output is the plate, bit for bit; sequences
+carry the alpha as their A channel (RGBA EXR/PNG) so a compositor can re-comp and grade.
 """
 from __future__ import annotations
 
@@ -19,47 +22,104 @@ from ..io.frames import FramePattern, is_pattern
 from ..io.image import read_image
 from ..io.writer import FrameWriter, is_movie
 from ..morphable import load_model_for
+from ..render.appearance import Retrieval, Warper, face_matte, retrieve
 from ..render.conditioning import render_conditioning
-from ..render.crop import crop_box_for_track, paste_back
-from ..synthesis.checkpoint import load_generator
-from ..synthesis.inference import Synthesizer, conditioning_stack
+from ..render.crop import crop_box_for_track, crop_frames, paste_back
+from ..synthesis.checkpoint import load_generator, read_checkpoint
+from ..synthesis.config import ModelConfig
+from ..synthesis.inference import Schedule, Synthesizer, appearance_channels, composite_alpha, conditioning_stack
 from ..track import Track
 from . import register
 from .knobs import AUDIO, COLOURSPACE, FORCE, audio_for_track, settings_stamp
 from .spec import Knob, NodeSpec, Port
 
 
+_EXR_CHANNELS = ("R", "G", "B", "mask.A")  # composited EXR: the comp + its matte as a layer
+_RGBA = ("R", "G", "B", "A")
+_PLATE_WINDOW = 128  # plate frames kept in memory behind the newest read (>= a block's warm-up + history)
+
+
+class _Appearance:
+    """The appearance inputs of a driven track for a model trained with them (see render/appearance.py):
+    the run's bank of training crops, retrieval over the whole driven track (so chunks agree), the face
+    matte (the driven face united with the plate's own, from ``plate_track``) and the warps."""
+
+    def __init__(self, checkpoint: str, record: dict[str, Any], model: Any, trk: Track, plate_track: str | None,
+                 box: np.ndarray, size: int) -> None:
+        from pathlib import Path  # noqa: PLC0415
+
+        run = Path(checkpoint).resolve().parent
+        images, bank_path = run / record["bank_images"], run / record["bank_track"]
+        if not images.is_file() or not bank_path.is_file():
+            raise InputError(f"checkpoint {checkpoint} needs its run's appearance bank ({record['bank_images']}, "
+                             f"{record['bank_track']} beside it); copy the whole run folder")
+        bank = Track.load(bank_path)
+        self.record, self.model, self.trk, self.box, self.size = record, model, trk, box, size
+        self.warper = Warper(model, bank, np.load(images, mmap_mode="r"), box)
+        self.retrieval = retrieve(trk.expression, bank.expression, k=record["retrieval_k"],
+                                  slots=record["retrieval_slots"], temporal_sigma=record["retrieval_sigma"],
+                                  scale=record["retrieval_scale"])
+        self.own = Track.load(plate_track) if plate_track else None
+        if self.own is not None:
+            model.check_compatible(self.own.model_name, self.own.model_digest, f"plate track {plate_track}")
+
+    def inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Matte (n, S, S) and warp + coverage of track indices lo..hi."""
+        part = self.trk.slice(int(self.trk.frames[lo]), int(self.trk.frames[hi]))
+        own = None
+        if self.own is not None:
+            rows = np.searchsorted(self.own.frames, part.frames)
+            if not np.array_equal(self.own.frames[np.minimum(rows, len(self.own) - 1)], part.frames):
+                raise InputError(f"the plate track lacks frames of {part.frames[0]}-{part.frames[-1]}")
+            own = self.own.slice(int(part.frames[0]), int(part.frames[-1]))
+        s = (self.size, self.size)
+        matte = face_matte(self.model, part, own, self.box, s, self.record["matte_dilate"],
+                           self.record["matte_feather"])
+        r = Retrieval(self.retrieval.index[lo:hi + 1], self.retrieval.weight[lo:hi + 1], self.retrieval.scale)
+        warp, cover = self.warper.warp(part, r)
+        return matte, warp, cover
+
+
 def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | None = None,
-                      plate: Callable[[int], np.ndarray] | None = None, feather: float = 12.0, mask: str = "box",
+                      plate: Callable[[int], np.ndarray] | None = None, feather: float = 12.0, mask: str = "auto",
                       device: str = "auto", skip: Callable[[list[int]], bool] = lambda numbers: False,
                       progress: Callable[[int, int, str], None] = lambda *a: None,
                       info: dict[str, Any] | None = None,
-                      plate_space: str = "srgb") -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(frame number, image)`` for ``frames`` of ``track`` in order: G's face crop (display sRGB), or
-    with ``plate`` (frame number -> (H0, W0, 3) float32 in ``plate_space``, asked in ascending order) the crop
-    converted to ``plate_space`` and pasted back on it, so plate pixels outside the mask stay bit-exact.
+                      plate_space: str = "srgb",
+                      plate_track: str | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    """Yield ``(frame number, image, alpha)`` for ``frames`` of ``track`` in order: G's face crop (display
+    sRGB, alpha None), or with ``plate`` (frame number -> (H0, W0, 3) float32 in ``plate_space``, asked in
+    ascending order) the crop converted to ``plate_space`` and composited on it, with the composite's
+    (H0, W0) alpha; plate pixels where it is 0 are bit-exact.
 
-    Blocks whose frame numbers ``skip`` accepts are not synthesized (farm re-runs). ``info``, when given,
-    receives the range, crop box and size. This is the one per-frame synthesis + composite path: the node
-    writes its frames to files, ``h2h filter`` to a pipe.
+    ``mask``: auto (the model's region: the face matte for face-region models, else the crop box), box, or
+    face (the rendered face). Models with plate context need ``plate``. Blocks whose frame numbers ``skip``
+    accepts are not synthesized (farm re-runs). ``info``, when given, receives the range, crop box and size.
+    This is the one per-frame synthesis + composite path: the node writes its frames to files, ``h2h filter``
+    to a pipe.
     """
     gen, ck = load_generator(checkpoint)
+    cfg = gen.cfg
     trk = Track.load(track)
     model = load_model_for(trk, what=f"track {track}")
     if trk.model_digest != ck["morphable_digest"]:
         raise ModelMismatchError(f"track {track} was fitted with model {trk.model_name} ({trk.model_digest}); "
                                  f"checkpoint {checkpoint} was trained with {ck.get('morphable_name')} "
                                  f"({ck['morphable_digest']})")
+    if "context" in cfg.appearance_inputs and plate is None:
+        raise InputError(f"checkpoint {checkpoint} regenerates the face inside the plate (face region): pass --plate")
     a, b = frames if frames is not None else (int(trk.frames[0]), int(trk.frames[-1]))
     rows = np.nonzero((trk.frames >= a) & (trk.frames <= b))[0]
     if len(rows) == 0:
         raise FrameRangeError(f"--frames {a}-{b} selects nothing; the track has {trk.frames[0]}-{trk.frames[-1]}")
     first, last = int(rows[0]), int(rows[-1])
-    size = gen.cfg.size
+    size = cfg.size
     box = crop_box_for_track(trk, model, margin=ck["crop_margin"], smooth=ck["crop_smooth"])
     if info is not None:
         info.update(frames=[int(trk.frames[first]), int(trk.frames[last])], size=size, fps=float(trk.fps),
                     crop_box=[float(v) for v in box])
+    record = ck.get("appearance")
+    look = _Appearance(checkpoint, record, model, trk, plate_track, box, size) if record else None
     synth = Synthesizer(gen, device=device)
     total, done = last - first + 1, 0
     for _, out_first, out_last in synth.schedule.blocks(first, last):
@@ -68,18 +128,53 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
             done += len(numbers)
             progress(done, total, "synthesize")
             continue
-        lo, hi = synth.schedule.needed(out_first, out_last, gen.cfg.n_cond_frames)
+        lo, hi = synth.schedule.needed(out_first, out_last, cfg.n_cond_frames)
         part = trk.slice(int(trk.frames[lo]), int(trk.frames[hi]))
         c = render_conditioning(model, part, (size, size), crop=box, what=("nmfc", "eyes", "mask"))
-        cond = conditioning_stack(c.nmfc, c.eyes)
-        for i, rgb in synth.run(cond, lo, out_first, out_last):
-            number = int(trk.frames[i])
-            image = rgb
+        matte = warp = cover = None
+        if look is not None:
+            matte, warp, cover = look.inputs(lo, hi)
+        plates: dict[int, np.ndarray] = {}
+
+        def cond_of(i0: int, i1: int) -> np.ndarray:
+            """Network inputs of track indices i0..i1 (reads their plate frames when the model needs them)."""
+            k0, k1 = i0 - lo, i1 - lo + 1
+            if look is None:
+                return conditioning_stack(c.nmfc[k0:k1], c.eyes[k0:k1])
+            crops = np.zeros((k1 - k0, size, size, 3), np.uint8)
             if plate is not None:
-                face = np.ones((size, size), np.float32) if mask == "box" else c.mask[i - lo].astype(np.float32)
+                for f in trk.frames[i0:i1 + 1]:
+                    plates.setdefault(int(f), plate(int(f)))
+                srgb = [plates[int(f)] if plate_space == "srgb" else convert(plates[int(f)], plate_space, "srgb")
+                        for f in trk.frames[i0:i1 + 1]]
+                crops = crop_frames(np.stack([np.clip(np.rint(p * 255), 0, 255).astype(np.uint8) for p in srgb]),
+                                    box, (size, size))
+            return conditioning_stack(c.nmfc[k0:k1], c.eyes[k0:k1], *appearance_channels(
+                cfg.appearance_inputs, crops, matte[k0:k1], warp[k0:k1], cover[k0:k1]))
+
+        if cfg.n_prev_frames == 0:  # feed-forward: frame by frame, reading each plate frame when it is due
+            made = (item for i in range(out_first, out_last + 1)
+                    for item in synth.run(cond_of(i, i), i, i, i))
+        else:
+            made = synth.run(cond_of(lo, hi), lo, out_first, out_last)
+        for i, rgb in made:
+            number = int(trk.frames[i])
+            image, alpha = rgb, None
+            if plate is not None:
+                k = i - lo
+                if mask == "face":
+                    weight, soft = c.mask[k].astype(np.float32), feather
+                elif mask == "auto" and matte is not None and cfg.region == "face":
+                    weight = composite_alpha(cfg, matte[k:k + 1], None if cover is None else cover[k:k + 1])[0]
+                    soft = 0.0  # the matte has its own feathered edge
+                else:
+                    weight = np.ones((size, size), np.float32)
+                    weight = composite_alpha(cfg, weight[None], None if cover is None else cover[k:k + 1])[0]
+                    soft = feather
                 patch = rgb if plate_space == "srgb" else convert(rgb, "srgb", plate_space)
-                image = paste_back(plate(number), patch, face, box, feather)
-            yield number, image
+                image, alpha = paste_back(plates.pop(number) if number in plates else plate(number), patch, weight,
+                                          box, soft)
+            yield number, image, alpha
             done += 1
             progress(done, total, "synthesize")
 
@@ -96,31 +191,48 @@ def plate_reader(path: str, frames: tuple[int, int], colourspace: str = "auto"
         it = ((f, read_image(pattern.path(f))) for f in source.frame_numbers())
     else:  # movies decode to display sRGB (FrameSource converts other encodings)
         space, it = "srgb", iter(source)
-    current: tuple[int, np.ndarray] | None = None
+    recent: dict[int, np.ndarray] = {}  # the last frames read: recurrent blocks re-read their warm-up frames
+    last_read = [-(2 ** 62)]
 
     def plate(number: int) -> np.ndarray:
-        nonlocal current
-        while current is None or current[0] < number:
-            current = next(it, None)
-            if current is None:
+        while number > last_read[0]:
+            item = next(it, None)
+            if item is None:
                 raise InputError(f"plate {path} ends before frame {number}")
-        if current[0] != number:
+            last_read[0] = item[0]
+            recent[item[0]] = item[1]
+            for old in [f for f in recent if f < item[0] - _PLATE_WINDOW]:
+                del recent[old]
+        if number not in recent:
             raise InputError(f"plate {path} has no frame {number}")
-        px = current[1][:, :, :3] if current[1].shape[2] >= 3 else np.repeat(current[1][:, :, :1], 3, axis=2)
+        px = recent[number]
+        px = px[:, :, :3] if px.shape[2] >= 3 else np.repeat(px[:, :, :1], 3, axis=2)
         return px.astype(np.float32) / np.float32(np.iinfo(px.dtype).max) if px.dtype.kind == "u" else \
             px.astype(np.float32)
 
     return plate, space
 
 
+def _first_needed(checkpoint: str, trk: Track, a: int, b: int) -> int:
+    """The first frame number whose conditioning (and plate) synthesizing ``a..b`` reads (block warm-up)."""
+    cfg = ModelConfig.from_dict(read_checkpoint(checkpoint)["model_config"])
+    schedule = Schedule.for_model(cfg)
+    rows = np.nonzero((trk.frames >= a) & (trk.frames <= b))[0]
+    if len(rows) == 0:
+        return a
+    return int(trk.frames[schedule.needed(int(rows[0]), int(rows[-1]), cfg.n_cond_frames)[0]])
+
+
 def run(checkpoint: str, track: str, output: str, plate: str | None = None, frames: tuple[int, int] | None = None,
-        composite: bool = True, feather: float = 12.0, mask: str = "box", device: str = "auto",
-        force: bool = False, colourspace: str = "auto", audio: str = "source",
+        composite: bool = True, feather: float = 12.0, mask: str = "auto", device: str = "auto",
+        force: bool = False, colourspace: str = "auto", audio: str = "source", plate_track: str | None = None,
         progress: Callable[[int, int, str], None] = lambda *a: None) -> dict[str, Any]:
     """Synthesize ``frames`` of ``track`` (all by default) into ``output`` (sequence pattern or movie)."""
     trk = Track.load(track)
     a, b = frames if frames is not None else (int(trk.frames[0]), int(trk.frames[-1]))
-    plate_fn, plate_space = plate_reader(plate, (a, b), colourspace) if plate and composite else (None, "srgb")
+    start = _first_needed(checkpoint, trk, a, b)
+    plate_fn, plate_space = (plate_reader(plate, (start, b), colourspace) if plate and composite
+                             else (None, "srgb"))
     exr = output.lower().endswith(".exr")
     # EXR results are in the plate's colour space (scene-linear unless the plate says otherwise); others sRGB
     want = (colourspace if colourspace != "auto" else "linear") if exr else "srgb"
@@ -130,13 +242,22 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
     info: dict[str, Any] = {}
     stamp = settings_stamp("synthesize", {"composite": composite, "feather": feather, "mask": mask,
                                           "device": device, "colourspace": colourspace},
-                           [checkpoint, track, plate])
+                           [checkpoint, track, plate, plate_track])
+    movie = is_movie(output)
+    # the composite's matte goes out with it: a `mask` layer in EXR (RGB stays the whole comp), the alpha of
+    # a PNG/TIFF (unassociated: RGB is the comp, not premultiplied by it); movies have no matte
+    channels = None if plate_fn is None or movie else (_EXR_CHANNELS if exr else _RGBA)
     with FrameWriter(output, fps=trk.fps, overwrite=force, passthrough=keep, audio=sound,
-                     stamp=stamp) as writer:
-        for number, image in synthesize_frames(checkpoint, track, frames, plate_fn, feather, mask, device,
-                                               lambda n: not force and all(writer.exists(f) for f in n),
-                                               progress, info, plate_space):
-            writer.write(number, image if plate_space == want else convert(image, plate_space, want))
+                     stamp=stamp, channels=channels) as writer:
+        if channels == _RGBA:
+            writer.attributes = {"oiio:UnassociatedAlpha": 1}
+        for number, image, alpha in synthesize_frames(checkpoint, track, frames, plate_fn, feather, mask, device,
+                                                      lambda n: not force and all(writer.exists(f) for f in n),
+                                                      progress, info, plate_space, plate_track):
+            image = image if plate_space == want else convert(image, plate_space, want)
+            if alpha is not None and not movie:  # the composite's matte goes out with it (RGBA)
+                image = np.concatenate([image, alpha[..., None].astype(image.dtype)], axis=2)
+            writer.write(number, image)
     return {"output": str(output), "frames": info["frames"], "size": info["size"],
             "composited": plate_fn is not None, "crop_box": info["crop_box"],
             "audio": None if sound is None else [sound.path, sound.start_seconds]}
@@ -148,14 +269,17 @@ SPEC = register(NodeSpec(
     inputs=(Port("checkpoint", "checkpoint", "trained run's checkpoint.pt", flag="--checkpoint"),
             Port("track", "track", "track to render (the target's own, or retargeted)", flag="--track"),
             Port("plate", "frames", "target plate to composite onto (movie or sequence)", flag="--plate",
-                 optional=True)),
+                 optional=True),
+            Port("plate_track", "track", "the plate's own track (face mode: the matte also covers the plate's own "
+                 "face and jaw; default: the driven face alone)", flag="--plate-track", optional=True)),
     outputs=(Port("output", "frames", "output sequence (out.####.exr/png) or movie (.mp4/.mov/.mkv)"),),
     knobs=(Knob("frames", "frames", None, "frame range A-B to synthesize (default: the whole track)"),
            Knob("composite", "bool", True, "paste the synthesized crop back onto --plate"),
            Knob("feather", "float", 12.0, "width of the composite mask's soft edge, plate pixels", minimum=0.0,
                 maximum=500.0),
-           Knob("mask", "choice", "box", "composite the whole crop box or only the rendered face",
-                choices=("box", "face")),
+           Knob("mask", "choice", "auto", "composite region: auto (the model's: the face matte for face-region "
+                "models, else the crop box), box, or face (the rendered face, feathered)",
+                choices=("auto", "box", "face")),
            Knob("device", "choice", "auto", "where G runs (fp16 on CUDA)", choices=("auto", "cpu", "cuda")),
            FORCE,
            COLOURSPACE, AUDIO),

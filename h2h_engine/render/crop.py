@@ -107,7 +107,7 @@ def crop_frames(frames: np.ndarray, box: np.ndarray, size: tuple[int, int]) -> n
 
 
 def paste_back(plate: np.ndarray, patch: np.ndarray, mask: np.ndarray, box: np.ndarray,
-               feather: float) -> np.ndarray:
+               feather: float) -> tuple[np.ndarray, np.ndarray]:
     """Composite a synthesized crop back into its plate.
 
     Args:
@@ -117,7 +117,8 @@ def paste_back(plate: np.ndarray, patch: np.ndarray, mask: np.ndarray, box: np.n
         box: (4,) the crop box.
         feather: Gaussian softening of the mask edge, in plate pixels (0 = hard edge).
     Returns:
-        (H0, W0, C) composite of the plate's dtype.
+        (H0, W0, C) composite of the plate's dtype, exactly the plate where the alpha is 0, and the (H0, W0)
+        float32 alpha it was made with.
     """
     plate, patch = np.asarray(plate), np.asarray(patch)
     if plate.ndim != 3 or patch.ndim != 3 or plate.shape[2] != patch.shape[2]:
@@ -134,8 +135,9 @@ def paste_back(plate: np.ndarray, patch: np.ndarray, mask: np.ndarray, box: np.n
     if feather > 0:
         alpha = cv2.GaussianBlur(alpha, (0, 0), sigmaX=float(feather))
     alpha = np.clip(alpha, 0.0, 1.0).reshape(dsize[1], dsize[0], 1)
+    alpha[alpha < 1.0 / 500] = 0.0  # the far tail: an 8-bit alpha would read 0 there, so keep the plate exactly
     out = plate.astype(np.float32) * (1.0 - alpha) + warped.reshape(alpha.shape[:2] + (-1,)) * alpha
     if np.issubdtype(plate.dtype, np.integer):
         info = np.iinfo(plate.dtype)
         out = np.clip(np.rint(out), info.min, info.max)
-    return out.astype(plate.dtype)
+    return np.where(alpha > 0, out.astype(plate.dtype), plate), alpha[..., 0]

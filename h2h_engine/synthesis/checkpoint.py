@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..errors import CheckpointError, ConfigError, InputError
 from .config import ModelConfig
-from .generator import Generator
+from .generator import make_generator
 
 SCHEMA = "H2HCheckpoint.1"
 
@@ -42,13 +43,13 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def build_generator(model_config: dict[str, Any], state: dict[str, torch.Tensor], source: str) -> Generator:
+def build_generator(model_config: dict[str, Any], state: dict[str, torch.Tensor], source: str) -> nn.Module:
     """A generator of ``model_config`` holding ``state``; CheckpointError when they do not fit each other."""
     try:
         cfg = ModelConfig.from_dict(model_config)
     except ConfigError as e:
         raise CheckpointError(f"{source}: its model_config is not one this engine knows ({e})") from None
-    gen = Generator(cfg)
+    gen = make_generator(cfg)
     try:
         gen.load_state_dict(state)
     except RuntimeError as e:
@@ -57,7 +58,7 @@ def build_generator(model_config: dict[str, Any], state: dict[str, torch.Tensor]
     return gen
 
 
-def load_generator(path: str | Path) -> tuple[Generator, dict[str, Any]]:
+def load_generator(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """The generator of a checkpoint (eval mode, CPU) and the checkpoint's ``data`` dict."""
     ckpt = read_checkpoint(path)
     gen = build_generator(ckpt["model_config"], ckpt["generator"], str(path))

@@ -12,6 +12,11 @@ from ..errors import ConfigError
 
 COND_CHANNELS = 6  # per conditioning frame: NMFC (3) + eye image (3)
 IMAGE_CHANNELS = 3
+ARCHS = ("head2head", "unet", "none")  # the paper's G; a U-Net over the target's appearance; no network
+REGIONS = ("crop", "face")             # what is regenerated: the whole crop (head mode) or the face matte
+# Appearance inputs (render/appearance.py), per conditioning frame after NMFC + eyes:
+APPEARANCE_CHANNELS = {"context": 4,   # the plate crop with the matte blanked (3) + the matte (1); face only
+                       "warp": 4}      # retrieved training frames warped to the frame (3) + their coverage (1)
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,11 @@ class ModelConfig:
     use_dynamics_d: bool = True   # train with the dynamics discriminator D_D
     dynamics_k: int = 3           # frames per D_D window (and temporal sub-sampling factor per scale)
     dynamics_scales: int = 3      # temporal scales of D_D (strides 1, K, K^2, ...)
+    arch: str = "head2head"       # generator: head2head (the paper's) | unet (residual over appearance) | none
+    region: str = "crop"          # crop: regenerate the crop (head mode) | face: only the face matte (dubbing)
+    appearance: str = ""          # comma list of appearance inputs: context (face region only), warp
+    upsample: str = "transpose"   # head2head decoder: transpose (paper) | resize (bilinear + conv, no checkerboard)
+    unet_levels: int = 4          # unet: stride-2 levels (average-pool down, bilinear up, skips)
 
     def __post_init__(self) -> None:
         if self.size % (2 ** self.n_downsample) != 0:
@@ -41,15 +51,39 @@ class ModelConfig:
                      "dynamics_scales"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be >= 1; got {getattr(self, name)}")
-        if self.n_prev_frames < 1 or self.n_downsample < 1:
-            raise ConfigError("model.n_prev_frames and model.n_downsample must be >= 1")
+        if self.n_prev_frames < (1 if self.arch == "head2head" else 0) or self.n_downsample < 1:
+            raise ConfigError("model.n_prev_frames (head2head) and model.n_downsample must be >= 1")
+        for name, choices in (("arch", ARCHS), ("region", REGIONS), ("upsample", ("transpose", "resize"))):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"model.{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}")
+        bad = [a for a in self.appearance_inputs if a not in APPEARANCE_CHANNELS]
+        if bad:
+            raise ConfigError(f"model.appearance: unknown input(s) {bad}; choose from {', '.join(APPEARANCE_CHANNELS)}")
+        if "context" in self.appearance_inputs and self.region != "face":
+            raise ConfigError("model.appearance context (the plate around the face) needs model.region: face")
+        if self.arch == "none" and "warp" not in self.appearance_inputs and "context" not in self.appearance_inputs:
+            raise ConfigError("model.arch none (no network) composites appearance: set model.appearance")
+        if self.arch == "unet" and self.size % (2 ** self.unet_levels) != 0:
+            raise ConfigError(f"model.size {self.size} must be divisible by 2^unet_levels")
         if self.dynamics_k < 2:
             raise ConfigError(f"model.dynamics_k must be >= 2; got {self.dynamics_k}")
 
     @property
+    def appearance_inputs(self) -> tuple[str, ...]:
+        """The appearance inputs in channel order (``context`` before ``warp``)."""
+        names = [a.strip() for a in self.appearance.split(",") if a.strip()]
+        return tuple(sorted(set(names), key=lambda a: list(APPEARANCE_CHANNELS).index(a)
+                            if a in APPEARANCE_CHANNELS else len(APPEARANCE_CHANNELS)))
+
+    @property
+    def frame_channels(self) -> int:
+        """Input channels per conditioning frame: NMFC + eyes, then the appearance inputs."""
+        return COND_CHANNELS + sum(APPEARANCE_CHANNELS[a] for a in self.appearance_inputs)
+
+    @property
     def cond_channels(self) -> int:
         """Input channels of the conditioning encoder (18 for the paper)."""
-        return COND_CHANNELS * self.n_cond_frames
+        return self.frame_channels * self.n_cond_frames
 
     @property
     def prev_channels(self) -> int:

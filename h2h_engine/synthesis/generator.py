@@ -3,7 +3,8 @@
 Two encoders of the same design (7x7 conv, ``n_downsample`` stride-2 convs, ``n_blocks_encoder`` residual
 blocks) read the conditioning (NMFC + eye image of frames t-2..t, 18 channels) and the previous two generated
 frames (6 channels); their features are summed and decoded by ``n_blocks_decoder`` residual blocks,
-``n_downsample`` transposed convs and a 7x7 conv with tanh. Instance norm, reflection padding, ReLU.
+``n_downsample`` transposed convs (``upsample: resize``: bilinear x2 + 3x3 conv, which avoids the
+checkerboard of transposed convs) and a 7x7 conv with tanh. Instance norm, reflection padding, ReLU.
 With the paper's sizes this is the authors' network (about 70.8 M parameters).
 """
 from __future__ import annotations
@@ -52,8 +53,12 @@ class Generator(nn.Module):
         up: list[nn.Module] = [ResnetBlock(ngf * 2 ** nd) for _ in range(cfg.n_blocks_decoder)]
         for i in range(nd, 0, -1):
             c = ngf * 2 ** i
-            up += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1), nn.InstanceNorm2d(c // 2),
-                   nn.ReLU(True)]
+            if cfg.upsample == "resize":
+                up += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), nn.ReflectionPad2d(1),
+                       nn.Conv2d(c, c // 2, 3)]
+            else:
+                up += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1)]
+            up += [nn.InstanceNorm2d(c // 2), nn.ReLU(True)]
         up += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, IMAGE_CHANNELS, 7), nn.Tanh()]
         self.decoder = nn.Sequential(*up)
 
@@ -67,6 +72,13 @@ class Generator(nn.Module):
 
     def forward(self, cond: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
         return self.step(self.encode_cond(cond), prev)
+
+
+def make_generator(cfg: ModelConfig) -> nn.Module:
+    """The generator of ``cfg.arch``: :class:`Generator` (head2head), U-Net, or the no-network composite."""
+    from .unet import BaseComposite, UNetGenerator  # noqa: PLC0415 - unet imports this module's config only
+
+    return {"head2head": Generator, "unet": UNetGenerator, "none": BaseComposite}[cfg.arch](cfg)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -11,16 +11,17 @@ The conditioning encoder does not depend on the state, so it runs batched over f
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..errors import ConfigError
 from ..io.atomic import atomic_path
-from .generator import Generator
+from .config import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,12 @@ class Schedule:
     block: int = 64         # frames generated per block
     warmup: int = 8         # frames generated and discarded before each block (not before the shot's start)
     encoder_batch: int = 0  # frames per batched call of the conditioning encoder (0: 8 on CUDA, 1 on CPU)
+    recurrent: bool = True  # False (feed-forward G): a frame needs only its own conditioning frames
+
+    @classmethod
+    def for_model(cls, cfg: ModelConfig, **kw: int) -> "Schedule":
+        """The default layout for a generator of ``cfg`` (no warm-up for feed-forward generators)."""
+        return cls(**kw) if cfg.n_prev_frames else cls(warmup=0, recurrent=False, **kw)
 
     def blocks(self, first: int, last: int) -> list[tuple[int, int, int]]:
         """``(start, out_first, out_last)`` per block touching track indices ``first..last`` (inclusive):
@@ -42,7 +49,7 @@ class Schedule:
 
     def needed(self, first: int, last: int, n_cond_frames: int = 3) -> tuple[int, int]:
         """Track indices of the conditioning frames needed to synthesize ``first..last``."""
-        start = self.blocks(first, last)[0][0]
+        start = self.blocks(first, last)[0][0] if self.recurrent else first
         return max(0, start - (n_cond_frames - 1)), last
 
 
@@ -55,14 +62,34 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def conditioning_stack(nmfc: np.ndarray, eyes: np.ndarray) -> np.ndarray:
-    """Per-frame network input channels: (T, H, W, 3) NMFC + (T, H, W, 3) eyes -> (T, 6, H, W) float32."""
-    return np.ascontiguousarray(np.concatenate([nmfc, eyes], axis=-1).transpose(0, 3, 1, 2), dtype=np.float32)
+def conditioning_stack(nmfc: np.ndarray, eyes: np.ndarray, *appearance: np.ndarray) -> np.ndarray:
+    """Per-frame network input channels: (T, H, W, 3) NMFC + (T, H, W, 3) eyes [+ appearance inputs
+    (T, H, W, c) in [0, 1], see :func:`appearance_channels`] -> (T, C, H, W) float32."""
+    parts = [nmfc, eyes, *appearance]
+    return np.ascontiguousarray(np.concatenate(parts, axis=-1).transpose(0, 3, 1, 2), dtype=np.float32)
+
+
+def appearance_channels(inputs: tuple[str, ...], images: np.ndarray, matte: np.ndarray | None,
+                        warp: np.ndarray | None, cover: np.ndarray | None) -> list[np.ndarray]:
+    """The appearance inputs of ``ModelConfig.appearance_inputs`` as (T, H, W, c) float32 in [0, 1].
+
+    Args:
+        images: (T, H, W, 3) uint8 plate crops (context: blanked inside the matte).
+        matte: (T, H, W) float32 face matte (context only).
+        warp: (T, H, W, 3) uint8 warped training frames; cover (T, H, W) float32 their coverage (warp only).
+    """
+    out = []
+    if "context" in inputs:
+        keep = (1.0 - matte)[..., None]
+        out += [np.asarray(images, np.float32) / 255.0 * keep, matte[..., None].astype(np.float32)]
+    if "warp" in inputs:
+        out += [np.asarray(warp, np.float32) / 255.0, cover[..., None].astype(np.float32)]
+    return out
 
 
 def temporal_stack(cond: torch.Tensor, index: torch.Tensor, n_cond_frames: int, offset: int = 0) -> torch.Tensor:
-    """G's conditioning input for track indices ``index``: from (N, 6, H, W) per-frame conditioning of track
-    indices ``offset..`` -> (len(index), 6 * n_cond_frames, H, W), frames t-n+1..t oldest first; indices
+    """G's conditioning input for track indices ``index``: from (N, C, H, W) per-frame conditioning of track
+    indices ``offset..`` -> (len(index), C * n_cond_frames, H, W), frames t-n+1..t oldest first; indices
     before the shot's first frame (0) repeat frame 0."""
     parts = [cond[(index - k).clamp(min=0) - offset] for k in range(n_cond_frames - 1, -1, -1)]
     return torch.cat(parts, dim=1)
@@ -83,13 +110,14 @@ class Synthesizer:
         schedule: block/warm-up layout; keep the default to join chunks rendered by others.
     """
 
-    def __init__(self, generator: Generator, device: str = "auto", half: bool | None = None,
+    def __init__(self, generator: nn.Module, device: str = "auto", half: bool | None = None,
                  schedule: Schedule = Schedule()) -> None:
         self.device = pick_device(device)
         self.half = (self.device.type == "cuda") if half is None else half
         self.dtype = torch.float16 if self.half else torch.float32
         self.cfg = generator.cfg
-        self.schedule = schedule
+        # feed-forward generators have no state to warm up: a frame needs only its own conditioning frames
+        self.schedule = schedule if self.cfg.n_prev_frames else replace(schedule, warmup=0, recurrent=False)
         fmt = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
         self.g = generator.eval().to(self.device, self.dtype, memory_format=fmt)
         self.fmt = fmt
@@ -99,20 +127,29 @@ class Synthesizer:
         """Yield ``(track_index, rgb)`` for ``first..last``; ``rgb`` (H, W, 3) float32 in [0, 1].
 
         Args:
-            cond: (N, 6, H, W) per-frame conditioning (see :func:`conditioning_stack`) of track indices
+            cond: (N, C, H, W) per-frame conditioning (C = ``frame_channels``: NMFC, eyes, appearance inputs;
+                see :func:`conditioning_stack`) of track indices
                 ``offset .. offset + N - 1``, covering ``schedule.needed(first, last)``.
         """
         lo, hi = self.schedule.needed(first, last, self.cfg.n_cond_frames)
         if offset > lo or offset + len(cond) - 1 < hi:
             raise ValueError(f"conditioning covers {offset}..{offset + len(cond) - 1}; frames {first}..{last} "
                              f"need {lo}..{hi}")
-        size = self.cfg.size
-        if cond.shape[1:] != (6, size, size):
-            raise ValueError(f"conditioning must be (N, 6, {size}, {size}); got {cond.shape}")
+        size, fc = self.cfg.size, self.cfg.frame_channels
+        if cond.shape[1:] != (fc, size, size):
+            raise ValueError(f"conditioning must be (N, {fc}, {size}, {size}); got {cond.shape}")
         c = torch.from_numpy(cond[lo - offset:hi - offset + 1]).to(self.device, self.dtype)
         e = self.schedule.encoder_batch or (8 if self.device.type == "cuda" else 1)  # CPU: batching gains nothing
         n_prev = self.cfg.n_prev_frames
         for start, out_first, out_last in self.schedule.blocks(first, last):
+            if n_prev == 0:  # feed-forward: a frame depends on its conditioning only (no warm-up needed)
+                for g0 in range(out_first, out_last + 1, e):
+                    idx = torch.arange(g0, g0 + e).clamp(max=out_last)  # padded to a fixed batch shape
+                    x = temporal_stack(c, idx.to(self.device), self.cfg.n_cond_frames, offset=lo)
+                    y = self.g(x.contiguous(memory_format=self.fmt))
+                    for j in range(min(e, out_last - g0 + 1)):
+                        yield g0 + j, to_unit(y[j]).permute(1, 2, 0).cpu().numpy()
+                continue
             prev = torch.zeros(1, 3 * n_prev, size, size, device=self.device, dtype=self.dtype)
             prev = prev.contiguous(memory_format=self.fmt)
             for g0 in range(start, out_last + 1, e):
@@ -126,7 +163,7 @@ class Synthesizer:
                         yield g0 + j, to_unit(y[0]).permute(1, 2, 0).cpu().numpy()
 
 
-def export_torchscript(generator: Generator, path: str | Path) -> None:
+def export_torchscript(generator: nn.Module, path: str | Path) -> None:
     """Write G as a traced TorchScript module (``forward(cond, prev)``, ``encode_cond``, ``step``) with its
     model config in the extra file ``model_config.json``; atomic."""
     g = generator.eval().cpu().float()
@@ -134,8 +171,20 @@ def export_torchscript(generator: Generator, path: str | Path) -> None:
     cond = torch.zeros(1, g.cfg.cond_channels, s, s)
     prev = torch.zeros(1, g.cfg.prev_channels, s, s)
     with torch.no_grad():
-        feats = g.encode_cond(cond)
-        traced = torch.jit.trace_module(g, {"forward": (cond, prev), "encode_cond": (cond,), "step": (feats, prev)})
+        if g.cfg.n_prev_frames == 0:  # feed-forward generators: forward(cond, prev) only
+            traced = torch.jit.trace_module(g, {"forward": (cond, prev)})
+        else:
+            feats = g.encode_cond(cond)
+            traced = torch.jit.trace_module(g, {"forward": (cond, prev), "encode_cond": (cond,),
+                                                "step": (feats, prev)})
     with atomic_path(path) as tmp:
         torch.jit.save(traced, str(tmp), _extra_files={"model_config.json": json.dumps(g.cfg.to_dict())})
 
+
+
+def composite_alpha(cfg: ModelConfig, matte: np.ndarray, cover: np.ndarray | None) -> np.ndarray:
+    """(T, H, W) float32 weight of the synthesized crop over the plate: the face matte (region face; ones
+    for the crop region), and without a network (arch none) only where the warp sampled the target."""
+    if cfg.arch == "none" and cover is not None:
+        return (matte * np.clip(cover, 0, 1)).astype(np.float32)
+    return np.asarray(matte, np.float32)

@@ -1,0 +1,172 @@
+"""The target's own appearance for a driven frame: retrieval of training frames, their warp through the 3DMM,
+and the face-mode composite matte.
+
+- **Retrieval**: each driven frame takes the ``k`` training frames whose expression coefficients are nearest,
+  weighted by a Gaussian of the distance; the weights are then smoothed over neighbouring driven frames so a
+  change of neighbour fades in over a few frames instead of popping.
+- **Warp**: a training frame is carried to the driven frame's pose and expression through the shared 3DMM
+  surface: the driven mesh is rasterized with, as its attribute, where each vertex lies in the training
+  frame's crop, and the training crop is sampled there. Pixels whose surface point is hidden in the training
+  frame (depth test against its own raster) or outside the mesh get no sample.
+- **Matte** (face mode, dubbing): the union of the driven and the plate's own rendered face, dilated so the
+  jaw's motion is covered, feathered; exactly 0 outside, so the plate is kept bit for bit there.
+
+Everything is a function of the whole driven track (not of a frame range), so farm chunks agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from ..morphable.model import MorphableModel
+from ..track import Track
+from .nmfc import project_track, render_mesh
+from .raster import interpolate, rasterize
+
+WARP_REGIONS = ("face", "mouth", "eyeballs")  # surface carried from training frames (face incl. jaw/throat)
+MATTE_REGIONS = ("face_narrow",)               # what face mode regenerates (before dilation)
+DEPTH_TOLERANCE = 0.02                         # of the crop side: a sample hidden by more is occluded
+_RASTER_BATCH = 16                             # driven frames rasterized per call
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Per driven frame, ``m`` training frames and their weights (rows sum to 1; unused slots weight 0)."""
+
+    index: np.ndarray   # (T, m) int64 indices into the bank
+    weight: np.ndarray  # (T, m) float32
+    scale: float        # the squared-distance bandwidth used
+
+
+def retrieve(query: np.ndarray, bank: np.ndarray, k: int = 4, slots: int = 6, temporal_sigma: float = 1.5,
+             exclude_radius: int = 0, query_rows: np.ndarray | None = None, scale: float = 0.0) -> Retrieval:
+    """Nearest training frames by expression.
+
+    Args:
+        query: (T, n_exp) driven expressions (consecutive frames of one shot).
+        bank: (N, n_exp) training frames' expressions.
+        k: neighbours per frame before temporal smoothing.
+        slots: neighbours kept per frame after smoothing (the heaviest).
+        temporal_sigma: Gaussian smoothing of the weights over driven frames (frames; 0 = none).
+        exclude_radius: with ``query_rows``, bank rows within this many frames of the query's own row are
+            never retrieved (training on the bank itself: the frame and its neighbours would be copies).
+        query_rows: (T,) the query frames' rows in the bank, or None.
+        scale: squared-distance bandwidth of the weights (0: the median squared distance to the nearest
+            neighbour over these queries; pass :func:`retrieval_scale` of the training queries to use one
+            bandwidth for training and inference).
+    """
+    q, b = np.asarray(query, np.float64), np.asarray(bank, np.float64)
+    d2 = (q * q).sum(1)[:, None] + (b * b).sum(1)[None] - 2 * q @ b.T  # (T, N)
+    np.maximum(d2, 0, out=d2)
+    if query_rows is not None and exclude_radius > 0:
+        near = np.abs(np.asarray(query_rows)[:, None] - np.arange(len(b))[None]) <= exclude_radius
+        d2[near] = np.inf
+    k = min(k, len(b))
+    nn = np.argpartition(d2, k - 1, axis=1)[:, :k]                         # (T, k)
+    dn = np.take_along_axis(d2, nn, 1)
+    scale = scale if scale > 0 else max(float(np.median(dn.min(1))), 1e-8)  # one bandwidth for the shot
+    w = np.exp(-(dn - dn.min(1, keepdims=True)) / (2 * scale))
+    dense = np.zeros(d2.shape, np.float64)
+    np.put_along_axis(dense, nn, w / w.sum(1, keepdims=True), 1)
+    if temporal_sigma > 0 and len(q) > 1:
+        dense = gaussian_filter1d(dense, temporal_sigma, axis=0, mode="nearest", truncate=2.0)
+    slots = min(slots, len(b))
+    top = np.argsort(-dense, axis=1, kind="stable")[:, :slots]
+    tw = np.take_along_axis(dense, top, 1)
+    tw /= np.maximum(tw.sum(1, keepdims=True), 1e-12)
+    return Retrieval(top.astype(np.int64), tw.astype(np.float32), float(scale))
+
+
+class Warper:
+    """Warps training crops of a shot onto driven frames (see module docstring).
+
+    Args:
+        model: the 3DMM of both tracks.
+        bank_track: the training frames' track (N frames).
+        bank_images: (N, S, S, 3) uint8 training crops made with ``box``.
+        box: (4,) the crop box of the bank images and of the driven frames' output.
+    """
+
+    def __init__(self, model: MorphableModel, bank_track: Track, bank_images: np.ndarray, box: np.ndarray) -> None:
+        self.model, self.box = model, np.asarray(box, np.float32)
+        self.images = bank_images
+        s = bank_images.shape[1]
+        self.size = (int(bank_images.shape[2]), int(s))
+        self.mesh = render_mesh(model, WARP_REGIONS)
+        self.bank_proj = project_track(model, bank_track, self.box, self.size, self.mesh.vertices)  # (N, K, 3)
+        self._depth: dict[int, np.ndarray] = {}
+
+    def _bank_depth(self, j: int) -> np.ndarray:
+        """(S, S) depth raster of bank frame j (-inf where empty), cached."""
+        if j not in self._depth:
+            r = rasterize(self.bank_proj[j:j + 1], self.mesh.triangles, self.size)
+            self._depth[j] = np.where(r.tri_id[0] >= 0, r.depth[0], -np.inf).astype(np.float32)
+        return self._depth[j]
+
+    def warp(self, driven: Track, retrieval: Retrieval) -> tuple[np.ndarray, np.ndarray]:
+        """Blend of the retrieved training crops warped onto each driven frame.
+
+        Returns:
+            (T, S, S, 3) uint8 warp (0 where nothing was sampled) and (T, S, S) float32 coverage in [0, 1]
+            (the weight of the retrieved frames that saw the pixel).
+        """
+        w, h = self.size
+        proj = project_track(self.model, driven, self.box, self.size, self.mesh.vertices)  # (T, K, 3)
+        tol = DEPTH_TOLERANCE * w
+        out = np.zeros((len(driven), h, w, 3), np.uint8)
+        cover = np.zeros((len(driven), h, w), np.float32)
+        for a in range(0, len(driven), _RASTER_BATCH):
+            r = rasterize(proj[a:a + _RASTER_BATCH], self.mesh.triangles, self.size)  # each frame drawn once
+            for t in range(a, min(a + _RASTER_BATCH, len(driven))):
+                drawn = r.tri_id[t - a] >= 0
+                if not drawn.any():
+                    continue
+                rows, cols = np.nonzero(drawn.any(1))[0], np.nonzero(drawn.any(0))[0]
+                win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))  # the face's bounding box
+                tri_id, bary = r.tri_id[t - a][win][None], r.bary[t - a][win][None]
+                acc = np.zeros(tri_id.shape[1:] + (3,), np.float32)
+                wsum = np.zeros(tri_id.shape[1:], np.float32)
+                for j, wt in zip(retrieval.index[t], retrieval.weight[t]):
+                    if wt <= 0:
+                        continue
+                    src = interpolate(self.bank_proj[j], self.mesh.triangles, tri_id, bary)[0]  # (h, w, 3)
+                    x, y = src[..., 0] - 0.5, src[..., 1] - 0.5
+                    seen = cv2.remap(self._bank_depth(int(j)), x, y, cv2.INTER_NEAREST,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=-np.inf)
+                    ok = ((tri_id[0] >= 0) & (src[..., 2] >= seen - tol)).astype(np.float32) * wt
+                    px = cv2.remap(self.images[int(j)], x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                    acc += px.astype(np.float32) * ok[..., None]
+                    wsum += ok
+                have = wsum > 0
+                sub = out[t][win]
+                sub[have] = np.clip(acc[have] / wsum[have, None] + 0.5, 0, 255).astype(np.uint8)
+                cover[t][win] = np.minimum(wsum, 1.0)
+        return out, cover
+
+
+def face_matte(model: MorphableModel, driven: Track, own: Track | None, box: np.ndarray, size: tuple[int, int],
+               dilate: float = 0.025, feather: float = 0.02) -> np.ndarray:
+    """Face-mode composite matte per frame: the driven face united with the plate's own (``own``, the same
+    frames of the plate's track; None: the driven face alone), dilated by ``dilate`` and feathered by
+    ``feather`` (fractions of the crop width), exactly 0 beyond the feathered edge.
+
+    Returns:
+        (T, H, W) float32 in [0, 1].
+    """
+    w, h = size
+    mesh = render_mesh(model, MATTE_REGIONS)
+    covered = rasterize(project_track(model, driven, box, size, mesh.vertices), mesh.triangles, size).tri_id >= 0
+    if own is not None:
+        covered |= rasterize(project_track(model, own, box, size, mesh.vertices), mesh.triangles, size).tri_id >= 0
+    r = max(1, int(round(dilate * w)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    sigma = max(0.5, feather * w / 2)
+    out = np.empty((len(covered), h, w), np.float32)
+    for t, m in enumerate(covered):
+        grown = cv2.dilate(m.astype(np.uint8), kernel).astype(np.float32)
+        soft = cv2.GaussianBlur(grown, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_CONSTANT)
+        out[t] = np.where(soft < 1.0 / 255, 0.0, np.clip(2 * soft, 0, 1))  # 1 up to the dilated silhouette
+    return out
