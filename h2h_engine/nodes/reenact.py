@@ -20,7 +20,7 @@ from .graph import Graph
 from .knobs import AUDIO, COLOURSPACE
 from .spec import Knob, NodeSpec, Port
 
-PRESETS = ("tiny", "paper")
+PRESETS = ("instant", "preview", "production", "paper", "tiny")  # training/configs/*.yaml
 
 
 def default_work_dir(output: str) -> Path:
@@ -29,7 +29,17 @@ def default_work_dir(output: str) -> Path:
     return Path(text + ".h2h")
 
 
-def trained_checkpoint(target: str, track: str, run_dir: Path, preset: str, epochs: int) -> Path:
+def mode_overrides(preset: str, mode: str) -> dict[str, Any]:
+    """Model settings that follow the reenactment mode for presets with appearance inputs: face mode
+    regenerates the face matte inside the plate; head mode the whole crop (no plate context: the pose moves)."""
+    if preset in ("paper", "tiny"):
+        return {}  # the paper's inputs exactly
+    return {"model": {"region": "face", "appearance": "context,warp"} if mode == "face"
+            else {"region": "crop", "appearance": "warp"}}
+
+
+def trained_checkpoint(target: str, track: str, run_dir: Path, preset: str, epochs: int,
+                       overrides: dict[str, Any] | None = None) -> Path:
     """Train the target's model in ``run_dir``, resuming an interrupted run; a finished run returns at once."""
     try:
         from training.config import load_config  # noqa: PLC0415 - the trainer is optional for the engine
@@ -37,10 +47,10 @@ def trained_checkpoint(target: str, track: str, run_dir: Path, preset: str, epoc
     except ImportError:
         raise ConfigError("training needs the `training` package (pip install -e . from the repository); "
                           "or pass --run with a finished run") from None
-    overrides = None
+    overrides = dict(overrides or {})
     if epochs:
         full = max(1, math.ceil(epochs * 2 / 3))  # the paper's schedule: 2/3 at full rate, 1/3 decaying
-        overrides = {"epochs": full, "decay_epochs": epochs - full}
+        overrides.update(epochs=full, decay_epochs=epochs - full)
     cfg = load_config(preset, None, overrides)
     return train(target, track, run_dir, cfg, resume=(run_dir / CHECKPOINT).exists())
 
@@ -65,12 +75,14 @@ def run(source: str, target: str, output: str, mode: str, source_frames: tuple[i
         if not ckpt.is_file():
             raise InputError(f"--run {run_dir} holds no checkpoint.pt (train it with h2h train first)")
     else:
+        over = mode_overrides(preset, mode)
         schedule = f"-e{epochs}" if epochs else ""  # a run is reused only for the same target and schedule
-        ckpt = trained_checkpoint(target, tgt.path(), work / f"run-{preset}{schedule}-{tgt.key()[:12]}", preset,
-                                  epochs)
+        region = f"-{over['model']['region']}" if over else ""
+        ckpt = trained_checkpoint(target, tgt.path(), work / f"run-{preset}{region}{schedule}-{tgt.key()[:12]}",
+                                  preset, epochs, over)
     result = get_spec("synthesize")(progress=progress, checkpoint=str(ckpt), track=drv.path(), plate=target,
-                                    output=output, feather=feather, mask=mask, device=device,
-                                    colourspace=colourspace, audio=audio)
+                                    plate_track=tgt.path(), output=output, feather=feather, mask=mask,
+                                    device=device, colourspace=colourspace, audio=audio)
     return {"output": output, "work_dir": str(work), "source_track": src.path(), "target_track": tgt.path(),
             "retargeted_track": drv.path(), "checkpoint": str(ckpt), "synthesize": result}
 
@@ -89,7 +101,8 @@ SPEC = register(NodeSpec(
         get_spec("retarget").knob("mode"),
         Knob("source_frames", "frames", None, "frame range A-B of the source"),
         Knob("frames", "frames", None, "frame range A-B of the target, which is also the output's range"),
-        Knob("preset", "choice", "tiny", "training preset: tiny (CPU preview, 64 px) or paper (256 px)",
+        Knob("preset", "choice", "preview", "training preset: instant (no network, seconds), preview (CPU, "
+             "256 px U-Net over the target's own appearance), production/paper (GPU), tiny (tests)",
              choices=PRESETS),
         Knob("epochs", "int", 0, "training epochs (0 = the preset's schedule); 2/3 at full rate, 1/3 decaying",
              minimum=0),

@@ -65,16 +65,19 @@ def test_paste_back_round_trip() -> None:
     box = np.array([30, 20, 94, 84], np.float32)  # 64 px box, 64 px patch: identity resampling
     patch = crop_frames(plate[None], box, (64, 64))[0]
     mask = np.ones((64, 64), bool)
-    same = paste_back(plate, patch, mask, box, feather=0)
+    same, alpha = paste_back(plate, patch, mask, box, feather=0)
+    assert alpha.shape == plate.shape[:2] and alpha.max() == 1.0
     assert same.dtype == np.uint8
     np.testing.assert_array_equal(same, plate)
     # a white patch composited through a hard mask only changes the pixels inside the box
     white = np.full_like(patch, 255)
-    out = paste_back(plate, white, mask, box, feather=0)
+    out, _ = paste_back(plate, white, mask, box, feather=0)
     assert (out[21:83, 31:93] == 255).all()
     np.testing.assert_array_equal(out[:19], plate[:19])
     np.testing.assert_array_equal(out[:, 96:], plate[:, 96:])
-    soft = paste_back(plate, white, mask, box, feather=4.0).astype(int)
+    soft, alpha = paste_back(plate, white, mask, box, feather=4.0)
+    np.testing.assert_array_equal(soft[alpha == 0], plate[alpha == 0])  # bit-exact wherever the alpha is 0
+    soft = soft.astype(int)
     edge = soft[50, 24:30, 0]
     assert (edge >= plate[50, 24:30, 0]).all() and soft[50, 60, 0] == 255
     with pytest.raises(ValueError, match="mask"):
@@ -93,3 +96,15 @@ def test_mouth_boxes() -> None:
     assert tuple(b[1]) == (0, 184, 72, 256)
     big = mouth_boxes(pts[:1] * 2, (512, 512))
     assert tuple(big[0]) == (184, 288, 328, 432)  # 144 px at 512 px
+
+
+def test_paste_back_keeps_float_plates_bit_exact_outside_the_alpha() -> None:
+    rng = np.random.default_rng(1)
+    plate = rng.random((90, 120, 3), dtype=np.float32) * 4  # scene-linear values above 1
+    box = np.array([20, 10, 84, 74], np.float32)
+    mask = np.zeros((64, 64), np.float32)
+    mask[20:44, 16:48] = 1
+    out, alpha = paste_back(plate, np.zeros((64, 64, 3), np.float32), mask, box, feather=2.0)
+    assert (alpha > 0).sum() > 24 * 32 and (alpha == 0).sum() > 0.6 * alpha.size
+    assert np.array_equal(out[alpha == 0].view(np.uint32), plate[alpha == 0].view(np.uint32))
+    assert (alpha > 0.99).any() and out[alpha > 0.99].max() < 0.05
