@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Installs (scripts/setup.sh), then runs the main job on shared clips: the news anchor of German_20s drives
-# Ted Lieu's shot (EDTalk pose_source2), head reenactment, tiny preset for 40 epochs (about 3 minutes on 2 cores).
-# Output: demo_out/reenact.mp4 (plus demo_out/reenact.h2h/: tracks, training run, cache).
+# Installs (scripts/setup.sh), then runs the main job on shared clips: dubbing (face mode). The news anchor of
+# German_20s (500 frames) drives the mouth, expression, blinks and gaze of Ted Lieu's shot (EDTalk
+# pose_source2, 1,050 target frames: the first 700 train the `preview` network for one epoch, the last 350
+# are held out for its evaluation); his head pose and the plate around the face are kept.
+# Output: demo_out/reenact.mp4 (with the source's audio), demo_out/eval.json (held-out metrics against the
+# no-network baselines), demo_out/contact_sheet.png; intermediate results in demo_out/reenact.h2h/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 VIDEOS=${H2H_VIDEOS:-../shared/videos}
-h2h reenact \
-  --source "$VIDEOS/yerfor__MimicTalk__data_raw_examples_German_20s.mp4" --source-frames 0-149 \
-  --target "$VIDEOS/tanshuai0219__EDTalk__test_data_pose_source2.mp4" --frames 0-149 \
-  --mode head --preset tiny --epochs 40 -o demo_out/reenact.mp4 "$@"
-h2h eval self-reenactment demo_out/reenact.h2h/run-tiny-* --json > demo_out/eval.json
-echo "wrote demo_out/reenact.mp4 and demo_out/eval.json"
+SRC="$VIDEOS/yerfor__MimicTalk__data_raw_examples_German_20s.mp4"
+TGT="$VIDEOS/tanshuai0219__EDTalk__test_data_pose_source2.mp4"
+h2h reenact --source "$SRC" --source-frames 0-499 --target "$TGT" --frames 0-1049 \
+  --mode face --preset preview --epochs 1 -o demo_out/reenact.mp4 "$@"
+RUN=$(ls -d demo_out/reenact.h2h/run-preview-face-e1-* | head -1)
+h2h eval self-reenactment "$RUN" --json > demo_out/eval.json
+python scripts/contact_sheet.py --source "$SRC" --plate "$TGT" --result demo_out/reenact.mp4 --run "$RUN" \
+  --frames 40,160,280,400 -o demo_out/contact_sheet.png
+echo "wrote demo_out/reenact.mp4, demo_out/eval.json and demo_out/contact_sheet.png"

@@ -1,0 +1,74 @@
+"""Retrieval, 3DMM warp and face matte on a real tracked clip."""
+import numpy as np
+import pytest
+
+from h2h_engine.io import open_frames
+from h2h_engine.render.appearance import Warper, face_matte, retrieve
+from h2h_engine.render.crop import crop_box_for_track, crop_frames
+from h2h_engine.render.nmfc import project_track, render_mesh
+from h2h_engine.render.raster import rasterize
+from h2h_engine.track import Track
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory, clip, model):
+    from h2h_engine.cli import main
+
+    video = clip("EDTalk__test_data_pose_source2")
+    out = tmp_path_factory.mktemp("appearance") / "t.h2h.npz"
+    assert main(["--progress", "none", "track", str(video), "-o", str(out), "--frames", "0-47"]) == 0
+    track = Track.load(out)
+    box = crop_box_for_track(track, model)
+    images = crop_frames(np.stack([rgb for _, rgb in open_frames(video, (0, 47))]), box, (128, 128))
+    return track, box, images
+
+
+def test_retrieve_excludes_neighbours_and_weights_sum_to_one():
+    rng = np.random.default_rng(0)
+    bank = rng.normal(size=(40, 8))
+    r = retrieve(bank, bank, k=3, slots=4, temporal_sigma=0, exclude_radius=5, query_rows=np.arange(40))
+    assert np.allclose(r.weight.sum(1), 1)
+    used = r.weight > 0
+    assert (np.abs(r.index - np.arange(40)[:, None])[used] > 5).all()
+    same = retrieve(bank[:10], bank, k=1, slots=1, temporal_sigma=0)
+    assert (same.index[:, 0] == np.arange(10)).all()  # without exclusion a bank frame finds itself
+    smooth = retrieve(bank, bank, k=2, slots=6, temporal_sigma=1.5, exclude_radius=3, query_rows=np.arange(40))
+    assert smooth.scale > 0 and (smooth.weight > 0).sum(1).mean() > (r.weight > 0).sum(1).mean()
+
+
+def test_warp_of_a_frame_onto_itself_reproduces_it(shot, model):
+    track, box, images = shot
+    warper = Warper(model, track, images, box)
+    r = retrieve(track.expression[20:24], track.expression, k=1, slots=1, temporal_sigma=0)
+    assert (r.index[:, 0] == np.arange(20, 24)).all()
+    warp, cover = warper.warp(track.slice(20, 23), r)
+    seen = cover > 0.99
+    assert seen.mean() > 0.25  # the face, jaw, throat and mouth of a 128 px crop
+    err = np.abs(warp.astype(int) - images[20:24].astype(int)).max(-1)
+    assert np.median(err[seen]) <= 2 and (err[seen] > 20).mean() < 0.02
+
+
+def test_warp_across_frames_beats_the_unwarped_frame(shot, model):
+    """Frame 0 carried to frame 40's pose and expression is nearer frame 40 than frame 0 itself is."""
+    track, box, images = shot
+    warper = Warper(model, track.slice(0, 0), images[:1], box)
+    r = retrieve(track.expression[40:41], track.expression[:1], k=1, slots=1, temporal_sigma=0)
+    warp, cover = warper.warp(track.slice(40, 40), r)
+    seen = cover[0] > 0.99
+    warped = np.abs(warp[0].astype(int) - images[40].astype(int)).sum(-1)[seen].mean()
+    still = np.abs(images[0].astype(int) - images[40].astype(int)).sum(-1)[seen].mean()
+    assert warped < still
+
+
+def test_face_matte_covers_both_faces_and_is_zero_far_away(shot, model):
+    track, box, _ = shot
+    size = (128, 128)
+    a, b = track.slice(5, 5), track.slice(30, 30)
+    mesh = render_mesh(model, ("face_narrow",))
+    face_a = rasterize(project_track(model, a, box, size, mesh.vertices), mesh.triangles, size).tri_id[0] >= 0
+    face_b = rasterize(project_track(model, b, box, size, mesh.vertices), mesh.triangles, size).tri_id[0] >= 0
+    m = face_matte(model, a, b, box, size)[0]
+    assert (m[face_a | face_b] == 1).all()
+    assert m.min() == 0 and (m > 0).mean() < 0.8
+    grown = face_matte(model, a, None, box, size, dilate=0.08)[0]
+    assert (grown > 0).sum() > (face_matte(model, a, None, box, size)[0] > 0).sum()
