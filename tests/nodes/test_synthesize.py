@@ -60,12 +60,13 @@ def test_composite_onto_plate(trained, tmp_path):
     plates = dict(open_frames(video, (20, 22)))
     for f, img in _frames(out, range(20, 23)).items():
         plate = plates[f]
-        assert img.shape == plate.shape
-        diff = np.abs(img.astype(int) - plate.astype(int)).sum(-1)
+        assert img.shape == plate.shape[:2] + (4,)  # RGB + the composite's matte (unassociated alpha)
+        diff = np.abs(img[..., :3].astype(int) - plate.astype(int)).sum(-1)
         # the face is replaced, the frame's corners (background, far from the face) are the plate's pixels
-        assert diff[100:180, 90:170].mean() > 5
+        assert diff[100:180, 90:170].mean() > 5 and img[100:180, 90:170, 3].mean() > 200
         for corner in (diff[:24, :24], diff[:24, -24:]):
             assert corner.max() == 0
+        assert diff[img[..., 3] == 0].max() == 0  # bit-exact wherever the matte is 0
     # --no-composite writes the crops even with a plate
     assert _synth(trained, tmp_path / "nc.####.png", "--plate", str(video), "--frames", "20-20",
                   "--no-composite") == 0
@@ -114,6 +115,41 @@ def test_bad_inputs(trained, tmp_path, capsys):
 
 def test_spec():
     spec = get_spec("synthesize")
-    assert [p.name for p in spec.inputs] == ["checkpoint", "track", "plate"]
+    assert [p.name for p in spec.inputs] == ["checkpoint", "track", "plate", "plate_track"]
     assert {k.name for k in spec.knobs} == {"frames", "composite", "feather", "mask", "device", "force", "colourspace",
                                            "audio"}
+
+
+@pytest.fixture(scope="module")
+def instant(tmp_path_factory, clip):
+    """(video, track, checkpoint) of the no-network instant preset (face matte) on 36 frames of a clip."""
+    tmp = tmp_path_factory.mktemp("instant")
+    video, track = clip("EDTalk__test_data_pose_source2"), tmp / "target.h2h.npz"
+    assert main(["--progress", "none", "track", str(video), "-o", str(track), "--frames", "0-35"]) == 0
+    assert main_train(["--target", str(video), "--track", str(track), "-o", str(tmp / "run"), "--no-progress",
+                       "--preset", "instant", "--set", "data.retrieval_exclude=3"]) == 0
+    return video, track, tmp / "run" / "checkpoint.pt"
+
+
+def test_face_mode_replaces_only_the_matte(instant, tmp_path):
+    """Dubbing output: the plate at its own size, bit-exact outside the face matte, the matte written with it
+    (EXR mask layer, PNG alpha), the face replaced by the warped training frames inside."""
+    video, track, _ = instant
+    exr, png = tmp_path / "c.####.exr", tmp_path / "c.####.png"
+    for out in (exr, png):
+        assert _synth(instant, out, "--plate", str(video), "--plate-track", str(track), "--frames", "30-35") == 0
+    plates = dict(open_frames(video, (30, 35)))
+    for f in range(30, 36):
+        img = read_image(str(png).replace("####", f"{f:04d}"))
+        alpha = img[..., 3]
+        assert img.shape[:2] == plates[f].shape[:2]
+        assert np.array_equal(img[alpha == 0][:, :3], plates[f][alpha == 0])
+        inside = alpha == 255
+        assert 0.1 < inside.mean() < 0.7 and (alpha == 0).mean() > 0.2
+        diff = np.abs(img[..., :3].astype(int) - plates[f].astype(int)).sum(-1)
+        assert 0 < diff[inside].mean() < 60  # a real face from the target's own frames, not a copy of the plate
+        pixels, meta = read_image(str(exr).replace("####", f"{f:04d}"), with_meta=True)
+        assert meta.channels == ("R", "G", "B", "mask.A")
+        assert np.abs(pixels[..., 3].astype(np.float32) * 255 - alpha).max() <= 1.0
+    # a face-region model needs the plate it regenerates the face in
+    assert _synth(instant, tmp_path / "n.####.png", "--frames", "30-31") == 2

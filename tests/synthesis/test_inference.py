@@ -104,3 +104,35 @@ def test_cuda_fp16_matches_cpu(generator):
     assert gpu_synth.half
     gpu = dict(gpu_synth.run(cond, 0, 0, 19))
     assert max(np.abs(cpu[i] - gpu[i]).max() for i in cpu) < 0.03
+
+
+def test_feed_forward_generators_have_no_block_seams(tmp_path):
+    """U-Net (preview) frames depend on their own inputs only: any block size and range give the same pixels,
+    so there is no seam where blocks join."""
+    from h2h_engine.synthesis.generator import make_generator
+    from h2h_engine.synthesis.unet import base_image
+
+    torch.set_num_threads(1)
+    cfg = ModelConfig(size=32, arch="unet", region="face", appearance="context,warp", ngf=8, unet_levels=2,
+                      n_cond_frames=1, n_prev_frames=0)
+    torch.manual_seed(2)
+    g = make_generator(cfg).eval()
+    with torch.no_grad():
+        for p in g.head.parameters():  # a trained-like head (the real one starts at zero)
+            p.normal_(0, 0.1)
+    cond = np.random.default_rng(3).random((30, cfg.frame_channels, 32, 32), dtype=np.float32)
+    small = dict(Synthesizer(g, device="cpu", schedule=Schedule(block=4)).run(cond, 0, 0, 29))
+    large = dict(Synthesizer(g, device="cpu").run(cond, 0, 0, 29))
+    part = dict(Synthesizer(g, device="cpu").run(cond[7:20], 7, 7, 19))
+    assert all(np.array_equal(small[i], large[i]) for i in range(30))
+    assert all(np.array_equal(part[i], large[i]) for i in range(7, 20))
+    # an untrained U-Net reproduces its base image (zero-initialised residual)
+    fresh = make_generator(cfg).eval()
+    x = torch.from_numpy(cond[:2])
+    with torch.no_grad():
+        assert torch.allclose(fresh(x), base_image(x, cfg).clamp(-1, 1))
+    path = tmp_path / "g.ts.pt"
+    export_torchscript(g, path)
+    ts = torch.jit.load(str(path))
+    with torch.no_grad():
+        assert torch.allclose(ts(x, torch.zeros(2, 0, 32, 32)), g(x), atol=1e-6)
