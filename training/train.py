@@ -435,16 +435,20 @@ def _truncate_log(path: Path, step: int) -> None:
 BANK = "bank"
 
 
-def _write_bank(run_dir: Path, track: str | Path, cfg: TrainConfig, data: ShotData) -> dict[str, Any]:
-    """Store what inference needs to rebuild the appearance inputs (``RUN_DIR/bank/``: the training crops and
-    their track) and return the checkpoint's ``appearance`` record (paths relative to the run dir)."""
+def _write_bank(run_dir: Path, track: str | Path, data: ShotData) -> None:
+    """Store what inference needs to rebuild the appearance inputs: ``RUN_DIR/bank/`` holds the training
+    crops and their track."""
     folder = run_dir / BANK
     folder.mkdir(parents=True, exist_ok=True)
-    full = Track.load(track)
-    bank = full.slice(int(data.frames[0]), int(data.frames[data.n_train - 1]))
+    bank = Track.load(track).slice(int(data.frames[0]), int(data.frames[data.n_train - 1]))
     bank.save(folder / "bank.h2h.npz")
     with atomic_path(folder / "images.npy") as tmp:
         np.save(tmp, np.asarray(data.images[:data.n_train]))
+
+
+def _bank_record(cfg: TrainConfig, data: ShotData) -> dict[str, Any]:
+    """The checkpoint's ``appearance`` record: the bank (paths relative to the run dir) and the retrieval and
+    matte settings inference must repeat."""
     d = cfg.data
     return {"bank_images": f"{BANK}/images.npy", "bank_track": f"{BANK}/bank.h2h.npz",
             "retrieval_k": d.retrieval_k, "retrieval_slots": d.retrieval_slots,
@@ -497,9 +501,11 @@ def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: Train
             "morphable_name": model.name, "morphable_digest": model.digest,
             "crop_box": [float(v) for v in data.crop_box], "n_train": data.n_train, "n_frames": len(data)}
     if data.appearance or cfg.model.region == "face":
-        info["appearance"] = _write_bank(run_dir, track, cfg, data) if rank == 0 else {}
+        info["appearance"] = _bank_record(cfg, data)
+        if rank == 0 and not (resume and (run_dir / info["appearance"]["bank_images"]).is_file()):
+            _write_bank(run_dir, track, data)
     if cfg.model.arch == "none":  # the instant preset: nothing to train, the checkpoint says how to composite
-        if rank == 0:
+        if rank == 0 and not resume:
             with atomic_path(ckpt_path) as tmp:
                 torch.save({"schema": SCHEMA, "model_config": cfg.model.to_dict(), "generator": {}, "data": info,
                             "step": 0, "config": cfg.to_dict()}, tmp)

@@ -45,7 +45,7 @@ def test_rerun_reuses_tracks_and_training(reenacted, capsys):
     out, _, _, args, _ = reenacted
     capsys.readouterr()
     work = default_work_dir(str(out))
-    upstream = sorted(work.rglob("*.h2h.npz")) + sorted(work.glob("run-tiny-*/checkpoint.pt"))
+    upstream = sorted(work.rglob("*.h2h.npz")) + sorted(work.glob("run-*/checkpoint.pt"))
     stamps = [p.stat().st_mtime_ns for p in upstream]
     before = out.stat().st_mtime_ns
     assert main(args) == 0
@@ -53,7 +53,7 @@ def test_rerun_reuses_tracks_and_training(reenacted, capsys):
     assert result["checkpoint"].endswith("checkpoint.pt")
     # the output is rewritten; tracks, retarget and the trained model come from the cache untouched
     assert out.stat().st_mtime_ns > before
-    assert [p.stat().st_mtime_ns for p in upstream] == stamps and len(upstream) == 4
+    assert [p.stat().st_mtime_ns for p in upstream] == stamps and len(upstream) == 5  # 3 tracks, bank, model
 
 
 def test_missing_run_dir_is_a_clear_error(reenacted, tmp_path, capsys):
