@@ -37,10 +37,16 @@ def test_exr_comp_keeps_the_plate(exr_plate, checkpoint, tmp_path):
     for f in range(1001, 1005):
         src, smeta = read_image(exr_plate / f"plate.{f}.exr", with_meta=True)
         out, meta = read_image(tmp_path / f"comp.{f}.exr", with_meta=True)
-        assert meta.channels == smeta.channels and meta.channel_formats == smeta.channel_formats
+        # the plate's channels and types, plus the composite's matte as a mask layer
+        assert set(meta.channels) == set(smeta.channels) | {"mask.A"}
+        fmt = dict(zip(meta.channels, meta.channel_formats))
+        assert {c: fmt[c] for c in smeta.channels} == dict(zip(smeta.channels, smeta.channel_formats))
         assert meta.attributes["smpte:TimeCode"] == smeta.attributes["smpte:TimeCode"]
         assert meta.attributes["h2h:shot"] == ("string", "sh010")
-        assert np.array_equal(out[..., 3:], src[..., 3:])  # alpha and depth untouched
+        for name in ("A", "depth.Z"):  # alpha and depth untouched
+            assert np.array_equal(out[..., meta.channels.index(name)], src[..., smeta.channels.index(name)])
+        matte = out[..., meta.channels.index("mask.A")]
+        assert 0 < (matte > 0).mean() < 0.8 and np.array_equal(out[matte == 0][:, :3], src[matte == 0][:, :3])
         # composited in ACEScg at full precision: a corner (far from the face) is the plate, bit for bit
         corner = (slice(0, 8), slice(0, 8))
         assert np.array_equal(out[corner][..., :3], src[corner][..., :3])
