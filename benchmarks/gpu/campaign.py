@@ -122,12 +122,14 @@ def pixels_agree(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 
 # -- build ------------------------------------------------------------------------------------------------
 def find_nvcc() -> Path | None:
-    """nvcc from $CUDA_HOME, PATH, /usr/local/cuda*, or the nvidia-cuda-nvcc pip package."""
+    """nvcc inside a toolkit folder (``bin/nvcc`` beside ``include/``, as setup.py expects of CUDA_HOME): from
+    $CUDA_HOME, /usr/local/cuda*, PATH, or the nvidia-cuda-nvcc pip package."""
     cands = [Path(os.environ["CUDA_HOME"]) / "bin" / "nvcc"] if os.environ.get("CUDA_HOME") else []
-    cands += [Path(p) for p in (shutil.which("nvcc"), "/usr/local/cuda/bin/nvcc") if p]
+    cands += [Path("/usr/local/cuda/bin/nvcc")]
     cands += [Path(p) for p in sorted(glob.glob("/usr/local/cuda-*/bin/nvcc"), reverse=True)]
+    cands += [Path(shutil.which("nvcc") or "/nonexistent").resolve()]
     cands += [Path(p) / "nvidia" / "cuda_nvcc" / "bin" / "nvcc" for p in sys.path if p]
-    return next((c for c in cands if c.is_file()), None)
+    return next((c for c in cands if c.is_file() and (c.parent.parent / "include").is_dir()), None)
 
 
 def _setup_build(cuda: bool, nvcc: Path | None, arch: str, build_dir: Path) -> tuple[bool, float, str]:
