@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import glob
 import json
 import os
@@ -196,7 +197,7 @@ def section_raster(data: Data, budget: Budget) -> dict[str, Any]:
         args = (proj, mesh.triangles, mesh.colours, (size, size))
         img_c, tri_c = render(*args)
         fig: dict[str, Any] = {"frames": n, "coverage_cpu": float((tri_c >= 0).mean()),
-                               "cpu_ms_per_frame": 1e3 * timed(lambda: render(*args), budget.raster_repeats,
+                               "cpu_ms_per_frame": 1e3 * timed(lambda: render(*args), min(3, budget.raster_repeats),
                                                                cpu_dev, warmup=1) / n}
         if gpu_dev is None:
             fig["cuda"] = skipped("no CUDA build of _native or no GPU")
@@ -310,7 +311,7 @@ def section_inference(data: Data, budget: Budget, work: Path, device: torch.devi
     ts_path = work / "generator.ts"
     export_torchscript(copy.deepcopy(gen), ts_path)
     ts = torch.jit.load(str(ts_path), map_location="cpu")
-    idx = torch.arange(2, 6)  # four real frames with their real predecessors as G's previous outputs
+    idx = torch.arange(2, 4)  # two real frames, with their real predecessors as G's previous outputs
     x = temporal_stack(torch.from_numpy(cond), idx, m.n_cond_frames)
     real = torch.from_numpy(np.array(shot.images[:6])).permute(0, 3, 1, 2).float() / 127.5 - 1
     prev = torch.cat([real[idx - k] for k in range(m.n_prev_frames, 0, -1)], dim=1)
@@ -377,7 +378,7 @@ def run(data_dir: Path, out_dir: Path, work: Path, dry_run: bool, train_seconds:
     """Every section in order; one failing section is reported (``{"error": ...}``) and the rest still run."""
     budget = DRY if dry_run else FULL
     if train_seconds is not None:
-        budget = Budget(**{**budget.__dict__, "train_seconds": train_seconds})
+        budget = dataclasses.replace(budget, train_seconds=train_seconds)
     data = Data.open(data_dir)
     os.environ["H2H_MODEL_PATH"] = os.pathsep.join(filter(None, [str(data.root), os.environ.get("H2H_MODEL_PATH")]))
     device = torch.device("cuda" if torch.cuda.is_available() and not dry_run else "cpu")
