@@ -27,3 +27,7 @@ class ConfigError(H2HError):
 
 class CheckpointError(H2HError):
     """A checkpoint is corrupt or was made with another configuration."""
+
+
+class MissingPackageError(H2HError):
+    """An optional package (PyAV, OpenImageIO, dlib) that this operation needs is not installed."""

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from h2h_engine.errors import InputError
-from h2h_engine.io import atomic_path, open_frames
+from h2h_engine.io import FramePattern, atomic_path, is_pattern, open_frames
 from h2h_engine.morphable import load_model_for
 from h2h_engine.render.appearance import Retrieval, Warper, face_matte, retrieve
 from h2h_engine.render.conditioning import render_conditioning
@@ -104,10 +104,12 @@ class ShotData:
 
 
 def _fingerprint(video: Path, track_path: Path, cfg: TrainConfig, model_digest: str) -> str:
-    st = video.stat()
+    seq = FramePattern.parse(video) if is_pattern(str(video)) else None
+    files = [seq.path(f) for f in seq.existing_frames()] if seq else [video]  # a movie or a sequence's files
+    stats = [(p.stat().st_size, p.stat().st_mtime_ns) for p in files]
     h = hashlib.sha1()
     h.update(Path(track_path).read_bytes())
-    h.update(json.dumps([CACHE_VERSION, str(video.resolve()), st.st_size, st.st_mtime_ns, cfg.model.size,
+    h.update(json.dumps([CACHE_VERSION, str(video.resolve()), stats, cfg.model.size,
                          cfg.data.crop_margin, cfg.data.crop_smooth, cfg.data.max_frames, model_digest,
                          _appearance_key(cfg)]).encode())
     return h.hexdigest()[:16]

@@ -16,6 +16,7 @@ import math
 import os
 import random
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -394,9 +395,10 @@ class Trainer:
         write_image(path, (grid.cpu().numpy() * 255 + 0.5).astype(np.uint8))
         return path
 
-    def fit(self, stop_after: int | None = None) -> Path:
-        """Train to the end (or for ``stop_after`` more steps); checkpoints, samples and the loss log as
-        configured. Returns the checkpoint path."""
+    def fit(self, stop_after: int | None = None, time_budget: float | None = None) -> Path:
+        """Train to the end (or for ``stop_after`` more steps, or until ``time_budget`` seconds have passed);
+        checkpoints, samples and the loss log (with ``time_s`` since the start) as configured. Returns the
+        checkpoint path. ``time_budget`` is for single-process runs (ranks would stop at different steps)."""
         from tqdm import tqdm  # noqa: PLC0415
 
         cfg = self.cfg
@@ -407,18 +409,22 @@ class Trainer:
         self.nets.g.train()
         for d in self.nets.discriminators().values():
             d.train()
-        while self.step < end:
+        t0 = time.monotonic()
+        while self.step < end and (time_budget is None or time.monotonic() - t0 < time_budget):
             losses = self.train_step()
             bar.update(1)
             bar.set_postfix(g=f"{losses['loss_g']:.3f}", d=f"{losses['loss_d']:.3f}", refresh=False)
             if self.rank == 0 and (self.step % cfg.log_every == 0 or self.step == end):
                 with open(log_path, "a") as f:
-                    f.write(json.dumps({"step": self.step, "epoch": round(self.step / self.per_epoch, 3), **losses})
+                    f.write(json.dumps({"step": self.step, "epoch": round(self.step / self.per_epoch, 3),
+                                        "time_s": round(time.monotonic() - t0, 3), **losses})
                             + "\n")
             if self.step % cfg.sample_every == 0 or self.step == self.total_steps:
                 self.write_samples()
             if self.step % cfg.checkpoint_every == 0 or self.step == end:
                 self.save()
+        if self.step < end and self.step % cfg.checkpoint_every:  # stopped by the time budget
+            self.save()
         bar.close()
         return self.run_dir / CHECKPOINT
 
@@ -469,7 +475,7 @@ def _init_distributed() -> tuple[int, int]:
 
 
 def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: TrainConfig, resume: bool = False,
-          stop_after: int | None = None, show_progress: bool = True) -> Path:
+          stop_after: int | None = None, show_progress: bool = True, time_budget: float | None = None) -> Path:
     """Train (or resume) a run; returns the checkpoint path. Under ``torchrun`` every rank calls this.
 
     The run dir gets ``config.yaml`` and ``run.json`` (inputs) before step 0, ``cache/`` (conditioning),
@@ -515,4 +521,4 @@ def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: Train
         trainer.load(ckpt_path)
         if rank == 0:
             _truncate_log(run_dir / "log.jsonl", trainer.step)
-    return trainer.fit(stop_after)
+    return trainer.fit(stop_after, time_budget)

@@ -9,11 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 
 from ..errors import InputError
+from ..optional import require
+
+if TYPE_CHECKING:
+    import av
 
 # Audio codec by movie container suffix (what plays everywhere in that container).
 AUDIO_CODECS = {".mp4": "aac", ".mov": "pcm_s16le", ".mkv": "flac", ".avi": "pcm_s16le"}
@@ -30,6 +34,7 @@ class AudioSpec:
 
 def has_audio(path: str | Path) -> bool:
     """True if ``path`` is a movie with at least one audio stream."""
+    av = require("av", "reading audio")
     try:
         with av.open(str(path)) as c:
             return bool(c.streams.audio)
@@ -60,6 +65,7 @@ def read_audio(spec: AudioSpec, seconds: float) -> tuple[np.ndarray, int, str]:
     Sample-exact: starts at ``spec.start_seconds`` (silence where it falls before the clip starts) and
     pads with silence where the clip ends early.
     """
+    av = require("av", "reading audio")
     try:
         container = av.open(spec.path)
     except (av.error.FFmpegError, OSError) as e:
@@ -94,6 +100,7 @@ def read_audio(spec: AudioSpec, seconds: float) -> tuple[np.ndarray, int, str]:
 def add_audio_stream(container: av.container.OutputContainer, suffix: str,
                      spec: AudioSpec) -> av.audio.stream.AudioStream:
     """Add an audio stream matching ``spec``'s clip (rate, channel layout) to a new movie container."""
+    av = require("av", "writing audio")
     try:
         with av.open(spec.path) as c:
             if not c.streams.audio:
@@ -109,6 +116,7 @@ def add_audio_stream(container: av.container.OutputContainer, suffix: str,
 def mux_audio(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream,
               samples: np.ndarray, rate: int, layout: str) -> None:
     """Encode ``(channels, samples)`` float32 into ``stream`` of an open output container."""
+    av = require("av", "writing audio")
     fmt = stream.codec_context.format.name
     frame_size = stream.codec_context.frame_size or 1024
     resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)

@@ -1,4 +1,8 @@
-"""Single images through OpenImageIO (EXR half/float, PNG 8/16-bit, JPEG, TIFF...)."""
+"""Single images through OpenImageIO (EXR half/float, PNG 8/16-bit, JPEG, TIFF...).
+
+Where OpenImageIO is not installed, PNG and JPEG pixels (no metadata) go through OpenCV instead, so
+8/16-bit sequences still read and write (e.g. prepared data on a GPU machine without OpenImageIO).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,16 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import OpenImageIO as oiio
 
 from ..errors import InputError
+from ..optional import available, require
 from .atomic import atomic_path
 
 
 # Header fields that describe the file itself rather than the picture: never copied to another file.
 _FILE_ATTRIBUTES = ("oiio:", "DateTime", "openexr:lineOrder", "openexr:chunkCount", "tiff:", "png:")
 
-_FORMATS = {"half": oiio.HALF, "float": oiio.FLOAT, "uint8": oiio.UINT8, "uint16": oiio.UINT16}
+_FORMATS = ("half", "float", "uint8", "uint16")  # OpenImageIO's type names
+_CV2_SUFFIXES = (".png", ".jpg", ".jpeg")  # what OpenCV reads and writes when OpenImageIO is missing
 
 
 @dataclass
@@ -46,6 +51,9 @@ def read_image(path: str | Path, with_meta: bool = False) -> np.ndarray | tuple[
     path = Path(path)
     if not path.is_file():
         raise InputError(f"image {path} does not exist")
+    if not with_meta and _use_cv2(path):
+        return _cv2_read(path)
+    oiio = require("OpenImageIO", f"reading {path.name}")
     config = oiio.ImageSpec()
     config.attribute("oiio:UnassociatedAlpha", 1)  # as stored: PNG colours are not multiplied by their alpha
     inp = oiio.ImageInput.open(str(path), config)
@@ -69,7 +77,12 @@ def read_image(path: str | Path, with_meta: bool = False) -> np.ndarray | tuple[
 
 
 def read_stamp(path: str | Path) -> str:
-    """The ``h2h:stamp`` header field of an image ("" when absent or unreadable); reads the header only."""
+    """The ``h2h:stamp`` header field of an image ("" when absent or unreadable, or without OpenImageIO);
+    reads the header only."""
+    try:
+        import OpenImageIO as oiio  # noqa: PLC0415 - optional dependency
+    except ImportError:
+        return ""
     inp = oiio.ImageInput.open(str(path))
     if inp is None:
         return ""
@@ -86,7 +99,40 @@ def _meta_of(spec: Any) -> ImageMeta:
     return ImageMeta(tuple(spec.channelnames), formats, attrs)
 
 
+def _use_cv2(path: Path) -> bool:
+    return path.suffix.lower() in _CV2_SUFFIXES and not available("OpenImageIO")
+
+
+def _cv2_read(path: Path) -> np.ndarray:
+    """(H, W, C) uint8/uint16 pixels of a PNG/JPEG through OpenCV (RGB(A) order, as OpenImageIO gives)."""
+    import cv2  # noqa: PLC0415 - only without OpenImageIO
+
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise InputError(f"cannot decode image {path}")
+    if pixels.ndim == 2:
+        return pixels[:, :, None]
+    return np.ascontiguousarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB if pixels.shape[2] == 3 else cv2.COLOR_BGRA2RGBA))
+
+
+def _cv2_write(path: Path, pixels: np.ndarray) -> None:
+    """Write (H, W, 1|3|4) uint8 (PNG, JPEG) or uint16 (PNG) pixels through OpenCV, atomically."""
+    import cv2  # noqa: PLC0415 - only without OpenImageIO
+
+    if pixels.dtype != np.uint8 and not (pixels.dtype == np.uint16 and path.suffix.lower() == ".png"):
+        raise InputError(f"writing {pixels.dtype} pixels to {path.name} needs OpenImageIO (pip install openimageio)")
+    c = pixels.shape[2]
+    bgr = pixels[:, :, 0] if c == 1 else cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR if c == 3 else cv2.COLOR_RGBA2BGRA)
+    with atomic_path(path) as tmp:
+        ok, data = cv2.imencode(path.suffix.lower(), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        if not ok:
+            raise InputError(f"cannot encode {path}")
+        Path(tmp).write_bytes(data.tobytes())
+
+
 def _set_attribute(spec: Any, name: str, value: Any) -> None:
+    import OpenImageIO as oiio  # noqa: PLC0415 - write_image has required it
+
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
         typ, v = value
         if typ in ("string", "int", "float"):
@@ -111,7 +157,11 @@ def write_image(path: str | Path, pixels: np.ndarray, channel_names: list[str] |
     h, w, c = pixels.shape
     if h == 0 or w == 0:
         raise InputError(f"refusing to write an empty {w}x{h} image to {path}")
-    fmt = _FORMATS
+    if _use_cv2(path) and not (channel_names or attributes or channel_formats or dtype):
+        _cv2_write(path, pixels)
+        return
+    oiio = require("OpenImageIO", f"writing {path.name}" + (" with metadata" if attributes else ""))
+    fmt = {name: getattr(oiio, name.upper()) for name in _FORMATS}
     if dtype is None:
         dtype = {"u1": "uint8", "u2": "uint16", "f2": "half"}.get(pixels.dtype.str[1:],
                                                                  "half" if path.suffix.lower() == ".exr" else "float")

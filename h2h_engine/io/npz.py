@@ -1,5 +1,5 @@
-"""The container of head2head's own files (models, tracks): an uncompressed ``.npz`` of named arrays plus
-``header``, a UTF-8 JSON object carrying a ``schema`` tag."""
+"""The container of head2head's own files (models, tracks): an ``.npz`` of named arrays plus ``header``, a
+UTF-8 JSON object carrying a ``schema`` tag. Uncompressed by default (fast to load); readers take both."""
 from __future__ import annotations
 
 import json
@@ -12,11 +12,13 @@ from ..errors import InputError
 from .atomic import atomic_path
 
 
-def save_npz(path: str | Path, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-    """Write ``header`` (must hold ``schema``) and ``arrays`` atomically."""
+def save_npz(path: str | Path, header: dict[str, Any], arrays: dict[str, np.ndarray],
+             compress: bool = False) -> None:
+    """Write ``header`` (must hold ``schema``) and ``arrays`` atomically; ``compress``: deflate them
+    (e.g. a model file to carry: 50 -> 23 MB for ICT, at ~5 s more to write and ~1 s more to read)."""
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
+            (np.savez_compressed if compress else np.savez)(f, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
 
 
 def load_npz(path: str | Path, names: tuple[str, ...], schema: str, what: str,

@@ -5,10 +5,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import av
 import numpy as np
 
 from ..errors import ConfigError, FrameRangeError, InputError
+from ..optional import require
 from .colour import COLOURSPACES, to_display_uint8
 from .frames import FramePattern, is_pattern
 from .image import read_image
@@ -57,6 +57,7 @@ class FrameSource:
 
     def _iter_movie(self) -> Iterator[tuple[int, np.ndarray]]:
         first, last = self.frame_range if self.frame_range else (0, None)
+        av = require("av", f"reading the movie {self.path}")
         try:
             with av.open(self.path) as container:
                 stream = container.streams.video[0]
@@ -109,6 +110,7 @@ def open_frames(path: str | Path, frame_range: tuple[int, int] | None = None,
     if Path(p).suffix.lower() not in MOVIE_SUFFIXES:
         raise InputError(f"input {p} is neither a movie ({', '.join(sorted(MOVIE_SUFFIXES))}) "
                          "nor an image-sequence pattern (%04d, ####, $F4)")
+    av = require("av", f"reading the movie {p} (image sequences need no PyAV)")
     try:
         with av.open(p) as container:
             if not container.streams.video:

@@ -10,10 +10,10 @@ from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
-import av
 import numpy as np
 
 from ..errors import InputError
+from ..optional import require
 from .atomic import atomic_path
 from .audio import AudioSpec, add_audio_stream, mux_audio, read_audio
 from .colour import from_display
@@ -168,6 +168,7 @@ class FrameWriter:
                     dtype=self.dtype, channel_formats=formats)
 
     def _write_movie(self, pixels: np.ndarray) -> None:
+        av = require("av", f"writing the movie {self.path} (image sequences need no PyAV)")
         if pixels.shape[2] != 3:
             raise InputError(f"movies take 3 channels; got {pixels.shape[2]} (write EXR for more)")
         if self._movie is None:
@@ -181,6 +182,7 @@ class FrameWriter:
         codec, pix_fmt, options = _MOVIE_CODECS[Path(self.path).suffix.lower()]
         if pix_fmt == "yuv420p" and (width % 2 or height % 2):
             raise InputError(f"H.264 needs even sizes; got {width}x{height} (use .mkv or a sequence)")
+        av = require("av", f"writing the movie {self.path}")
         ctx = atomic_path(self.path)
         tmp = ctx.__enter__()
         container = av.open(str(tmp), mode="w")

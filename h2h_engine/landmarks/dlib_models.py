@@ -1,4 +1,5 @@
-"""Locating and loading dlib's model files shipped by the ``face-recognition-models`` package.
+"""dlib itself (an optional package: the engine imports without it) and its model files shipped by the
+``face-recognition-models`` package.
 
 The package is located without importing it (its ``__init__`` imports ``pkg_resources``, which recent
 setuptools no longer ships).
@@ -8,13 +9,22 @@ from __future__ import annotations
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
-
-import dlib
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
+from ..optional import require
+
+if TYPE_CHECKING:
+    import dlib
 
 SHAPE_68 = "shape_predictor_68_face_landmarks.dat"
 CNN_DETECTOR = "mmod_human_face_detector.dat"
+
+
+def dlib_module() -> ModuleType:
+    """The ``dlib`` module; MissingPackageError when it is not installed."""
+    return require("dlib", "face detection and landmarks")
 
 
 def model_file(name: str) -> Path:
@@ -31,16 +41,16 @@ def model_file(name: str) -> Path:
 @lru_cache(maxsize=None)
 def shape_predictor() -> dlib.shape_predictor:
     """dlib's 68-point shape predictor (iBUG 300-W markup), loaded once per process."""
-    return dlib.shape_predictor(str(model_file(SHAPE_68)))
+    return dlib_module().shape_predictor(str(model_file(SHAPE_68)))
 
 
 @lru_cache(maxsize=None)
 def hog_detector() -> dlib.fhog_object_detector:
     """dlib's frontal-face HOG + linear SVM detector, loaded once per process."""
-    return dlib.get_frontal_face_detector()
+    return dlib_module().get_frontal_face_detector()
 
 
 @lru_cache(maxsize=None)
-def cnn_detector() -> "dlib.cnn_face_detection_model_v1":
+def cnn_detector() -> dlib.cnn_face_detection_model_v1:
     """dlib's MMOD CNN face detector, loaded once per process."""
-    return dlib.cnn_face_detection_model_v1(str(model_file(CNN_DETECTOR)))
+    return dlib_module().cnn_face_detection_model_v1(str(model_file(CNN_DETECTOR)))

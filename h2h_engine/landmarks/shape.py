@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
-import dlib
 import numpy as np
 
-from .dlib_models import shape_predictor
+from .dlib_models import dlib_module, shape_predictor
 
 # Points that move little with expression: upper jawline, nose, eyes.
 RIGID = np.r_[0:5, 12:17, 27:48]
@@ -66,9 +65,10 @@ class ShapePredictor:
 
     def __init__(self) -> None:
         self._net = shape_predictor()
+        self._rectangle = dlib_module().rectangle
 
     def _predict(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
-        r = dlib.rectangle(int(round(box[0])), int(round(box[1])), int(round(box[2])) - 1, int(round(box[3])) - 1)
+        r = self._rectangle(int(round(box[0])), int(round(box[1])), int(round(box[2])) - 1, int(round(box[3])) - 1)
         shape = self._net(image, r)
         return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
 

@@ -154,14 +154,14 @@ class MorphableModel:
                                      f"({self.digest}): re-track with the same model file")
 
     # -- file I/O ------------------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
-        """Write the model file atomically (uncompressed npz)."""
+    def save(self, path: str | Path, compress: bool = False) -> None:
+        """Write the model file atomically (an uncompressed npz unless ``compress``)."""
         header = {
             "schema": SCHEMA, "name": self.name, "expressions": list(self.expressions), "regions": list(REGIONS),
             "id_bounds": list(self.id_bounds), "exp_bounds": list(self.exp_bounds), "source": self.source,
             "digest": self.digest,
         }
-        save_npz(path, header, {n: getattr(self, n) for n in _ARRAYS})
+        save_npz(path, header, {n: getattr(self, n) for n in _ARRAYS}, compress=compress)
 
     @classmethod
     def load(cls, path: str | Path) -> "MorphableModel":

@@ -1,6 +1,5 @@
 """What nodes write for hosts: EXR comps keep the plate's channels, header and colour space; movies carry
 the driving clip's sound from the retarget's offset."""
-import av
 import numpy as np
 import pytest
 
@@ -8,6 +7,7 @@ from h2h_engine.cli import main
 from h2h_engine.io import open_frames, read_image, write_image
 from h2h_engine.io.colour import from_display
 
+av = pytest.importorskip("av")
 pytest.importorskip("h2h_engine.synthesis", reason="the synthesis package (generator, checkpoints) is not merged")
 
 

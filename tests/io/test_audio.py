@@ -1,5 +1,4 @@
 """Dubbing audio: movie outputs carry a clip's sound from the retarget's offset, trimmed to the picture."""
-import av
 import numpy as np
 import pytest
 
@@ -7,6 +6,8 @@ from h2h_engine.errors import InputError
 from h2h_engine.io import open_frames
 from h2h_engine.io.audio import AudioSpec, audio_for, read_audio
 from h2h_engine.io.writer import FrameWriter
+
+av = pytest.importorskip("av")
 
 SOURCE = "WDA_KatieHill"  # 25 fps, AAC 16 kHz stereo speech
 TARGET = "GRID_bbaf2n"    # 25 fps, MP2 44.1 kHz

@@ -1,11 +1,12 @@
 """EXR metadata and untouched channels survive a read -> process -> write round trip."""
 import numpy as np
-import OpenImageIO as oiio
 import pytest
 
 from h2h_engine.errors import InputError
 from h2h_engine.io import open_frames, read_image, write_image
 from h2h_engine.io.writer import FrameWriter
+
+oiio = pytest.importorskip("OpenImageIO")
 
 ATTRS = {
     "smpte:TimeCode": ("timecode", (0x10002400, 0)),  # 10:00:24:00
