@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -18,8 +19,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix if suffix is not None else "".join(path.suffixes[-1:]),
-                               dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name),
+                               suffix=suffix if suffix is not None else "".join(path.suffixes[-1:]), dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -31,3 +32,30 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _temp_prefix(name: str) -> str:
+    return f".{name}."
+
+
+# The random middle of a mkstemp() name: 8 of tempfile's lower-case letters, digits and "_".
+_TEMP_TAIL = r"[a-z0-9_]{8}(\.[A-Za-z0-9]+)?"
+
+
+def remove_stale_temps(folder: str | os.PathLike, name_regex: str) -> list[Path]:
+    """Delete the temporaries :func:`atomic_path` left in ``folder`` for targets whose file name matches
+    ``name_regex`` (a killed run never renames or removes them); returns what was removed.
+
+    Only safe while the caller holds the output's lock (:func:`~h2h_engine.io.outputs.claim_output`):
+    no other run is then writing those targets.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    rx = re.compile(rf"\.(?:{name_regex})\.{_TEMP_TAIL}$")  # what _temp_prefix + mkstemp make
+    removed = []
+    for p in folder.iterdir():
+        if rx.match(p.name) and p.is_file() and not p.is_symlink():
+            p.unlink()
+            removed.append(p)
+    return removed

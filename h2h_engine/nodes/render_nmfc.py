@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from ..io.atomic import atomic_path
 from ..io.frames import FramePattern, is_pattern
+from ..io.outputs import check_output, remove_own_temps
 from ..io.video import open_frames
 from ..io.writer import FrameWriter
 from ..morphable import load_model_for
@@ -78,6 +79,9 @@ def _writers(output: str, products: list[str], bit_depth: str, fps: float,
     out = []
     for p in products:
         path = output if len(products) == 1 else product_path(output, p)
+        if path != output:  # OUT itself was claimed by the spec; its product files follow the same rules
+            check_output(path, (), force)
+            remove_own_temps(path)
         chans = ("Y",) if p == "mask" and is_pattern(output) else ("R", "G", "B")
         out.append((FrameWriter(path, fps, channels=chans, dtype=dtype, overwrite=force, stamp=stamp), [p]))
     return out
