@@ -31,7 +31,7 @@ class NoFaceError(H2HError):
     """No face could be found where one is required (e.g. on every frame of a shot)."""
 
 
-class ConfigError(H2HError, ValueError):
+class ConfigError(H2HError):
     """A config file has unknown keys, wrong types, or values outside their range."""
 
 

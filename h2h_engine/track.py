@@ -157,8 +157,8 @@ class Track:
             raise InputError(f"{what}: identity holds NaN/Inf or values beyond +-{_MAX_COEFFICIENT:g}")
         rot_error = np.abs(np.einsum("tij,tkj->tik", self.rotation, self.rotation) - np.eye(3)).max(axis=(1, 2))
         checks = {
-            "landmarks": np.abs(self.landmarks).reshape(len(self), -1).max(axis=1, initial=0) <= reach,
-            "pupils": np.abs(self.pupils).reshape(len(self), -1).max(axis=1, initial=0) <= reach,
+            "landmarks": np.abs(self.landmarks).max(axis=(1, 2)) <= reach,
+            "pupils": np.abs(self.pupils).max(axis=(1, 2)) <= reach,
             "confidence": (self.confidence >= 0) & (self.confidence <= 1),
             "expression": np.abs(self.expression).max(axis=1, initial=0) <= _MAX_COEFFICIENT,
             "rotation": rot_error < 1e-2,

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import resource
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -24,7 +26,15 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OSError:
+            raise
+        except Exception as e:
+            full = _write_failure(tmp_path)
+            if full is None:
+                raise
+            raise full from e
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)
@@ -32,6 +42,18 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _write_failure(tmp: Path) -> OSError | None:
+    """The OS error behind a writer's failure that hid it (``torch.save`` raises RuntimeError): the disk
+    is full, or the temporary reached the file-size limit; None when neither."""
+    st = os.statvfs(tmp.parent)
+    if st.f_bavail == 0 or (st.f_files > 0 and st.f_favail == 0):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp.parent))
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and tmp.exists() and tmp.stat().st_size >= limit:
+        return OSError(errno.EFBIG, os.strerror(errno.EFBIG), str(tmp))
+    return None
 
 
 def _temp_prefix(name: str) -> str:

@@ -82,7 +82,8 @@ class Knob:
                     value = (int(m.group(1)), int(m.group(2)))
                 w, h = (int(x) for x in value)
                 if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
-                    raise ConfigError(f"--{name} must be a size with sides in 1-{MAX_SIDE}; got {w}x{h}")
+                    raise ConfigError(f"--{name} must be a positive size up to {MAX_SIDE}x{MAX_SIDE} (the "
+                                      f"engine's limit); got {w}x{h}")
                 return (w, h)
         except (TypeError, ValueError):
             raise ConfigError(f"--{name} expects {t}; got {value!r}") from None

@@ -78,7 +78,11 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
             if plate is not None:
                 face = np.ones((size, size), np.float32) if mask == "box" else c.mask[i - lo].astype(np.float32)
                 patch = rgb if plate_space == "srgb" else convert(rgb, "srgb", plate_space)
-                image = paste_back(plate(number), patch, face, box, feather)
+                under = plate(number)
+                if under.shape[1::-1] != tuple(trk.image_size):
+                    raise InputError(f"plate frame {number} is {under.shape[1]}x{under.shape[0]}; track {track} was "
+                                     f"made on {trk.image_size[0]}x{trk.image_size[1]} frames: use that plate")
+                image = paste_back(under, patch, face, box, feather)
             yield number, image
             done += 1
             progress(done, total, "synthesize")
