@@ -37,7 +37,7 @@ def _refuse_special(path: Path) -> None:
     """InputError when something other than a regular file (or nothing) sits at ``path``."""
     try:
         mode = os.lstat(path).st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return
     if not stat.S_ISREG(mode):
         raise InputError(f"output {path} is a {_kind(mode)}, not a regular file: refusing to replace it")
