@@ -128,6 +128,7 @@ def output_lock(output: str) -> Iterator[None]:
         finally:
             _HELD[key] -= 1
         return
+    made = [d for d in (folder.absolute(), *folder.absolute().parents) if not d.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     try:
@@ -144,6 +145,10 @@ def output_lock(output: str) -> Iterator[None]:
         finally:
             del _HELD[key]
             os.unlink(lock)
+            for d in made:  # folders made for the lock alone (the run failed before writing) go again
+                if any(d.iterdir()):
+                    break
+                d.rmdir()
     finally:
         os.close(fd)
 

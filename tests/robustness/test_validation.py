@@ -100,12 +100,12 @@ def test_resume_rewrites_a_frame_cut_short(h2h, shot, tmp_path):
     out = tmp_path / "r.####.exr"
     assert h2h("render-nmfc", track, "-o", out, "--size", "64x64")[0] == 0
     cut = tmp_path / "r.0003.exr"
-    data = cut.read_bytes()
+    data, pixels = cut.read_bytes(), read_image(cut)
     cut.write_bytes(data[: len(data) // 2])  # the header (and its stamp) survive; the pixels do not
     assert not reads_completely(cut)
     kept = {p.name: p.read_bytes() for p in tmp_path.glob("r.*.exr") if p != cut}
     assert h2h("render-nmfc", track, "-o", out, "--size", "64x64")[0] == 0
-    assert reads_completely(cut) and cut.read_bytes() == data and read_image(cut).shape == (64, 64, 7)
+    assert reads_completely(cut) and np.array_equal(read_image(cut), pixels)  # rendered again, whole
     assert {p.name: p.read_bytes() for p in tmp_path.glob("r.*.exr") if p != cut} == kept
 
 
