@@ -128,3 +128,39 @@ def test_patterns_only_in_the_file_name_and_track_model_file_is_found_again(h2h,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["100%done", "custom.h2hmm.npz"]
     assert sorted(p.name for p in folder.glob("n.*.exr")) == ["n.0000.exr", "n.0001.exr"]
     assert {k: v for k, v in fingerprint(tmp_path).items() if k in before} == before
+
+
+def _faststart(src, dst):
+    """``src`` remuxed with its index first (``-movflags faststart``), as streaming encoders write it."""
+    import av
+
+    with av.open(str(src)) as i, av.open(str(dst), "w", options={"movflags": "faststart"}) as o:
+        vi = i.streams.video[0]
+        vo = o.add_stream_from_template(vi)
+        for packet in i.demux(vi):
+            if packet.dts is not None:
+                packet.stream = vo
+                o.mux(packet)
+
+
+def test_a_truncated_movie_is_not_tracked_as_a_shorter_shot(h2h, one_line, shot, tmp_path):
+    video, _ = shot
+    whole = tmp_path / "whole.mp4"
+    _faststart(video, whole)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 4])  # the index (all 104 frames) survives; 3 pictures decode
+    status, err = h2h("track", cut, "-o", tmp_path / "t.h2h.npz", "--frames", "0-9")
+    assert status == 2 and "decoded only" in one_line(err) and "(truncated or corrupt?)" in err
+    assert not (tmp_path / "t.h2h.npz").exists()
+
+
+def test_filter_fails_when_no_piped_frame_is_the_tracks(h2h_process, one_line, shot, tmp_path):
+    _, track = shot
+    raw = tmp_path / "plate.rgb24"
+    raw.write_bytes(bytes(2 * 256 * 256 * 3))  # two frames, numbered 1001-1002: the track has 0-5
+    with open(raw, "rb") as stdin:
+        proc = h2h_process("filter", "--checkpoint", tmp_path / "unused.pt", "--track", track, "--size", "256x256",
+                           "--rate", "25", "--start-number", "1001", stdin=stdin)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "none of the track's 0-5: check --start-number" in one_line(err)
