@@ -28,10 +28,12 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     try:
         try:
             yield tmp_path
-        except OSError:
-            raise
+        except OSError as e:
+            if e.filename != str(tmp_path):
+                raise
+            raise OSError(e.errno, e.strerror, str(path)) from e  # name the file the user asked for
         except Exception as e:
-            full = _write_failure(tmp_path)
+            full = _write_failure(tmp_path, path)
             if full is None:
                 raise
             raise full from e
@@ -44,15 +46,15 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             tmp_path.unlink()
 
 
-def _write_failure(tmp: Path) -> OSError | None:
+def _write_failure(tmp: Path, target: Path) -> OSError | None:
     """The OS error behind a writer's failure that hid it (``torch.save`` raises RuntimeError): the disk
     is full, or the temporary reached the file-size limit; None when neither."""
     st = os.statvfs(tmp.parent)
     if st.f_bavail == 0 or (st.f_files > 0 and st.f_favail == 0):
-        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp.parent))
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
     limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
     if limit != resource.RLIM_INFINITY and tmp.exists() and tmp.stat().st_size >= limit:
-        return OSError(errno.EFBIG, os.strerror(errno.EFBIG), str(tmp))
+        return OSError(errno.EFBIG, os.strerror(errno.EFBIG), str(target))
     return None
 
 

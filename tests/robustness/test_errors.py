@@ -37,6 +37,11 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(h2h_process, one_lin
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1 and "File too large" in one_line(err)
     assert list(tmp_path.iterdir()) == []  # neither the output nor a temporary
+    proc = h2h_process("--progress", "none", "render-nmfc", track, "-o", tmp_path / "n.mp4", "--size", "64x64",
+                       "--what", "nmfc", preexec=_file_size_limit(2048))  # a movie, streamed through PyAV
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "File too large" in one_line(err)
+    assert list(tmp_path.iterdir()) == []
     # torch.save hides the OS error in a RuntimeError (a training checkpoint on a full disk)
     save = ("import sys, torch; from h2h_engine.errors import report_errors; from h2h_engine.io import atomic_path\n"
             "def save():\n    with atomic_path(sys.argv[1]) as tmp:\n        torch.save(torch.zeros(10000), tmp)\n"
