@@ -164,3 +164,16 @@ def test_filter_fails_when_no_piped_frame_is_the_tracks(h2h_process, one_line, s
                            "--rate", "25", "--start-number", "1001", stdin=stdin)
         _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "none of the track's 0-5: check --start-number" in one_line(err)
+
+
+def test_a_checkpoint_with_nan_weights_is_refused(h2h, one_line, fingerprint, shot, checkpoint, tmp_path):
+    _, track = shot
+    ckpt = torch.load(checkpoint, weights_only=True)
+    name = next(iter(ckpt["generator"]))
+    ckpt["generator"][name] = torch.full_like(ckpt["generator"][name], float("nan"))
+    torch.save(ckpt, tmp_path / "nan.pt")
+    before = fingerprint(tmp_path)
+    status, err = h2h("synthesize", "--checkpoint", tmp_path / "nan.pt", "--track", track, "-o",
+                      tmp_path / "out.####.png", "--device", "cpu")
+    assert status == 2 and f"generator weights {name} hold NaN/Inf" in one_line(err)
+    assert fingerprint(tmp_path) == before
