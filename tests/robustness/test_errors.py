@@ -80,8 +80,8 @@ def test_resume_keeps_the_runs_own_config(h2h, one_line, fingerprint, shot, tmp_
     video, track = shot
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.yaml").write_text(dump_config(load_config("tiny")))
-    (run / "checkpoint.pt").write_bytes(b"a checkpoint")
+    (run / "config.yaml").write_text(dump_config(load_config("tiny", overrides={"lambda_vgg": 0.0})))
+    (run / "checkpoint.pt").write_bytes(b"a checkpoint cut short")
     before = fingerprint(run)
     base = ("train", "--target", video, "--track", track, "-o", run, "--resume")
     for extra, message in ((("--set", "model.ngf=32"), "--set model.ngf=32 differs from the run's config.yaml (16)"),
@@ -89,6 +89,12 @@ def test_resume_keeps_the_runs_own_config(h2h, one_line, fingerprint, shot, tmp_
         status, err = h2h(*base, *extra)
         assert status == 2 and message in one_line(err), extra
     assert fingerprint(run) == before
+    # a resume with its own settings goes ahead (here to the corrupt checkpoint), clearing a killed save's temp
+    (run / ".checkpoint.pt.k1ll3d_x.pt").write_bytes(b"half a checkpoint")
+    status, err = h2h(*base, "--set", "log_every=1")
+    assert status == 2 and "is corrupt" in one_line(err)
+    assert not (run / ".checkpoint.pt.k1ll3d_x.pt").exists()
+    assert {k: v for k, v in fingerprint(run).items() if k in before} == before  # config.yaml as it was
 
 
 def test_ctrl_c_in_train_is_one_line(h2h_process, one_line, shot, tmp_path):
