@@ -2,7 +2,9 @@
 
 Every node in :data:`h2h_engine.nodes.SPECS` becomes ``h2h <node>`` with its inputs as positional
 arguments or flags, ``-o`` for its output and one ``--flag`` per knob. Errors the engine raises on bad input
-(:class:`~h2h_engine.errors.H2HError`) print one line and exit with status 2.
+(:class:`~h2h_engine.errors.H2HError`) print one line and exit with status 2; the system's failures (disk
+full, out of memory, Ctrl-C, a closed pipe) also end as one line (:func:`~h2h_engine.errors.report_errors`).
+The global options (``--progress``, ``--print-result``) go before or after the command, trainer's included.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import json
 import sys
 from typing import Any, Callable, Sequence
 
-from .errors import H2HError
+from .errors import report_errors
 from .hosts.ffmpeg_filter import add_filter_command
 from .nodes import SPECS
 from .nodes.spec import Knob, NodeSpec, stderr_json_progress
@@ -127,7 +129,7 @@ TRAINER_COMMANDS = {
 }
 
 
-def _run_trainer_command(argv: Sequence[str]) -> int:
+def _run_trainer_command(argv: Sequence[str], progress: str) -> int:
     import importlib  # noqa: PLC0415
 
     name, rest = argv[0], list(argv[1:])
@@ -136,6 +138,8 @@ def _run_trainer_command(argv: Sequence[str]) -> int:
             print("h2h: error: usage: h2h eval self-reenactment RUN_DIR [--json]", file=sys.stderr)
             return 2
         rest = rest[1:]
+    if name == "train" and progress != "bar" and "--no-progress" not in rest:
+        rest.append("--no-progress")  # the trainer draws a bar or nothing
     try:
         cli = importlib.import_module("training.cli")
     except ImportError:
@@ -143,6 +147,30 @@ def _run_trainer_command(argv: Sequence[str]) -> int:
               file=sys.stderr)
         return 2
     return getattr(cli, TRAINER_COMMANDS[name][0])(rest)
+
+
+_GLOBAL_OPTIONS = {"--progress": True, "--print-result": False}  # option -> takes a value
+
+
+def hoist_global_options(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(global options, the rest)``: the global options wherever they were given (``h2h train ...
+    --progress none`` as ``h2h --progress none train ...``); nothing after ``--`` is touched."""
+    front: list[str] = []
+    rest: list[str] = []
+    args = list(argv)
+    while args:
+        a = args.pop(0)
+        if a == "--":
+            rest += [a, *args]
+            break
+        name = a.split("=", 1)[0]
+        if name in _GLOBAL_OPTIONS:
+            front.append(a)
+            if _GLOBAL_OPTIONS[name] and "=" not in a and args:
+                front.append(args.pop(0))
+        else:
+            rest.append(a)
+    return front, rest
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,21 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in TRAINER_COMMANDS:
-        return _run_trainer_command(argv)
+    front, rest = hoist_global_options(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        if hasattr(args, "_spec"):
-            return _run_node(args)
-        return args._func(args)
-    except H2HError as e:
-        print(f"h2h: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("h2h: interrupted; finished outputs are kept, re-run to resume", file=sys.stderr)
-        return 130
+    if rest and rest[0] in TRAINER_COMMANDS:
+        options = parser.parse_args([*front, rest[0]])
+        return report_errors(lambda: _run_trainer_command(rest, options.progress))
+    args = parser.parse_args([*front, *rest])
+    return report_errors(lambda: _run_node(args) if hasattr(args, "_spec") else args._func(args))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import FrameRangeError
+from .errors import FrameRangeError, InputError
+from .io.frames import MAX_SIDE
 from .io.npz import load_npz, save_npz
 
 SCHEMA = "H2HTrack.1"
@@ -29,6 +30,10 @@ FLAG_RETARGETED = 8     # parameters came from another shot (Retarget node)
 
 _ARRAYS = ("frames", "landmarks", "pupils", "confidence", "flags", "identity", "expression", "rotation",
            "translation", "scale", "rmse")
+MAX_FPS = 1000.0
+# Bounds a sane fit stays far inside (coefficients: prior units; positions: image sizes off the frame).
+_MAX_COEFFICIENT = 100.0
+_MAX_OFF_FRAME = 100
 
 
 @dataclass
@@ -117,9 +122,55 @@ class Track:
 
     @classmethod
     def load(cls, path: str | Path) -> "Track":
-        """Read a track file; raises InputError when it is missing, corrupt or of an unknown schema."""
+        """Read a track file; raises InputError when it is missing, corrupt, of an unknown schema, or holds
+        values no fit makes (:meth:`validate`)."""
         header, arrays = load_npz(path, _ARRAYS, SCHEMA, "track file")
-        return cls(**arrays, image_size=tuple(header["image_size"]), fps=header["fps"],
-                   model_name=header["model"]["name"], model_digest=header["model"]["digest"],
-                   meta=header.get("meta", {}))
+        what = f"track file {path}"
+        size, fps, model, meta = (header.get(k) for k in ("image_size", "fps", "model", "meta"))
+        if not (isinstance(size, list) and len(size) == 2 and all(type(v) is int and 0 < v <= MAX_SIDE for v in size)):
+            raise InputError(f"{what}: image_size must be [width, height] in 1-{MAX_SIDE}; got {size!r}")
+        if not (isinstance(fps, (int, float)) and 0 < fps <= MAX_FPS):
+            raise InputError(f"{what}: fps must be in (0, {MAX_FPS:g}]; got {fps!r}")
+        if not (isinstance(model, dict) and all(isinstance(model.get(k), str) for k in ("name", "digest"))):
+            raise InputError(f"{what}: the header names no model (name and digest)")
+        if not isinstance(meta if meta is not None else {}, dict):
+            raise InputError(f"{what}: meta must be a mapping")
+        for name, a in arrays.items():
+            if a.dtype.kind not in "iuf":
+                raise InputError(f"{what}: {name} holds {a.dtype} values, not numbers")
+        try:
+            track = cls(**arrays, image_size=(size[0], size[1]), fps=float(fps), model_name=model["name"],
+                        model_digest=model["digest"], meta=meta or {})
+        except ValueError as e:
+            raise InputError(f"{what}: {e}") from None
+        track.validate(what)
+        return track
+
+    def validate(self, what: str = "track") -> None:
+        """InputError naming the field and frame of the first value no fit makes: NaN/Inf, a scale <= 0, a
+        rotation that is not one, confidences outside [0, 1], positions far off the frame, frame numbers not
+        increasing."""
+        reach = _MAX_OFF_FRAME * max(self.image_size)
+        if len(self.frames) and (self.frames[0] < 0 or (np.diff(self.frames) <= 0).any()):
+            raise InputError(f"{what}: frame numbers must be >= 0 and increasing")
+        if not np.isfinite(self.identity).all() or (np.abs(self.identity) > _MAX_COEFFICIENT).any():
+            raise InputError(f"{what}: identity holds NaN/Inf or values beyond +-{_MAX_COEFFICIENT:g}")
+        rot_error = np.abs(np.einsum("tij,tkj->tik", self.rotation, self.rotation) - np.eye(3)).max(axis=(1, 2))
+        checks = {
+            "landmarks": np.abs(self.landmarks).max(axis=(1, 2)) <= reach,
+            "pupils": np.abs(self.pupils).max(axis=(1, 2)) <= reach,
+            "confidence": (self.confidence >= 0) & (self.confidence <= 1),
+            "expression": np.abs(self.expression).max(axis=1, initial=0) <= _MAX_COEFFICIENT,
+            "rotation": rot_error < 1e-2,
+            "translation": np.abs(self.translation).max(axis=1) <= reach,
+            "scale": (self.scale > 0) & (self.scale <= reach),
+            "rmse": self.rmse >= 0,
+        }
+        for name, ok in checks.items():  # NaN compares False, so it fails every check
+            if not ok.all():
+                row = int(np.argmin(ok))
+                values = np.asarray(getattr(self, name)[row]).ravel()
+                kind = "NaN/Inf" if not np.isfinite(values).all() else "out of range"
+                raise InputError(f"{what}: {name} is {kind} at frame {int(self.frames[row])} "
+                                 f"({values[:4].tolist()}{'...' if values.size > 4 else ''})")
 

@@ -2,20 +2,28 @@
 
 Also runnable as ``python -m training.cli {train,eval,export} ...`` (what ``torchrun`` launches for
 multi-GPU training: ``torchrun --nproc_per_node 8 -m training.cli train --target ... -o RUN``).
-Each ``main_*`` returns an exit status: 0, or 2 after printing an H2HError as one line.
+Each ``main_*`` returns an exit status: 0, or after printing one line the status of
+:func:`~h2h_engine.errors.report_errors` (2 for an H2HError).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import yaml
 
-from h2h_engine.errors import ConfigError, H2HError
+from h2h_engine.errors import ConfigError, report_errors
+from h2h_engine.io.outputs import claim_output
 
-from .config import PRESETS, load_config
+from .config import PRESETS, TrainConfig, load_config
+
+# Settings a resumed run may change with --set (they do not change what is trained); others must match.
+RESUME_KEYS = ("device", "checkpoint_every", "sample_every", "log_every")
 
 
 def _overrides(items: Sequence[str]) -> dict[str, Any]:
@@ -29,18 +37,46 @@ def _overrides(items: Sequence[str]) -> dict[str, Any]:
         *parents, leaf = key.split(".")
         for p in parents:
             node = node.setdefault(p, {})
-        node[leaf] = yaml.safe_load(value)
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {p} is set to a value above; it cannot also hold keys")
+        try:
+            node[leaf] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
     return out
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"ngf": 8}}`` -> ``{"model.ngf": 8}``."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def _resume_config(args: argparse.Namespace) -> TrainConfig:
+    """A resumed run's settings: its own ``config.yaml`` (the command line's when it has none), with the
+    --set keys of RESUME_KEYS applied; ConfigError when --preset/--config or any other --set differs."""
+    saved = Path(args.output) / "config.yaml"
+    if not saved.is_file():
+        return load_config(args.preset or "tiny", args.config, _overrides(args.set))
+    if args.preset is not None or args.config is not None:
+        raise ConfigError(f"--resume continues with {saved}: drop --preset/--config (or start a new run dir)")
+    own = _flat(load_config(None, saved).to_dict())
+    asked = load_config(None, saved, _overrides(args.set))
+    differ = {k: v for k, v in _flat(asked.to_dict()).items() if v != own[k] and k not in RESUME_KEYS}
+    if differ:
+        k, v = next(iter(differ.items()))
+        raise ConfigError(f"--set {k}={v!r} differs from the run's config.yaml ({own[k]!r}): a resumed run keeps "
+                          f"its settings (--set may change only {', '.join(RESUME_KEYS)}); start a new run dir "
+                          "for other settings")
+    return asked
 
 
 def _guard(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser,
            argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
-    try:
-        return fn(args)
-    except H2HError as e:
-        print(f"h2h: error: {e}", file=sys.stderr)
-        return 2
+    return report_errors(lambda: fn(args))
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -49,11 +85,12 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", required=True, help="target video (movie or image-sequence pattern)")
     p.add_argument("--track", required=True, help="its track file (.h2h.npz, from h2h track)")
     p.add_argument("-o", "--output", required=True, help="run folder (config, cache, log, samples, checkpoint)")
-    p.add_argument("--preset", choices=PRESETS, default="tiny", help="base settings (default: tiny)")
+    p.add_argument("--preset", choices=PRESETS, help="base settings (default: tiny; a resumed run keeps its own)")
     p.add_argument("--config", help="YAML file overriding the preset")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one setting, e.g. --set epochs=10 --set model.ngf=32 (repeatable)")
-    p.add_argument("--resume", action="store_true", help="continue the run in -o from its checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue the run in -o from its checkpoint, with the "
+                   f"run's own config.yaml (--set may change only {', '.join(RESUME_KEYS)})")
     p.add_argument("--stop-after", type=int, metavar="STEPS",
                    help="stop with a checkpoint after this many steps (time-sliced jobs; resume later)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -61,11 +98,16 @@ def train_parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .train import train  # noqa: PLC0415 - keep --help fast
+    from .train import CHECKPOINT, train  # noqa: PLC0415 - keep --help fast
 
-    cfg = load_config(args.preset, args.config, _overrides(args.set))
-    ckpt = train(args.target, args.track, args.output, cfg, resume=args.resume, stop_after=args.stop_after,
-                 show_progress=not args.no_progress)
+    cfg = _resume_config(args) if args.resume else load_config(args.preset or "tiny", args.config,
+                                                               _overrides(args.set))
+    # rank 0 holds the run's checkpoint (torchrun's other ranks write nothing): lock it, clear a killed run's temps
+    claim = (claim_output(str(Path(args.output) / CHECKPOINT), (args.target, args.track), force=True)
+             if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext())
+    with claim:
+        ckpt = train(args.target, args.track, args.output, cfg, resume=args.resume, stop_after=args.stop_after,
+                     show_progress=not args.no_progress)
     print(f"checkpoint: {ckpt}")
     return 0
 

@@ -5,6 +5,7 @@ A user config overrides the chosen preset key by key; unknown keys and wrong typ
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,8 @@ def _check_type(section: str, key: str, value: Any, default: Any) -> None:
     ok = ok or (want is float and isinstance(value, int) and not isinstance(value, bool))
     if not ok:
         raise ConfigError(f"{section}{key} must be {want.__name__}; got {value!r}")
+    if want is float and not math.isfinite(value):
+        raise ConfigError(f"{section}{key} must be a finite number; got {value!r}")
 
 
 def _build(cls: type, d: dict[str, Any], section: str = "") -> Any:

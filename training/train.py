@@ -492,8 +492,9 @@ def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: Train
         raise CheckpointError(f"nothing to resume: {ckpt_path} does not exist")
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(run_dir / "config.yaml") as tmp:
-            tmp.write_text(dump_config(cfg))
+        if not (resume and (run_dir / "config.yaml").is_file()):  # a resume keeps the run's record (training.cli)
+            with atomic_path(run_dir / "config.yaml") as tmp:
+                tmp.write_text(dump_config(cfg))
         with atomic_path(run_dir / "run.json") as tmp:
             tmp.write_text(json.dumps({"target": str(Path(target).resolve()), "track": str(Path(track).resolve()),
                                        "world_size": world}, indent=2))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,8 @@ def _from_dict(raw: dict[str, Any], where: str) -> FitConfig:
         if name in ("id_bounds", "exp_bounds"):
             if value is not None:
                 ok = (isinstance(value, (list, tuple)) and len(value) == 2
-                      and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+                      and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                              for v in value)
                       and value[0] < value[1])
                 if not ok:
                     raise ConfigError(f"{where}: {name} must be null or [lo, hi] with lo < hi; got {value!r}")
@@ -63,8 +65,8 @@ def _from_dict(raw: dict[str, Any], where: str) -> FitConfig:
             if not isinstance(value, int):
                 raise ConfigError(f"{where}: {name} must be an integer; got {value!r}")
         elif isinstance(default, float):
-            if not isinstance(value, (int, float)):
-                raise ConfigError(f"{where}: {name} must be a number; got {value!r}")
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ConfigError(f"{where}: {name} must be a finite number; got {value!r}")
             value = float(value)
         if name in _POSITIVE and not value > 0:
             raise ConfigError(f"{where}: {name} must be > 0; got {value!r}")

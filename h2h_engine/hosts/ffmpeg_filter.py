@@ -69,8 +69,11 @@ def reenact_processor(checkpoint: str, track: str, size: tuple[int, int], rate: 
     def process(frames: Frames) -> Frames:
         held: dict[int, np.ndarray] = {}
         made = synthesize_frames(checkpoint, track, plate=lambda n: held[n], plate_space=space, **knobs)
+        first = last = None
+        matched = 0
         try:
             for f, rgb in frames:
+                first, last = (f if first is None else first), f
                 if f not in wanted:  # untouched, bit for bit
                     yield f, rgb
                     continue
@@ -79,9 +82,14 @@ def reenact_processor(checkpoint: str, track: str, size: tuple[int, int], rate: 
                 number, image, _ = next(made)  # streams carry no alpha
                 if number != f:  # cannot happen while both run in ascending order; guard the contract
                     raise RuntimeError(f"synthesis produced frame {number} for plate frame {f}")
+                matched += 1
                 yield f, image
         finally:
             made.close()
+        if wanted and not matched:  # everything passed through untouched: the numbering is off
+            got = "no frames" if first is None else f"frames {first}-{last}"
+            raise InputError(f"the pipe held {got}, none of the track's {min(wanted)}-{max(wanted)}: check "
+                             "--start-number (the plate's first frame number) and --frames")
 
     return process
 

@@ -7,6 +7,10 @@ from pathlib import Path
 
 from ..errors import FrameRangeError
 
+# The largest picture side the engine reads or renders (an 8K plate; a 8192x8192 float render is 256 MiB a
+# channel): sizes past it are refused up front instead of failing on memory after the work has started.
+MAX_SIDE = 8192
+
 _PRINTF = re.compile(r"%(0?)(\d*)d")
 _HASHES = re.compile(r"#+")
 _HOUDINI = re.compile(r"\$F(\d*)")
@@ -31,9 +35,21 @@ def parse_frame_range(text: str | None) -> tuple[int, int] | None:
     return a, b
 
 
+def _fields(name: str) -> list[tuple[re.Match, int]]:
+    """The frame-number fields in a file name with their padding, in order of position."""
+    found = [(m, int(m.group(2) or 0)) for m in _PRINTF.finditer(name)]
+    found += [(m, len(m.group(0))) for m in _HASHES.finditer(name)]
+    found += [(m, int(m.group(1) or 0)) for m in _HOUDINI.finditer(name)]
+    return sorted(found, key=lambda f: f[0].start())
+
+
 def is_pattern(path: str) -> bool:
-    """True if ``path`` names an image sequence through a frame-number pattern."""
-    return bool(_PRINTF.search(path) or _HASHES.search(Path(path).name) or _HOUDINI.search(path))
+    """True if ``path`` names an image sequence through a frame-number pattern in its file name.
+
+    Folder names never hold a pattern (``100%done/clip.mp4`` is a movie), and a path that exists as a
+    file is that file (``take#1.mp4``).
+    """
+    return bool(_fields(Path(path).name)) and not Path(path).is_file()
 
 
 @dataclass(frozen=True)
@@ -46,16 +62,14 @@ class FramePattern:
 
     @classmethod
     def parse(cls, path: str | Path) -> "FramePattern":
+        """The pattern of ``path``: the last frame-number field of its file name (others stay literal)."""
         path = str(path)
-        fields = [(m, int(m.group(2) or 0)) for m in _PRINTF.finditer(path)]
-        fields += [(m, len(m.group(0))) for m in _HASHES.finditer(path)
-                   if m.start() >= len(path) - len(Path(path).name)]
-        fields += [(m, int(m.group(1) or 0)) for m in _HOUDINI.finditer(path)]
-        if len(fields) != 1:
-            raise FrameRangeError(
-                f"{path!r} must contain exactly one frame-number field (%04d, #### or $F4); found {len(fields)}")
-        m, pad = fields[0]
-        return cls(path[: m.start()], pad, path[m.end():])
+        name_start = len(path) - len(Path(path).name)
+        fields = _fields(path[name_start:])
+        if not fields:
+            raise FrameRangeError(f"{path!r} has no frame-number field (%04d, #### or $F4) in its file name")
+        m, pad = fields[-1]
+        return cls(path[: name_start + m.start()], pad, path[name_start + m.end():])
 
     def path(self, frame: int) -> Path:
         """The file of one frame."""

@@ -92,6 +92,18 @@ def read_stamp(path: str | Path) -> str:
         inp.close()
 
 
+def reads_completely(path: str | Path) -> bool:
+    """True when every pixel of the image decodes (a frame cut short by a crash or a full disk does not)."""
+    inp = oiio.ImageInput.open(str(path))
+    if inp is None:
+        return False
+    try:
+        spec = inp.spec()
+        return inp.read_image(0, 0, 0, spec.nchannels, spec.format) is not None
+    finally:
+        inp.close()
+
+
 def _meta_of(spec: Any) -> ImageMeta:
     formats = tuple(_format_name(f) for f in spec.channelformats) or (_format_name(spec.format),) * spec.nchannels
     attrs = {a.name: (str(a.type), a.value) for a in spec.extra_attribs

@@ -3,6 +3,7 @@ UTF-8 JSON object carrying a ``schema`` tag. Uncompressed by default (fast to lo
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,40 @@ def load_npz(path: str | Path, names: tuple[str, ...], schema: str, what: str,
     if not path.is_file():
         raise InputError(f"{what} {path} does not exist{missing_hint}")
     try:
+        _check_declared_sizes(path)
         with np.load(path, allow_pickle=False) as z:
             header = json.loads(bytes(z["header"]).decode())
             arrays = {n: z[n] for n in names}
-    except (OSError, ValueError, KeyError, EOFError) as e:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise InputError(f"{path} is not a head2head {what} ({e})") from None
-    if header.get("schema") != schema:
-        raise InputError(f"{path} has schema {header.get('schema')!r}; this engine reads {schema}")
+    if not isinstance(header, dict) or header.get("schema") != schema:
+        found = header.get("schema") if isinstance(header, dict) else None
+        raise InputError(f"{path} has schema {found!r}; this engine reads {schema}")
     return header, arrays
+
+
+# Deflate never shrinks data more than ~1032:1, so a member declaring more is crafted or corrupt.
+_MAX_DEFLATE_RATIO = 1100
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """ValueError unless every array of the npz fits in the bytes the file really holds, checked from the
+    zip directory and the ``.npy`` headers before anything is allocated (a crafted header can declare
+    gigabytes in a few kilobytes)."""
+    size = path.stat().st_size
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            stored = info.compress_type == zipfile.ZIP_STORED
+            if (info.header_offset + info.compress_size > size
+                    or (stored and info.file_size != info.compress_size)
+                    or info.file_size > _MAX_DEFLATE_RATIO * max(info.compress_size, 1)):
+                raise ValueError(f"member {info.filename} declares {info.file_size} bytes the file does not hold")
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(f)
+            need = dtype.itemsize * int(np.prod(shape, dtype=object))
+            if need > info.file_size:
+                raise ValueError(f"array {info.filename} declares {shape} {dtype} ({need} bytes) in "
+                                 f"{info.file_size} bytes")

@@ -13,6 +13,8 @@ from .colour import COLOURSPACES, to_display_uint8
 from .frames import FramePattern, is_pattern
 from .image import read_image
 
+# Frames a movie may decode short of the count its container declares before it counts as truncated.
+_COUNT_SLACK = 1
 MOVIE_SUFFIXES = {".mp4", ".mov", ".avi", ".mpg", ".mpeg", ".mkv", ".m4v", ".webm", ".mxf"}
 
 
@@ -74,6 +76,10 @@ class FrameSource:
             raise InputError(f"cannot decode {self.path}: {e} (corrupt or truncated video?)") from None
         if i < first:
             raise FrameRangeError(f"{self.path} has {i + 1} frames; range starts at frame {first}")
+        # A truncated file can end the decode silently; containers' counts may be one frame off.
+        if self._frames and i < self._frames[-1] - _COUNT_SLACK:
+            raise InputError(f"{self.path} decoded only {i + 1} of the {self._frames[-1] + 1} frames it declares "
+                             "(truncated or corrupt?)")
 
 
 def open_frames(path: str | Path, frame_range: tuple[int, int] | None = None,

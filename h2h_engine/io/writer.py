@@ -18,7 +18,7 @@ from .atomic import atomic_path
 from .audio import AudioSpec, add_audio_stream, mux_audio, read_audio
 from .colour import from_display
 from .frames import FramePattern, is_pattern
-from .image import read_image, read_stamp, write_image
+from .image import read_image, read_stamp, reads_completely, write_image
 from .video import MOVIE_SUFFIXES
 
 # Movie codecs by container suffix: (codec, pixel format, options).
@@ -108,11 +108,12 @@ class FrameWriter:
 
     # -- sequence ------------------------------------------------------------------------------------------
     def exists(self, frame: int) -> bool:
-        """True if a sequence frame is already on disk (with this writer's stamp, if it has one); always
-        False for movies."""
+        """True if a sequence frame is already on disk (with this writer's stamp, if it has one) and decodes
+        completely; always False for movies."""
         if self._seq is None or not self._seq.path(frame).is_file():
             return False
-        return self.stamp is None or read_stamp(self._seq.path(frame)) == self.stamp
+        path = self._seq.path(frame)
+        return (self.stamp is None or read_stamp(path) == self.stamp) and reads_completely(path)
 
     def _attributes(self) -> dict:
         return {**self.attributes, "h2h:stamp": self.stamp} if self.stamp else dict(self.attributes)

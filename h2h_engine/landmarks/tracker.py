@@ -35,7 +35,7 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 
-from ..errors import InputError, NoFaceError
+from ..errors import ConfigError, InputError, NoFaceError
 from ..track import FLAG_LOW_CONFIDENCE, FLAG_NO_FACE, FLAG_REDETECTED
 from .detect import Detection, FaceDetector
 from .pupils import locate_pupils
@@ -115,7 +115,7 @@ def parse_face_policy(face: str) -> tuple[str, int]:
         return face, 0
     m = re.fullmatch(r"index:(\d+)", face)
     if m is None:
-        raise ValueError(f"face must be 'largest', 'center' or 'index:N' (N-th face from the left, from 0); "
+        raise ConfigError(f"face must be 'largest', 'center' or 'index:N' (N-th face from the left, from 0); "
                          f"got {face!r}")
     return "index", int(m.group(1))
 

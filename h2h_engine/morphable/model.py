@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelMismatchError
+from ..errors import InputError, ModelMismatchError
 from ..io.npz import load_npz, save_npz
 
 SCHEMA = "H2HModel.1"
@@ -147,6 +147,13 @@ class MorphableModel:
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()[:16]
 
+    def _checksum(self) -> str:
+        """SHA-256 of every array (integrity, unlike the digest, which names the model cheaply)."""
+        h = hashlib.sha256()
+        for n in _ARRAYS:
+            h.update(np.ascontiguousarray(getattr(self, n)).tobytes())
+        return h.hexdigest()
+
     def check_compatible(self, name: str, digest: str, what: str) -> None:
         """Raise ModelMismatchError if a file made with model (name, digest) is used with this model."""
         if digest != self.digest:
@@ -159,15 +166,21 @@ class MorphableModel:
         header = {
             "schema": SCHEMA, "name": self.name, "expressions": list(self.expressions), "regions": list(REGIONS),
             "id_bounds": list(self.id_bounds), "exp_bounds": list(self.exp_bounds), "source": self.source,
-            "digest": self.digest,
+            "digest": self.digest, "sha256": self._checksum(),
         }
         save_npz(path, header, {n: getattr(self, n) for n in _ARRAYS}, compress=compress)
 
     @classmethod
     def load(cls, path: str | Path) -> "MorphableModel":
-        """Read a model file written by :meth:`save`."""
+        """Read a model file written by :meth:`save`; InputError when its arrays do not match its header."""
         header, arrays = load_npz(path, _ARRAYS, SCHEMA, "model file",
                                   missing_hint=" (import one with `h2h model import-ict`)")
-        return cls(name=header["name"], expressions=header["expressions"], id_bounds=tuple(header["id_bounds"]),
-                   exp_bounds=tuple(header["exp_bounds"]), source=header.get("source", ""),
-                   digest=header["digest"], **arrays)
+        model = cls(name=header["name"], expressions=header["expressions"], id_bounds=tuple(header["id_bounds"]),
+                    exp_bounds=tuple(header["exp_bounds"]), source=header.get("source", ""),
+                    digest=header["digest"], **arrays)
+        # The header's digest and checksum are claims: recompute them (files before the checksum lack it).
+        stored = header.get("sha256")
+        if model._compute_digest() != model.digest or (stored is not None and stored != model._checksum()):
+            raise InputError(f"model file {path} was modified: its arrays do not match the digest and checksum "
+                             "in its header (re-import the model)")
+        return model

@@ -83,8 +83,11 @@ def load_model(name_or_path: str | os.PathLike | None = None) -> MorphableModel:
 
 def load_model_for(track: "Track", name_or_path: str | os.PathLike | None = None,
                    what: str = "this track") -> MorphableModel:
-    """The model ``track`` was fitted with (by the name it records, or ``name_or_path``), checked by digest:
-    ModelMismatchError when the file found is another model."""
-    model = load_model(name_or_path or track.model_name)
+    """The model ``track`` was fitted with, checked by digest (ModelMismatchError when the file found is
+    another model): ``name_or_path`` when given, else the model file the track records (``meta["model_file"]``,
+    written by ``h2h track --model FILE``) while it exists, else the model named in the track."""
+    recorded = track.meta.get("model_file")
+    by_file = isinstance(recorded, str) and Path(recorded).is_file()
+    model = load_model(name_or_path or (recorded if by_file else track.model_name))
     model.check_compatible(track.model_name, track.model_digest, what)
     return model

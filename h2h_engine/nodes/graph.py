@@ -206,8 +206,10 @@ class Graph:
         if self.is_cached(node):
             record = json.loads(marker.read_text())
         else:
-            for path in outputs.values():
+            for name, path in outputs.items():
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                if name not in node.values and not is_pattern(path) and Path(path).is_file():
+                    Path(path).unlink()  # the cache's own file of a run killed before its marker: stale
             value = node.spec(progress=self.progress, **{**values, **outputs})
             record = {"node": node.spec.name, "key": node.key(), "outputs": outputs,
                       "values": {k: str(v) for k, v in values.items()}, "result": value}

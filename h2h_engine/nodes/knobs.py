@@ -18,8 +18,9 @@ COLOURSPACE = Knob("colourspace", "choice", "auto",
                    "auto: integer files sRGB, float EXR scene-linear",
                    choices=("auto", *COLOURSPACES))
 FORCE = Knob("force", "bool", False,
-             "re-render sequence frames already on disk; by default a frame is kept when its header stamp shows "
-             "the same settings made it, so farm chunks can be retried and interrupted renders resume")
+             "replace outputs already on disk: an existing track or movie file is otherwise refused; sequence "
+             "frames are otherwise kept when their header stamp shows the same settings made them, so farm chunks "
+             "can be retried and interrupted renders resume")
 AUDIO = Knob("audio", "choice", "source",
              "movie outputs: carry the driving (source) clip's audio aligned with the retarget, the target "
              "plate's audio, or none", choices=AUDIO_CHOICES)

@@ -17,7 +17,7 @@ from ..io.frames import FramePattern, is_pattern
 from ..track import Track
 from . import get_spec, register
 from .graph import Graph
-from .knobs import AUDIO, COLOURSPACE
+from .knobs import AUDIO, COLOURSPACE, FORCE
 from .spec import Knob, NodeSpec, Port
 
 PRESETS = ("instant", "preview", "production", "paper", "tiny")  # training/configs/*.yaml
@@ -57,7 +57,7 @@ def trained_checkpoint(target: str, track: str, run_dir: Path, preset: str, epoc
 
 def run(source: str, target: str, output: str, mode: str, source_frames: tuple[int, int] | None,
         frames: tuple[int, int] | None, preset: str, epochs: int, run_dir: str, work_dir: str,
-        feather: float, mask: str, device: str, colourspace: str, audio: str,
+        feather: float, mask: str, device: str, colourspace: str, audio: str, force: bool,
         progress: Callable[[int, int, str], None]) -> dict[str, Any]:
     """Reenact ``target`` with ``source``'s performance into ``output``; returns paths and the synth result."""
     work = Path(work_dir) if work_dir else default_work_dir(output)
@@ -82,7 +82,7 @@ def run(source: str, target: str, output: str, mode: str, source_frames: tuple[i
                                   preset, epochs, over)
     result = get_spec("synthesize")(progress=progress, checkpoint=str(ckpt), track=drv.path(), plate=target,
                                     plate_track=tgt.path(), output=output, feather=feather, mask=mask,
-                                    device=device, colourspace=colourspace, audio=audio)
+                                    device=device, colourspace=colourspace, audio=audio, force=force)
     return {"output": output, "work_dir": str(work), "source_track": src.path(), "target_track": tgt.path(),
             "retargeted_track": drv.path(), "checkpoint": str(ckpt), "synthesize": result}
 
@@ -108,7 +108,7 @@ SPEC = register(NodeSpec(
              minimum=0),
         Knob("run_dir", "path", "", "finished training run to reuse instead of training (its checkpoint.pt)"),
         Knob("work_dir", "path", "", "folder for tracks, the training run and the cache (default: OUT.h2h/)"),
-        _SYNTH.knob("feather"), _SYNTH.knob("mask"), _SYNTH.knob("device"), COLOURSPACE, AUDIO,
+        _SYNTH.knob("feather"), _SYNTH.knob("mask"), _SYNTH.knob("device"), COLOURSPACE, AUDIO, FORCE,
     ),
     run=run,
 ))

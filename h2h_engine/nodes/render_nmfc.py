@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from ..io.atomic import atomic_path
 from ..io.frames import FramePattern, is_pattern
+from ..io.outputs import check_output, remove_own_temps
 from ..io.video import open_frames
 from ..io.writer import FrameWriter
 from ..morphable import load_model_for
@@ -57,6 +58,13 @@ def boxes_path(output: str) -> Path:
     return Path(output).with_suffix(".boxes.json")
 
 
+def _claim_side_file(path: str, force: bool) -> None:
+    """Check a file written beside OUT under OUT's lock (a product movie or sequence, the boxes sidecar) and
+    remove its temporaries from a killed run."""
+    check_output(path, (), force)
+    remove_own_temps(path)
+
+
 def _writers(output: str, products: list[str], bit_depth: str, fps: float,
              force: bool, stamp: str | None = None) -> list[tuple[FrameWriter, list[str]]]:
     """(writer, products it takes) pairs for OUT."""
@@ -78,6 +86,8 @@ def _writers(output: str, products: list[str], bit_depth: str, fps: float,
     out = []
     for p in products:
         path = output if len(products) == 1 else product_path(output, p)
+        if path != output:  # OUT itself was claimed by the spec; its product files follow the same rules
+            _claim_side_file(path, force)
         chans = ("Y",) if p == "mask" and is_pattern(output) else ("R", "G", "B")
         out.append((FrameWriter(path, fps, channels=chans, dtype=dtype, overwrite=force, stamp=stamp), [p]))
     return out
@@ -143,6 +153,7 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
                                            "bit_depth": bit_depth, "margin": margin, "model": model},
                            [track, source])
     writers = _writers(output, products, bit_depth, tr.fps, force, stamp)
+    _claim_side_file(str(boxes_path(output)), force=True)  # rewritten with its frames: never a special file
     sidecar = {"schema": BOXES_SCHEMA, "track": str(track), "source_size": list(tr.image_size), "size": [w, h],
                "crop_box": None if box is None else [float(v) for v in box], "regions": region_list,
                "products": products, "outputs": [wr.path for wr, _ in writers],

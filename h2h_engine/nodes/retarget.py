@@ -4,18 +4,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from ..morphable import load_model
+from ..morphable import load_model_for
 from ..retarget import MODES, PAST_END, retarget
 from ..track import Track
 from . import Knob, NodeSpec, Port, register
+from .knobs import FORCE
 
 
 def run(source: str, target: str, output: str, mode: str, frames: tuple[int, int] | None, source_offset: int,
-        past_end: str, neutral_offset: bool, neutral_percentile: float, model: str,
+        past_end: str, neutral_offset: bool, neutral_percentile: float, model: str, force: bool,
         progress: Callable[[int, int, str], None]) -> dict[str, Any]:
-    """Read both tracks, retarget, write the output track atomically; returns a summary."""
+    """Read both tracks, retarget, write the output track atomically; returns a summary. (``force``,
+    replacing an existing OUT, is applied by the spec's output claim before this runs.)"""
     src, tgt = Track.load(source), Track.load(target)
-    mm = load_model(model or tgt.model_name)
+    mm = load_model_for(tgt, model, f"target track {target}")
     progress(0, 1, "retarget")
     out = retarget(src, tgt, mm, mode=mode, frames=frames, source_offset=source_offset, past_end=past_end,
                    neutral_offset=neutral_offset, neutral_percentile=neutral_percentile,
@@ -48,6 +50,7 @@ SPEC = register(NodeSpec(
         Knob("neutral_percentile", "float", 10.0, "percentile of each expression coefficient over a shot taken as "
              "its resting value", minimum=0.0, maximum=50.0),
         Knob("model", "str", "", "morphable model name or file (default: the one named in the tracks)"),
+        FORCE,
     ),
     run=run,
 ))

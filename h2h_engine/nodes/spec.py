@@ -5,13 +5,16 @@ or validated against these specs, so no knob is defined twice.
 """
 from __future__ import annotations
 
+import contextlib
+import math
 import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import ConfigError
-from ..io.frames import parse_frame_range
+from ..io.frames import MAX_SIDE, parse_frame_range
+from ..io.outputs import claim_output
 
 KNOB_TYPES = ("int", "float", "bool", "str", "choice", "multichoice", "frames", "size", "path")
 
@@ -50,6 +53,8 @@ class Knob:
                 v = int(value)
             elif t == "float":
                 v = float(value)
+                if not math.isfinite(v):
+                    raise ConfigError(f"--{name} must be a finite number; got {value!r}")
             elif t == "bool":
                 v = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
                 return v
@@ -76,8 +81,9 @@ class Knob:
                         raise ConfigError(f"--{name} must be WxH (e.g. 512x512); got {value!r}")
                     value = (int(m.group(1)), int(m.group(2)))
                 w, h = (int(x) for x in value)
-                if w <= 0 or h <= 0:
-                    raise ConfigError(f"--{name} must be a positive size; got {w}x{h}")
+                if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
+                    raise ConfigError(f"--{name} must be a positive size up to {MAX_SIDE}x{MAX_SIDE} (the "
+                                      f"engine's limit); got {w}x{h}")
                 return (w, h)
         except (TypeError, ValueError):
             raise ConfigError(f"--{name} expects {t}; got {value!r}") from None
@@ -158,8 +164,15 @@ class NodeSpec:
         return out
 
     def __call__(self, progress: Callable[[int, int, str], None] | None = None, **values: Any) -> Any:
-        """Run the node from Python with validated knobs."""
-        return self.run(**self.validate(values), progress=progress or _no_progress)
+        """Run the node from Python with validated knobs, each output claimed first
+        (:func:`~h2h_engine.io.outputs.claim_output`: never an input, locked, kept unless ``force``)."""
+        checked = self.validate(values)
+        inputs = [str(checked[p.name]) for p in self.inputs if checked.get(p.name) is not None]
+        with contextlib.ExitStack() as claims:
+            for port in self.outputs:
+                if checked.get(port.name) is not None:
+                    claims.enter_context(claim_output(str(checked[port.name]), inputs, bool(checked.get("force"))))
+            return self.run(**checked, progress=progress or _no_progress)
 
     def to_json(self) -> dict:
         return {"name": self.name, "cli": self.cli_name, "help": self.help,

@@ -172,8 +172,11 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
                     weight = composite_alpha(cfg, weight[None], None if cover is None else cover[k:k + 1])[0]
                     soft = feather
                 patch = rgb if plate_space == "srgb" else convert(rgb, "srgb", plate_space)
-                image, alpha = paste_back(plates.pop(number) if number in plates else plate(number), patch, weight,
-                                          box, soft)
+                under = plates.pop(number) if number in plates else plate(number)
+                if under.shape[1::-1] != tuple(trk.image_size):
+                    raise InputError(f"plate frame {number} is {under.shape[1]}x{under.shape[0]}; track {track} was "
+                                     f"made on {trk.image_size[0]}x{trk.image_size[1]} frames: use that plate")
+                image, alpha = paste_back(under, patch, weight, box, soft)
             yield number, image, alpha
             done += 1
             progress(done, total, "synthesize")

@@ -9,16 +9,17 @@ import numpy as np
 from ..fitting import fit_video, landmark_nme, load_fit_config
 from ..io import open_frames
 from ..landmarks import track_landmarks
-from ..morphable import load_model, load_model_for
+from ..morphable import load_model, load_model_for, resolve_model_path
 from ..track import FLAG_NO_FACE, Track
 from . import register
-from .knobs import COLOURSPACE
+from .knobs import COLOURSPACE, FORCE
 from .spec import Knob, NodeSpec, Port
 
 
 def run(input: str, output: str, frames: tuple[int, int] | None, model: str, config: str, detector: str,
-        face: str, colourspace: str, progress: Callable[[int, int, str], None]) -> dict[str, Any]:
-    """Track one shot and write its track file; returns :func:`summarize`'s dict."""
+        face: str, colourspace: str, force: bool, progress: Callable[[int, int, str], None]) -> dict[str, Any]:
+    """Track one shot and write its track file; returns :func:`summarize`'s dict. (``force``, replacing an
+    existing OUT, is applied by the spec's output claim before this runs.)"""
     mm = load_model(model)
     cfg = load_fit_config(config or None)
     source = open_frames(input, frames, colourspace)
@@ -32,7 +33,7 @@ def run(input: str, output: str, frames: tuple[int, int] | None, model: str, con
                   translation=fit.translation, scale=fit.scale, rmse=fit.rmse, image_size=lm.image_size,
                   fps=source.fps, model_name=mm.name, model_digest=mm.digest,
                   meta={"source": str(input), "detector": detector, "face": face, "colourspace": colourspace,
-                        "config": dataclasses.asdict(cfg)})
+                        "config": dataclasses.asdict(cfg), "model_file": str(resolve_model_path(model).resolve())})
     track.save(output)
     return summarize(track)
 
@@ -64,7 +65,7 @@ SPEC = register(NodeSpec(
         Knob("config", "path", "", "fit config YAML overriding h2h_engine/configs/fit.yaml"),
         Knob("detector", "choice", "hog", "face detector for (re-)detections", choices=("hog", "cnn")),
         Knob("face", "str", "largest", "face to follow: largest, center or index:N (N-th from the left)"),
-        COLOURSPACE,
+        COLOURSPACE, FORCE,
     ),
     run=run,
 ))

@@ -61,5 +61,8 @@ def build_generator(model_config: dict[str, Any], state: dict[str, torch.Tensor]
 def load_generator(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """The generator of a checkpoint (eval mode, CPU) and the checkpoint's ``data`` dict."""
     ckpt = read_checkpoint(path)
+    bad = [k for k, t in ckpt["generator"].items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:  # a diverged run composites a black face
+        raise CheckpointError(f"checkpoint {path}: generator weights {bad[0]} hold NaN/Inf (the run diverged)")
     gen = build_generator(ckpt["model_config"], ckpt["generator"], str(path))
     return gen.eval(), dict(ckpt["data"])

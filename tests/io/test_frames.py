@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from h2h_engine.errors import FrameRangeError, InputError
-from h2h_engine.io import FramePattern, open_frames, parse_frame_range, read_image, write_image
+from h2h_engine.io import FramePattern, is_pattern, open_frames, parse_frame_range, read_image, write_image
 
 
 def test_parse_frame_range():
@@ -20,9 +20,16 @@ def test_patterns(tmp_path, pattern):
     assert p.path(1001).name == "shot.1001.exr"
 
 
-def test_bad_pattern(tmp_path):
-    with pytest.raises(FrameRangeError, match="exactly one"):
-        FramePattern.parse(str(tmp_path / "a.%04d.####.exr"))
+def test_only_the_file_names_last_field_is_a_pattern(tmp_path):
+    p = FramePattern.parse(str(tmp_path / "100%done" / "a.%04d.####.exr"))
+    assert p.path(7) == tmp_path / "100%done" / "a.%04d.0007.exr"
+    assert not is_pattern(str(tmp_path / "100%done" / "$F4" / "clip.mp4"))
+    take = tmp_path / "take#1.mp4"
+    assert is_pattern(str(take))
+    take.write_bytes(b"")
+    assert not is_pattern(str(take))  # a path that exists as a file is that file
+    with pytest.raises(FrameRangeError, match="no frame-number field"):
+        FramePattern.parse(str(tmp_path / "####" / "clip.mp4"))
 
 
 def test_video_frames(clip):

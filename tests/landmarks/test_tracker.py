@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from h2h_engine.errors import InputError, NoFaceError
+from h2h_engine.errors import ConfigError, InputError, NoFaceError
 from h2h_engine.io import open_frames, write_image
 from h2h_engine.landmarks import track_landmarks
 from h2h_engine.landmarks.dlib_models import hog_detector, shape_predictor
@@ -128,7 +128,7 @@ def test_all_no_face_raises():
 
 def test_bad_arguments(frames):
     seq = frames(GRID, 0, 1)
-    with pytest.raises(ValueError, match="face must be"):
+    with pytest.raises(ConfigError, match="face must be"):  # a user's knob value: a one-line CLI error
         track_landmarks(seq, face="biggest")
     with pytest.raises(ValueError, match="detector must be"):
         track_landmarks(seq, detector="mtcnn")

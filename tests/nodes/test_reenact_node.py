@@ -48,10 +48,12 @@ def test_rerun_reuses_tracks_and_training(reenacted, capsys):
     upstream = sorted(work.rglob("*.h2h.npz")) + sorted(work.glob("run-*/checkpoint.pt"))
     stamps = [p.stat().st_mtime_ns for p in upstream]
     before = out.stat().st_mtime_ns
-    assert main(args) == 0
+    assert main(args) == 2  # the output exists: kept unless --force (nothing recomputed to find that out)
+    assert "exists: pass --force" in capsys.readouterr().err and out.stat().st_mtime_ns == before
+    assert main(args + ["--force"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["checkpoint"].endswith("checkpoint.pt")
-    # the output is rewritten; tracks, retarget and the trained model come from the cache untouched
+    # with --force the output is rewritten; tracks, retarget and the trained model come from the cache
     assert out.stat().st_mtime_ns > before
     assert [p.stat().st_mtime_ns for p in upstream] == stamps and len(upstream) == 5  # 3 tracks, bank, model
 

@@ -150,7 +150,7 @@ def test_bad_inputs(run, target, tmp_path, capsys, monkeypatch):
     assert "nothing to resume" in capsys.readouterr().err
     # resuming with another model config
     assert main_train(_train_args(target, run, ["model.ngf=32"]) + ["--resume"]) == 2
-    assert "another model config" in capsys.readouterr().err
+    assert "model.ngf=32 differs from the run's config.yaml (16)" in capsys.readouterr().err
     # a corrupt checkpoint
     broken = _with_cache(run, tmp_path / "broken")
     (broken / "checkpoint.pt").write_bytes((run / "checkpoint.pt").read_bytes()[:5000])
