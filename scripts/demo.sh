@@ -13,7 +13,7 @@ VIDEOS=${H2H_VIDEOS:-../shared/videos}
 SRC="$VIDEOS/yerfor__MimicTalk__data_raw_examples_German_20s.mp4"
 TGT="$VIDEOS/tanshuai0219__EDTalk__test_data_pose_source2.mp4"
 h2h reenact --source "$SRC" --source-frames 0-499 --target "$TGT" --frames 0-1049 \
-  --mode face --preset preview --epochs 1 -o demo_out/reenact.mp4 "$@"
+  --mode face --preset preview --epochs 1 --force -o demo_out/reenact.mp4 "$@"
 RUN=$(ls -d demo_out/reenact.h2h/run-preview-face-e1-* | head -1)
 h2h eval self-reenactment "$RUN" --json > demo_out/eval.json
 python scripts/contact_sheet.py --source "$SRC" --plate "$TGT" --result demo_out/reenact.mp4 --run "$RUN" \
