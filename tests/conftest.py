@@ -42,3 +42,24 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords and not has_gpu:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory) -> Path:
+    """A head2head checkpoint holding a real generator (small, 64 px, untrained weights from a fixed seed):
+    what the pipeline does with frames does not depend on how well G was trained."""
+    import torch
+
+    from h2h_engine.morphable import load_model
+    from h2h_engine.synthesis.checkpoint import SCHEMA
+    from h2h_engine.synthesis.config import ModelConfig
+    from h2h_engine.synthesis.generator import Generator
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(size=64, ngf=8, n_downsample=2, n_blocks_encoder=1, n_blocks_decoder=1)
+    mm = load_model()
+    path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
+    torch.save({"schema": SCHEMA, "model_config": cfg.to_dict(), "generator": Generator(cfg).state_dict(),
+                "data": {"crop_margin": 1.6, "crop_smooth": 15, "morphable_digest": mm.digest,
+                         "morphable_name": mm.name}}, path)
+    return path

@@ -45,21 +45,6 @@ def _plate(path, size, frames=2):
             w.write(f, np.full((size, size, 3), 0.5, np.float32))
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """A real 64 px generator (untrained weights from a fixed seed) for the ICT model."""
-    from h2h_engine.synthesis.checkpoint import SCHEMA
-    from h2h_engine.synthesis.config import ModelConfig
-    from h2h_engine.synthesis.generator import Generator
-
-    torch.manual_seed(0)
-    cfg = ModelConfig(size=64, ngf=8, n_downsample=2, n_blocks_encoder=1, n_blocks_decoder=1)
-    mm = load_model()
-    path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
-    torch.save({"schema": SCHEMA, "model_config": cfg.to_dict(), "generator": Generator(cfg).state_dict(),
-                "data": {"crop_margin": 1.6, "crop_smooth": 15, "morphable_digest": mm.digest,
-                         "morphable_name": mm.name}}, path)
-    return path
 
 
 def test_synthesize_refuses_a_plate_of_another_size(h2h, one_line, fingerprint, shot, checkpoint, tmp_path):
