@@ -94,6 +94,14 @@ def read_stamp(path: str | Path) -> str:
 
 def reads_completely(path: str | Path) -> bool:
     """True when every pixel of the image decodes (a frame cut short by a crash or a full disk does not)."""
+    path = Path(path)
+    if _use_cv2(path):
+        try:
+            _cv2_read(path)
+            return True
+        except InputError:
+            return False
+    oiio = require("OpenImageIO", f"reading {path.name}")
     inp = oiio.ImageInput.open(str(path))
     if inp is None:
         return False
