@@ -19,6 +19,11 @@ def fit_shape_solve(mean: NDArray[np.float64], id_basis: NDArray[np.float64], ex
                     tolerance: float = 1e-12) -> tuple[NDArray[np.float64], NDArray[np.float64], float, int]:
     """Bounded batch identity/expression solve with fixed cameras -> (identity, expression, cost, iterations)."""
 
+# -- morphable model (csrc/bindings/bind_morphable.cpp) -----------------------------------------------------
+def blendshape(base: NDArray[np.float32], basis: NDArray[np.float32], coefs: NDArray[np.float32],
+               vertices: NDArray[np.int32] | None = None) -> NDArray[np.float32]:
+    """base (K, 3) + coefs (T, E) . basis (E, V, 3)[:, vertices] -> (T, K, 3); one fixed summation order per value."""
+
 # -- rasterizer (csrc/bindings/bind_raster.cpp) ------------------------------------------------------------
 def rasterize_fwd(pos: NDArray[np.float32], tri: NDArray[np.int32], width: int, height: int, cull_back: bool = True,
                   tri_id: NDArray[np.int32] | None = None, bary: NDArray[np.float32] | None = None,
@@ -34,6 +39,13 @@ def render_fwd(pos: NDArray[np.float32], tri: NDArray[np.int32], attr: NDArray[n
 def interpolate_fwd(attr: NDArray[np.float32], tri: NDArray[np.int32], tri_id: NDArray[np.int32],
                     bary: NDArray[np.float32]) -> NDArray[np.float32]:
     """attr (V, C) or (B, V, C) at (tri_id, bary) -> (B, H, W, C), 0 where tri_id < 0."""
+
+def warp_blend_fwd(tri_id: NDArray[np.int32], bary: NDArray[np.float32], tri: NDArray[np.int32],
+                   src_pos: NDArray[np.float32], src_depth: NDArray[np.float32], src_image: NDArray[np.uint8],
+                   frame: NDArray[np.int32], depth_of: NDArray[np.int32], weight: NDArray[np.float32],
+                   depth_tolerance: float) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+    """Driven raster tri_id (T, H, W) + bary, bank vertices (N, V, 3), depth rasters (U, H, W), crops
+    (N, H, W, 3), slots frame/depth_of/weight (T, M) -> blend (T, H, W, 3) uint8, cover (T, H, W)."""
 
 def rasterize_fwd_cuda(pos: int, tri: int, attr: int, zbuf: int, tri_id: int, bary: int, depth: int, image: int,
                        batch: int, num_vertices: int, num_triangles: int, width: int, height: int, channels: int,

@@ -54,6 +54,7 @@ class TrainConfig:
     seq_len_start: int = 3        # frames per training sequence at the start ...
     seq_len_max: int = 12         # ... doubling every grow_every_epochs up to this
     grow_every_epochs: int = 5
+    lambda_gan: float = 1.0       # weight of D_I's adversarial term for G (the paper: 1)
     lambda_fm: float = 10.0       # discriminator feature matching
     lambda_vgg: float = 10.0      # VGG19 perceptual
     lambda_l1: float = 0.0        # L1 to the real frame (not in the paper; speeds up tiny previews)

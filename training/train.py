@@ -218,7 +218,7 @@ class Trainer:
             mouth = batch["mouth"][:, pos:].flatten(0, 1)  # (B*P, 2)
             losses = self._g_losses(fake, real, cond, mouth, batch, torch.cat([hist, fake_seq], dim=1),
                                     matte.flatten(0, 1))
-            loss_g = (losses["g_gan"] + cfg.lambda_fm * losses["g_fm"] + cfg.lambda_vgg * losses["g_vgg"]
+            loss_g = (cfg.lambda_gan * losses["g_gan"] + cfg.lambda_fm * losses["g_fm"] + cfg.lambda_vgg * losses["g_vgg"]
                       + cfg.lambda_l1 * losses["g_l1"]
                       + cfg.lambda_mouth * (losses["g_mouth_gan"] + cfg.lambda_fm * losses["g_mouth_fm"])
                       + cfg.lambda_dynamics * losses["g_dyn_gan"])

@@ -1,4 +1,4 @@
-// Bindings of the rasterizer (csrc/common/rasterize.h): numpy in and out; CUDA entry takes device pointers.
+// Bindings of the rasterizer (csrc/common/rasterize.h) and the appearance warp (csrc/common/warp_blend.h): numpy in and out; CUDA entry takes device pointers.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -8,6 +8,7 @@
 
 #include "common/check.h"
 #include "common/rasterize.h"
+#include "common/warp_blend.h"
 
 namespace py = pybind11;
 
@@ -162,6 +163,62 @@ void RasterizeFwdCuda(std::uintptr_t pos, std::uintptr_t tri, std::uintptr_t att
 }
 #endif
 
+using U8Array = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+
+py::tuple WarpBlendFwd(const IntArray& tri_id, const FloatArray& bary, const IntArray& tri, const FloatArray& src_pos,
+                       const FloatArray& src_depth, const U8Array& src_image, const IntArray& frame,
+                       const IntArray& depth_of, const FloatArray& weight, float depth_tolerance) {
+  const char* fn = "warp_blend_fwd";
+  H2H_CHECK_SHAPE(tri_id, fn, "tri_id", "(T, H, W)", -1, -1, -1);
+  const int64_t t = tri_id.shape(0), h = tri_id.shape(1), w = tri_id.shape(2);
+  H2H_CHECK_SHAPE(bary, fn, "bary", "(T, H, W, 2) matching tri_id", t, h, w, 2);
+  H2H_CHECK_SHAPE(tri, fn, "tri", "(F, 3)", -1, 3);
+  H2H_CHECK_SHAPE(src_pos, fn, "src_pos", "(N, V, 3)", -1, -1, 3);
+  const int64_t n = src_pos.shape(0), v = src_pos.shape(1);
+  H2H_CHECK_SHAPE(src_image, fn, "src_image", "(N, H, W, 3) matching src_pos and tri_id", n, h, w, 3);
+  H2H_CHECK_SHAPE(src_depth, fn, "src_depth", "(U, H, W) matching tri_id", -1, h, w);
+  H2H_CHECK_SHAPE(frame, fn, "frame", "(T, M)", t, -1);
+  const int64_t m = frame.shape(1), u = src_depth.shape(0);
+  H2H_CHECK_SHAPE(depth_of, fn, "depth_of", "(T, M) matching frame", t, m);
+  H2H_CHECK_SHAPE(weight, fn, "weight", "(T, M) matching frame", t, m);
+  const int32_t* tr = tri.data();
+  for (int64_t k = 0; k < 3 * tri.shape(0); ++k)
+    H2H_CHECK(tr[k] >= 0 && tr[k] < v, fn, "tri holds vertex index " << tr[k] << " outside [0, " << v << ")");
+  const int32_t* ti = tri_id.data();
+  for (int64_t k = 0; k < t * h * w; ++k)
+    H2H_CHECK(ti[k] < tri.shape(0), fn, "tri_id holds triangle " << ti[k] << " of " << tri.shape(0));
+  for (int64_t k = 0; k < t * m; ++k) {
+    H2H_CHECK(frame.data()[k] >= 0 && frame.data()[k] < n, fn, "frame index " << frame.data()[k] << " outside [0, " << n << ")");
+    H2H_CHECK(depth_of.data()[k] >= 0 && depth_of.data()[k] < u, fn,
+              "depth index " << depth_of.data()[k] << " outside [0, " << u << ")");
+  }
+  py::array_t<uint8_t> out({t, h, w, int64_t{3}});
+  py::array_t<float> cover({t, h, w});
+  h2h::WarpBlendParams p;
+  p.tri_id = ti;
+  p.bary = bary.data();
+  p.tri = tr;
+  p.src_pos = src_pos.data();
+  p.src_depth = src_depth.data();
+  p.src_image = src_image.data();
+  p.frame = frame.data();
+  p.depth_of = depth_of.data();
+  p.weight = weight.data();
+  p.out = out.mutable_data();
+  p.cover = cover.mutable_data();
+  p.frames = static_cast<int>(t);
+  p.slots = static_cast<int>(m);
+  p.width = static_cast<int>(w);
+  p.height = static_cast<int>(h);
+  p.num_vertices = static_cast<int>(v);
+  p.depth_tolerance = depth_tolerance;
+  {
+    py::gil_scoped_release release;
+    h2h::WarpBlend(p);
+  }
+  return py::make_tuple(out, cover);
+}
+
 }  // namespace
 
 void BindRaster(py::module_& m) {
@@ -178,6 +235,10 @@ void BindRaster(py::module_& m) {
         "arrays to reuse them as outputs");
   m.def("interpolate_fwd", &InterpolateFwd, py::arg("attr"), py::arg("tri"), py::arg("tri_id"), py::arg("bary"),
         "attr (V,C) or (B,V,C) at (tri_id, bary) -> (B,H,W,C), 0 where tri_id < 0");
+  m.def("warp_blend_fwd", &WarpBlendFwd, py::arg("tri_id"), py::arg("bary"), py::arg("tri"), py::arg("src_pos"),
+        py::arg("src_depth"), py::arg("src_image"), py::arg("frame"), py::arg("depth_of"), py::arg("weight"),
+        py::arg("depth_tolerance"),
+        "retrieved training crops warped onto a driven raster and blended -> out (T,H,W,3) uint8, cover (T,H,W)");
 #if defined(H2H_WITH_CUDA)
   m.def("rasterize_fwd_cuda", &RasterizeFwdCuda, py::arg("pos"), py::arg("tri"), py::arg("attr"), py::arg("zbuf"),
         py::arg("tri_id"), py::arg("bary"), py::arg("depth"), py::arg("image"), py::arg("batch"),

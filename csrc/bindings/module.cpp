@@ -4,6 +4,7 @@
 namespace py = pybind11;
 
 void BindFit(py::module_& m);
+void BindMorphable(py::module_& m);
 void BindRaster(py::module_& m);
 
 PYBIND11_MODULE(_native, m) {
@@ -14,5 +15,6 @@ PYBIND11_MODULE(_native, m) {
   m.attr("has_cuda") = false;
 #endif
   BindFit(m);
+  BindMorphable(m);
   BindRaster(m);
 }

@@ -103,25 +103,28 @@ class MorphableModel:
         Args:
             identity: (n_id,) identity coefficients.
             expression: (n_exp,) or (T, n_exp) expression coefficients, or None for neutral.
-            vertices: optional (K,) vertex subset.
+            vertices: optional (K,) vertex subset (indices or a (V,) bool mask).
         Returns:
             (K, 3) or (T, K, 3) float32 vertices.
         """
-        sel = slice(None) if vertices is None else vertices
-        base = self.mean[sel] + np.tensordot(np.asarray(identity, np.float32), self.id_basis[:, sel], axes=1)
+        from .. import _native  # noqa: PLC0415 - the kernel module is built with the package
+
+        # Native blendshapes (csrc/common/blendshape.h): every vertex value summed in one fixed order, so a
+        # frame's vertices depend on its coefficients only (a batched GEMM's blocking depends on how many frames
+        # share the call: farm chunks would differ from the whole shot in the last bits), and a vertex subset is
+        # gathered from the bases without copying them.
+        idx = None
+        if vertices is not None:
+            vertices = np.asarray(vertices)
+            idx = (np.flatnonzero(vertices) if vertices.dtype == bool else vertices).astype(np.int32)
+        mean = self.mean if idx is None else self.mean[idx]
+        base = _native.blendshape(np.ascontiguousarray(mean, np.float32), self.id_basis,
+                                  np.asarray(identity, np.float32).reshape(1, self.n_id), idx)[0]  # (K, 3)
         if expression is None:
-            return base.astype(np.float32)
+            return base
         exp = np.asarray(expression, np.float32)
-        basis = self.exp_basis[:, sel].reshape(len(self.exp_basis), -1)  # (n_exp, K * 3)
-        if exp.ndim == 1:
-            return (base + (np.ascontiguousarray(exp) @ basis).reshape(base.shape)).astype(np.float32)
-        # One matrix-vector product per frame: a batched GEMM's blocking depends on how many frames share the
-        # call, so a frame's vertices (and the flow derived from them) would differ between a farm chunk and
-        # the whole shot in the last bits. Per frame, a frame's vertices depend on its coefficients only.
-        out = np.empty((len(exp), *base.shape), np.float32)
-        for t in range(len(exp)):
-            out[t] = base + (np.ascontiguousarray(exp[t]) @ basis).reshape(base.shape)
-        return out
+        out = _native.blendshape(base, self.exp_basis, exp.reshape(-1, self.n_exp), idx)
+        return out[0] if exp.ndim == 1 else out
 
     def region_mask(self, names: str | list[str] | tuple[str, ...]) -> np.ndarray:
         """(V,) bool mask of the vertices in the named regions or region groups (see REGION_GROUPS)."""

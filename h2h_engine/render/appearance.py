@@ -24,7 +24,7 @@ from scipy.ndimage import gaussian_filter1d
 from ..morphable.model import MorphableModel
 from ..track import Track
 from .nmfc import project_track, render_mesh
-from .raster import interpolate, rasterize
+from .raster import rasterize
 
 WARP_REGIONS = ("face", "mouth", "eyeballs")  # surface carried from training frames (face incl. jaw/throat)
 MATTE_REGIONS = ("face_narrow",)               # what face mode regenerates (before dilation)
@@ -107,44 +107,28 @@ class Warper:
         return self._depth[j]
 
     def warp(self, driven: Track, retrieval: Retrieval) -> tuple[np.ndarray, np.ndarray]:
-        """Blend of the retrieved training crops warped onto each driven frame.
+        """Blend of the retrieved training crops warped onto each driven frame (native kernel,
+        csrc/common/warp_blend.h).
 
         Returns:
             (T, S, S, 3) uint8 warp (0 where nothing was sampled) and (T, S, S) float32 coverage in [0, 1]
             (the weight of the retrieved frames that saw the pixel).
         """
-        w, h = self.size
+        from .. import _native  # noqa: PLC0415 - the kernels are built with the package
+
         proj = project_track(self.model, driven, self.box, self.size, self.mesh.vertices)  # (T, K, 3)
-        tol = DEPTH_TOLERANCE * w
-        out = np.zeros((len(driven), h, w, 3), np.uint8)
-        cover = np.zeros((len(driven), h, w), np.float32)
+        out, cover = [], []
         for a in range(0, len(driven), _RASTER_BATCH):
             r = rasterize(proj[a:a + _RASTER_BATCH], self.mesh.triangles, self.size)  # each frame drawn once
-            for t in range(a, min(a + _RASTER_BATCH, len(driven))):
-                drawn = r.tri_id[t - a] >= 0
-                if not drawn.any():
-                    continue
-                rows, cols = np.nonzero(drawn.any(1))[0], np.nonzero(drawn.any(0))[0]
-                win = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))  # the face's bounding box
-                tri_id, bary = r.tri_id[t - a][win][None], r.bary[t - a][win][None]
-                acc = np.zeros(tri_id.shape[1:] + (3,), np.float32)
-                wsum = np.zeros(tri_id.shape[1:], np.float32)
-                for j, wt in zip(retrieval.index[t], retrieval.weight[t]):
-                    if wt <= 0:
-                        continue
-                    src = interpolate(self.bank_proj[j], self.mesh.triangles, tri_id, bary)[0]  # (h, w, 3)
-                    x, y = src[..., 0] - 0.5, src[..., 1] - 0.5
-                    seen = cv2.remap(self._bank_depth(int(j)), x, y, cv2.INTER_NEAREST,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=-np.inf)
-                    ok = ((tri_id[0] >= 0) & (src[..., 2] >= seen - tol)).astype(np.float32) * wt
-                    px = cv2.remap(self.images[int(j)], x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                    acc += px.astype(np.float32) * ok[..., None]
-                    wsum += ok
-                have = wsum > 0
-                sub = out[t][win]
-                sub[have] = np.clip(acc[have] / wsum[have, None] + 0.5, 0, 255).astype(np.uint8)
-                cover[t][win] = np.minimum(wsum, 1.0)
-        return out, cover
+            index, weight = retrieval.index[a:a + len(r.tri_id)], retrieval.weight[a:a + len(r.tri_id)]
+            used, depth_of = np.unique(index, return_inverse=True)
+            depths = np.stack([self._bank_depth(int(j)) for j in used])  # (U, S, S)
+            o, c = _native.warp_blend_fwd(r.tri_id, r.bary, self.mesh.triangles, self.bank_proj, depths, self.images,
+                                          index.astype(np.int32), depth_of.reshape(index.shape).astype(np.int32),
+                                          weight.astype(np.float32), DEPTH_TOLERANCE * self.size[0])
+            out.append(o)
+            cover.append(c)
+        return np.concatenate(out), np.concatenate(cover)
 
 
 def face_matte(model: MorphableModel, driven: Track, own: Track | None, box: np.ndarray, size: tuple[int, int],

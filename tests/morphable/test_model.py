@@ -78,3 +78,21 @@ def test_shape_of_a_frame_does_not_depend_on_the_batch(model):
     sel = np.arange(0, model.n_vertices, 7)
     part = model.shape(ident, exp, vertices=sel)
     assert np.array_equal(model.shape(ident, exp[3:8], vertices=sel), part[3:8])
+
+
+def test_shape_equals_the_linear_model_in_float64(model):
+    """The native blendshape kernel is the model's definition, mean + id . id_basis + exp . exp_basis."""
+    rng = np.random.default_rng(4)
+    ident = rng.normal(size=model.n_id).astype(np.float32)
+    exp = rng.uniform(0, 1, size=(5, model.n_exp)).astype(np.float32)
+    exp[:, ::3] = 0  # zero coefficients are skipped by the kernel
+    ref = (model.mean.astype(np.float64) + np.tensordot(ident.astype(np.float64), model.id_basis, axes=1))[None] \
+        + np.tensordot(exp.astype(np.float64), model.exp_basis, axes=1)
+    got = model.shape(ident, exp)
+    assert got.dtype == np.float32 and got.shape == (5, model.n_vertices, 3)
+    assert np.abs(got - ref).max() < 1e-4 * np.abs(ref).max()
+    sel = np.arange(3, model.n_vertices, 11)
+    mask = np.zeros(model.n_vertices, bool)
+    mask[sel] = True
+    assert np.array_equal(model.shape(ident, exp, vertices=sel), got[:, sel])
+    assert np.array_equal(model.shape(ident, exp, vertices=mask), got[:, sel])

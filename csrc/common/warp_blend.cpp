@@ -1,0 +1,79 @@
+#include "common/warp_blend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace h2h {
+namespace {
+
+// Bilinear sample of a (H, W, 3) uint8 image at pixel coordinates (x, y) of pixel centres, border replicated.
+inline void Bilinear(const uint8_t* img, int w, int h, float x, float y, float* rgb) {
+  x = std::min(std::max(x, 0.0f), static_cast<float>(w - 1));
+  y = std::min(std::max(y, 0.0f), static_cast<float>(h - 1));
+  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
+  const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
+  const float fx = x - x0, fy = y - y0;
+  const uint8_t* a = img + 3 * (static_cast<int64_t>(y0) * w + x0);
+  const uint8_t* b = img + 3 * (static_cast<int64_t>(y0) * w + x1);
+  const uint8_t* c = img + 3 * (static_cast<int64_t>(y1) * w + x0);
+  const uint8_t* d = img + 3 * (static_cast<int64_t>(y1) * w + x1);
+  for (int k = 0; k < 3; ++k)
+    rgb[k] = (a[k] * (1 - fx) + b[k] * fx) * (1 - fy) + (c[k] * (1 - fx) + d[k] * fx) * fy;
+}
+
+}  // namespace
+
+void WarpBlend(const WarpBlendParams& p) {
+  const int64_t pixels = static_cast<int64_t>(p.width) * p.height;
+#pragma omp parallel
+  {
+    std::vector<float> acc(3 * pixels), wsum(pixels);
+#pragma omp for schedule(dynamic, 1)
+    for (int t = 0; t < p.frames; ++t) {
+      const int32_t* tri_id = p.tri_id + t * pixels;
+      const float* bary = p.bary + 2 * t * pixels;
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      std::fill(wsum.begin(), wsum.end(), 0.0f);
+      for (int s = 0; s < p.slots; ++s) {  // slot-major: one training frame's data at a time (cache)
+        const int64_t k = static_cast<int64_t>(t) * p.slots + s;
+        const float wt = p.weight[k];
+        if (!(wt > 0)) continue;
+        const int64_t j = p.frame[k];
+        const float* pos = p.src_pos + j * p.num_vertices * 3;
+        const float* depth = p.src_depth + p.depth_of[k] * pixels;
+        const uint8_t* image = p.src_image + j * pixels * 3;
+        for (int64_t o = 0; o < pixels; ++o) {
+          const int f = tri_id[o];
+          if (f < 0) continue;
+          const float b0 = bary[2 * o], b1 = bary[2 * o + 1], b2 = 1.0f - b0 - b1;
+          const int32_t* v = p.tri + 3 * static_cast<int64_t>(f);
+          const float* q0 = pos + 3 * static_cast<int64_t>(v[0]);
+          const float* q1 = pos + 3 * static_cast<int64_t>(v[1]);
+          const float* q2 = pos + 3 * static_cast<int64_t>(v[2]);
+          const float sx = b0 * q0[0] + b1 * q1[0] + b2 * q2[0] - 0.5f;  // pixel-centre coordinates
+          const float sy = b0 * q0[1] + b1 * q1[1] + b2 * q2[1] - 0.5f;
+          const float sz = b0 * q0[2] + b1 * q1[2] + b2 * q2[2];
+          const int nx = static_cast<int>(std::floor(sx + 0.5f)), ny = static_cast<int>(std::floor(sy + 0.5f));
+          if (nx >= 0 && nx < p.width && ny >= 0 && ny < p.height &&  // outside its raster nothing hides it
+              sz < depth[static_cast<int64_t>(ny) * p.width + nx] - p.depth_tolerance)
+            continue;  // hidden in the training frame
+          float rgb[3];
+          Bilinear(image, p.width, p.height, sx, sy, rgb);
+          for (int c = 0; c < 3; ++c) acc[3 * o + c] += wt * rgb[c];
+          wsum[o] += wt;
+        }
+      }
+      uint8_t* out = p.out + 3 * t * pixels;
+      float* cover = p.cover + t * pixels;
+      for (int64_t o = 0; o < pixels; ++o) {
+        const float w = wsum[o];
+        for (int c = 0; c < 3; ++c)
+          out[3 * o + c] = w > 0 ? static_cast<uint8_t>(std::min(255.0f, std::max(0.0f, acc[3 * o + c] / w + 0.5f))) : 0;
+        cover[o] = std::min(w, 1.0f);
+      }
+    }
+  }
+}
+
+}  // namespace h2h
