@@ -14,6 +14,7 @@ import yaml
 
 from h2h_engine.errors import ConfigError
 from h2h_engine.io.yaml_file import read_yaml_mapping
+from h2h_engine.render.appearance import AppearanceSettings
 from h2h_engine.synthesis.config import ModelConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -34,6 +35,11 @@ class DataConfig:
     retrieval_exclude: int = 25   # training frames never retrieve frames this close to themselves (copies)
     matte_dilate: float = 0.025   # face matte: dilation of the rendered face, fraction of the crop side
     matte_feather: float = 0.02   # face matte: soft edge, fraction of the crop side
+
+    def appearance(self, retrieval_scale: float = 0.0) -> AppearanceSettings:
+        """The retrieval and matte settings (render/appearance.py) these knobs make."""
+        return AppearanceSettings(self.retrieval_k, self.retrieval_slots, self.retrieval_sigma, self.matte_dilate,
+                                  self.matte_feather, self.retrieval_exclude, retrieval_scale)
 
 
 @dataclass(frozen=True)

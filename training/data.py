@@ -20,7 +20,7 @@ import torch
 from h2h_engine.errors import InputError
 from h2h_engine.io import FramePattern, atomic_path, is_pattern, open_frames
 from h2h_engine.morphable import load_model_for
-from h2h_engine.render.appearance import Retrieval, Warper, face_matte, retrieve
+from h2h_engine.render.appearance import Retrieval, Warper
 from h2h_engine.render.conditioning import render_conditioning
 from h2h_engine.render.crop import crop_box_for_track, crop_frames
 from h2h_engine.synthesis.inference import appearance_channels, conditioning_stack, temporal_stack
@@ -206,29 +206,18 @@ def _build_cache(video: Path, track: Track, model, cfg: TrainConfig, folder: Pat
                                  "retrieval_scale": scale}))
 
 
-def bank_retrieval(track: Track, bank: Track, cfg: TrainConfig, scale: float = 0.0,
-                   exclude: bool = False) -> Retrieval:
-    """Retrieval of ``track``'s frames from the training frames ``bank`` with the config's knobs; ``exclude``:
-    ``track`` is the bank itself (training frames skip their ``retrieval_exclude`` neighbours)."""
-    d = cfg.data
-    return retrieve(track.expression, bank.expression, k=d.retrieval_k, slots=d.retrieval_slots,
-                    temporal_sigma=d.retrieval_sigma, exclude_radius=d.retrieval_exclude if exclude else 0,
-                    query_rows=np.arange(len(track)) if exclude else None, scale=scale)
-
-
 def _build_appearance(track: Track, model, cfg: TrainConfig, box: np.ndarray, folder: Path,
                       progress: Callable[[int, int, str], None] | None) -> float:
     """Face matte and appearance warps of every frame; returns the retrieval bandwidth. Held-out frames
     retrieve from all training frames, as any driven frame does at inference."""
-    d, s, t = cfg.data, cfg.model.size, len(track)
+    look, s, t = cfg.data.appearance(), cfg.model.size, len(track)
     n_train = n_train_of(t, cfg)
     images = np.load(folder / "images.npy", mmap_mode="r")
-    _save_npy(folder / "matte.npy", face_matte(model, track, None, box, (s, s), d.matte_dilate,
-                                               d.matte_feather).astype(np.float16))
+    _save_npy(folder / "matte.npy", look.matte(model, track, None, box, (s, s)).astype(np.float16))
     bank = track.slice(int(track.frames[0]), int(track.frames[n_train - 1]))
-    train_r = bank_retrieval(bank, bank, cfg, exclude=True)
+    train_r = look.retrieve(bank, bank, exclude=True)
     held = track.slice(int(track.frames[n_train]), int(track.frames[-1])) if n_train < t else None
-    held_r = bank_retrieval(held, bank, cfg, scale=train_r.scale) if held is not None else None
+    held_r = cfg.data.appearance(train_r.scale).retrieve(held, bank) if held is not None else None
     index = np.concatenate([train_r.index] + ([held_r.index] if held_r else []))
     weight = np.concatenate([train_r.weight] + ([held_r.weight] if held_r else []))
     warper = Warper(model, bank, images[:n_train], box)

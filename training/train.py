@@ -455,11 +455,8 @@ def _write_bank(run_dir: Path, track: str | Path, data: ShotData) -> None:
 def _bank_record(cfg: TrainConfig, data: ShotData) -> dict[str, Any]:
     """The checkpoint's ``appearance`` record: the bank (paths relative to the run dir) and the retrieval and
     matte settings inference must repeat."""
-    d = cfg.data
     return {"bank_images": f"{BANK}/images.npy", "bank_track": f"{BANK}/bank.h2h.npz",
-            "retrieval_k": d.retrieval_k, "retrieval_slots": d.retrieval_slots,
-            "retrieval_sigma": d.retrieval_sigma, "retrieval_scale": data.retrieval_scale,
-            "matte_dilate": d.matte_dilate, "matte_feather": d.matte_feather}
+            **cfg.data.appearance(data.retrieval_scale).record()}
 
 
 def _init_distributed() -> tuple[int, int]:

@@ -22,7 +22,7 @@ from ..io.frames import FramePattern, is_pattern
 from ..io.image import read_image
 from ..io.writer import FrameWriter, is_movie
 from ..morphable import load_model_for
-from ..render.appearance import Retrieval, Warper, face_matte, retrieve
+from ..render.appearance import AppearanceSettings, Retrieval, Warper
 from ..render.conditioning import render_conditioning
 from ..render.crop import crop_box_for_track, crop_frames, paste_back
 from ..synthesis.checkpoint import load_generator, read_checkpoint
@@ -54,11 +54,10 @@ class _Appearance:
             raise InputError(f"checkpoint {checkpoint} needs its run's appearance bank ({record['bank_images']}, "
                              f"{record['bank_track']} beside it); copy the whole run folder")
         bank = Track.load(bank_path)
-        self.record, self.model, self.trk, self.box, self.size = record, model, trk, box, size
+        self.model, self.trk, self.box, self.size = model, trk, box, size
         self.warper = Warper(model, bank, np.load(images, mmap_mode="r"), box)
-        self.retrieval = retrieve(trk.expression, bank.expression, k=record["retrieval_k"],
-                                  slots=record["retrieval_slots"], temporal_sigma=record["retrieval_sigma"],
-                                  scale=record["retrieval_scale"])
+        self.settings = AppearanceSettings.from_record(record)
+        self.retrieval = self.settings.retrieve(trk, bank)
         self.own = Track.load(plate_track) if plate_track else None
         if self.own is not None:
             model.check_compatible(self.own.model_name, self.own.model_digest, f"plate track {plate_track}")
@@ -73,8 +72,7 @@ class _Appearance:
                 raise InputError(f"the plate track lacks frames of {part.frames[0]}-{part.frames[-1]}")
             own = self.own.slice(int(part.frames[0]), int(part.frames[-1]))
         s = (self.size, self.size)
-        matte = face_matte(self.model, part, own, self.box, s, self.record["matte_dilate"],
-                           self.record["matte_feather"])
+        matte = self.settings.matte(self.model, part, own, self.box, s)
         r = Retrieval(self.retrieval.index[lo:hi + 1], self.retrieval.weight[lo:hi + 1], self.retrieval.scale)
         warp, cover = self.warper.warp(part, r)
         return matte, warp, cover

@@ -15,7 +15,8 @@ Everything is a function of the whole driven track (not of a frame range), so fa
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import cv2
 import numpy as np
@@ -80,6 +81,40 @@ def retrieve(query: np.ndarray, bank: np.ndarray, k: int = 4, slots: int = 6, te
     return Retrieval(top.astype(np.int64), tw.astype(np.float32), float(scale))
 
 
+@dataclass(frozen=True)
+class AppearanceSettings:
+    """The retrieval and matte settings of a run: set by the trainer's data config, stored in the checkpoint's
+    ``appearance`` record, and repeated by inference from there (one place for both)."""
+
+    retrieval_k: int              # nearest training frames per frame (see :func:`retrieve`)
+    retrieval_slots: int          # ... kept per frame after smoothing the weights over time
+    retrieval_sigma: float        # ... Gaussian smoothing of the weights over frames, frames
+    matte_dilate: float           # face matte: dilation of the rendered face, fraction of the crop side
+    matte_feather: float          # face matte: soft edge, fraction of the crop side
+    retrieval_exclude: int = 0    # training frames never retrieve frames this close to themselves (copies)
+    retrieval_scale: float = 0.0  # the bandwidth (0: measured on the queries; the trainer stores the training one)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "AppearanceSettings":
+        """From a checkpoint's ``appearance`` record (other keys, such as the bank's paths, are ignored)."""
+        return cls(**{f.name: record[f.name] for f in fields(cls) if f.name in record})
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def retrieve(self, driven: Track, bank: Track, exclude: bool = False) -> Retrieval:
+        """Retrieval of ``driven``'s frames from the training frames ``bank``; ``exclude``: ``driven`` is the
+        bank itself (training frames skip their ``retrieval_exclude`` neighbours)."""
+        return retrieve(driven.expression, bank.expression, k=self.retrieval_k, slots=self.retrieval_slots,
+                        temporal_sigma=self.retrieval_sigma, exclude_radius=self.retrieval_exclude if exclude else 0,
+                        query_rows=np.arange(len(driven)) if exclude else None, scale=self.retrieval_scale)
+
+    def matte(self, model: MorphableModel, driven: Track, own: Track | None, box: np.ndarray,
+              size: tuple[int, int]) -> np.ndarray:
+        """(T, H, W) face-mode matte of ``driven`` (see :func:`face_matte`)."""
+        return face_matte(model, driven, own, box, size, self.matte_dilate, self.matte_feather)
+
+
 class Warper:
     """Warps training crops of a shot onto driven frames (see module docstring).
 
@@ -106,9 +141,9 @@ class Warper:
             self._depth[j] = np.where(r.tri_id[0] >= 0, r.depth[0], -np.inf).astype(np.float32)
         return self._depth[j]
 
-    def warp(self, driven: Track, retrieval: Retrieval) -> tuple[np.ndarray, np.ndarray]:
-        """Blend of the retrieved training crops warped onto each driven frame (native kernel,
-        csrc/common/warp_blend.h).
+    def warp(self, driven: Track, retrieval: Retrieval, impl: str = "native") -> tuple[np.ndarray, np.ndarray]:
+        """Blend of the retrieved training crops warped onto each driven frame: the native kernel
+        (csrc/common/warp_blend.h), or ``impl="ref"`` its numpy/OpenCV reference, frame by frame and slot by slot.
 
         Returns:
             (T, S, S, 3) uint8 warp (0 where nothing was sampled) and (T, S, S) float32 coverage in [0, 1]
@@ -116,19 +151,52 @@ class Warper:
         """
         from .. import _native  # noqa: PLC0415 - the kernels are built with the package
 
+        if impl not in ("native", "ref"):
+            raise ValueError(f"impl must be native or ref; got {impl!r}")
         proj = project_track(self.model, driven, self.box, self.size, self.mesh.vertices)  # (T, K, 3)
         out, cover = [], []
         for a in range(0, len(driven), _RASTER_BATCH):
             r = rasterize(proj[a:a + _RASTER_BATCH], self.mesh.triangles, self.size)  # each frame drawn once
             index, weight = retrieval.index[a:a + len(r.tri_id)], retrieval.weight[a:a + len(r.tri_id)]
-            used, depth_of = np.unique(index, return_inverse=True)
-            depths = np.stack([self._bank_depth(int(j)) for j in used])  # (U, S, S)
-            o, c = _native.warp_blend_fwd(r.tri_id, r.bary, self.mesh.triangles, self.bank_proj, depths, self.images,
-                                          index.astype(np.int32), depth_of.reshape(index.shape).astype(np.int32),
-                                          weight.astype(np.float32), DEPTH_TOLERANCE * self.size[0])
+            if impl == "ref":
+                o, c = self._warp_ref(r.tri_id, r.bary, index, weight)
+            else:
+                used, depth_of = np.unique(index, return_inverse=True)
+                depths = np.stack([self._bank_depth(int(j)) for j in used])  # (U, S, S)
+                o, c = _native.warp_blend_fwd(r.tri_id, r.bary, self.mesh.triangles, self.bank_proj, depths,
+                                              self.images, index.astype(np.int32),
+                                              depth_of.reshape(index.shape).astype(np.int32),
+                                              weight.astype(np.float32), DEPTH_TOLERANCE * self.size[0])
             out.append(o)
             cover.append(c)
         return np.concatenate(out), np.concatenate(cover)
+
+    def _warp_ref(self, tri_id: np.ndarray, bary: np.ndarray, index: np.ndarray, weight: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """The kernel's definition in numpy + OpenCV for a driven raster (B, S, S) and its slots (B, M)."""
+        from .raster import interpolate  # noqa: PLC0415
+
+        w, h = self.size
+        out, cover = np.zeros((len(tri_id), h, w, 3), np.uint8), np.zeros((len(tri_id), h, w), np.float32)
+        for t in range(len(tri_id)):
+            acc, wsum = np.zeros((h, w, 3), np.float32), np.zeros((h, w), np.float32)
+            for j, wt in zip(index[t], weight[t]):
+                if wt <= 0:
+                    continue
+                src = interpolate(self.bank_proj[j], self.mesh.triangles, tri_id[t:t + 1], bary[t:t + 1])[0]
+                x, y = src[..., 0] - 0.5, src[..., 1] - 0.5
+                seen = cv2.remap(self._bank_depth(int(j)), x, y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                                 borderValue=-np.inf)
+                ok = ((tri_id[t] >= 0) & (src[..., 2] >= seen - DEPTH_TOLERANCE * w)).astype(np.float32) * wt
+                px = cv2.remap(np.asarray(self.images[int(j)], np.float32), x, y, cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+                acc += px * ok[..., None]
+                wsum += ok
+            have = wsum > 0
+            out[t][have] = np.clip(acc[have] / wsum[have, None] + 0.5, 0, 255).astype(np.uint8)
+            cover[t] = np.minimum(wsum, 1.0)
+        return out, cover
+
 
 
 def face_matte(model: MorphableModel, driven: Track, own: Track | None, box: np.ndarray, size: tuple[int, int],

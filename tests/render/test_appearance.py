@@ -74,38 +74,6 @@ def test_face_matte_covers_both_faces_and_is_zero_far_away(shot, model):
     assert (grown > 0).sum() > (face_matte(model, a, None, box, size)[0] > 0).sum()
 
 
-def _warp_reference(warper: Warper, driven: Track, r) -> tuple[np.ndarray, np.ndarray]:
-    """The warp written out with numpy and OpenCV, frame by frame and slot by slot (the kernel's definition)."""
-    import cv2
-
-    from h2h_engine.render.appearance import DEPTH_TOLERANCE
-    from h2h_engine.render.raster import interpolate
-
-    w, h = warper.size
-    proj = project_track(warper.model, driven, warper.box, warper.size, warper.mesh.vertices)
-    ras = rasterize(proj, warper.mesh.triangles, warper.size)
-    out, cover = np.zeros((len(driven), h, w, 3), np.uint8), np.zeros((len(driven), h, w), np.float32)
-    for t in range(len(driven)):
-        acc, wsum = np.zeros((h, w, 3), np.float32), np.zeros((h, w), np.float32)
-        for j, wt in zip(r.index[t], r.weight[t]):
-            if wt <= 0:
-                continue
-            src = interpolate(warper.bank_proj[j], warper.mesh.triangles, ras.tri_id[t:t + 1], ras.bary[t:t + 1])[0]
-            x, y = src[..., 0] - 0.5, src[..., 1] - 0.5
-            dep = rasterize(warper.bank_proj[j:j + 1], warper.mesh.triangles, warper.size)
-            seen = cv2.remap(np.where(dep.tri_id[0] >= 0, dep.depth[0], -np.inf).astype(np.float32), x, y,
-                             cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=-np.inf)
-            ok = ((ras.tri_id[t] >= 0) & (src[..., 2] >= seen - DEPTH_TOLERANCE * w)).astype(np.float32) * wt
-            px = cv2.remap(warper.images[j].astype(np.float32), x, y, cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
-            acc += px * ok[..., None]
-            wsum += ok
-        have = wsum > 0
-        out[t][have] = np.clip(acc[have] / wsum[have, None] + 0.5, 0, 255).astype(np.uint8)
-        cover[t] = np.minimum(wsum, 1)
-    return out, cover
-
-
 def test_native_warp_equals_its_reference_and_does_not_depend_on_the_chunk(shot, model):
     track, box, images = shot
     bank = track.slice(0, 23)
@@ -113,7 +81,7 @@ def test_native_warp_equals_its_reference_and_does_not_depend_on_the_chunk(shot,
     driven = track.slice(24, 47)
     r = retrieve(driven.expression, bank.expression, k=3, slots=4, temporal_sigma=1.5)
     warp, cover = warper.warp(driven, r)
-    ref_warp, ref_cover = _warp_reference(warper, driven, r)
+    ref_warp, ref_cover = warper.warp(driven, r, impl="ref")
     assert np.array_equal(cover > 0, ref_cover > 0) or (np.abs(cover - ref_cover) > 1e-3).mean() < 1e-3
     assert np.abs(cover - ref_cover).mean() < 1e-3
     both = (cover > 0) & (ref_cover > 0)

@@ -1,0 +1,124 @@
+"""Benchmark of the appearance path of the CPU presets (render/appearance.py) and of their whole inference.
+
+On a real shot (the Track node on 120 frames of a shared clip; the first 80 are the training bank, the last 40
+are driven), in one run on this machine:
+- the appearance warp (6 retrieved training frames carried onto each driven frame through the 3DMM and
+  blended): the native kernel (csrc/common/warp_blend.h) against its numpy/OpenCV reference, frame by frame
+  and slot by slot (``Warper.warp(impl="ref")``), as a ratio;
+- the face matte and the per-frame conditioning (NMFC + eyes + mask) they come with;
+- whole face-mode inference of the ``instant`` and ``preview`` presets through the Synthesize node's
+  per-frame path (conditioning, appearance, the network, the composite onto the 256 px-crop plate at the
+  clip's own resolution), frames/s and peak memory (a fresh process each). ``preview`` is timed untrained
+  (``--stop-after 1``): its cost does not depend on its weights.
+
+    python benchmarks/bench_appearance.py [--threads 2] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+CLIP = REPO.parent / "shared" / "videos" / "tanshuai0219__EDTalk__test_data_pose_source2.mp4"
+FRAMES, BANK = 120, 80
+
+
+def _h2h(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "h2h_engine.cli", "--progress", "none", *args], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def _best(fn: Any, repeats: int) -> float:
+    """Best wall-clock seconds of ``fn()`` over ``repeats`` runs."""
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _kernels(track_path: str, threads: int, repeats: int) -> dict[str, float]:
+    import torch  # noqa: PLC0415
+
+    from h2h_engine.io import open_frames  # noqa: PLC0415
+    from h2h_engine.morphable import load_model_for  # noqa: PLC0415
+    from h2h_engine.render.appearance import Warper, face_matte, retrieve  # noqa: PLC0415
+    from h2h_engine.render.conditioning import render_conditioning  # noqa: PLC0415
+    from h2h_engine.render.crop import crop_box_for_track, crop_frames  # noqa: PLC0415
+    from h2h_engine.track import Track  # noqa: PLC0415
+
+    torch.set_num_threads(threads)
+    trk = Track.load(track_path)
+    model = load_model_for(trk)
+    box = crop_box_for_track(trk, model)
+    images = crop_frames(np.stack([rgb for _, rgb in open_frames(str(CLIP), (0, BANK - 1))]), box, (256, 256))
+    bank, driven = trk.slice(0, BANK - 1), trk.slice(BANK, FRAMES - 1)
+    warper = Warper(model, bank, images, box)
+    r = retrieve(driven.expression, bank.expression, k=4, slots=6, temporal_sigma=1.5)
+    warper.warp(driven.slice(BANK, BANK + 3), r)  # warm-up: bank depth rasters of the first frames
+    n = len(driven)
+    return {"warp_native": n / _best(lambda: warper.warp(driven, r), repeats),
+            "warp_ref": n / _best(lambda: warper.warp(driven, r, impl="ref"), 1),
+            "matte": n / _best(lambda: face_matte(model, driven, driven, box, (256, 256)), repeats),
+            "conditioning": n / _best(lambda: render_conditioning(model, driven, (256, 256), crop=box,
+                                                                  what=("nmfc", "eyes", "mask")), repeats)}
+
+
+def _inference(run: str, track_path: str, threads: int, repeats: int) -> dict[str, float]:
+    """frames/s of the Synthesize node's frame path over the driven frames, and this process's peak RSS (MB)."""
+    import torch  # noqa: PLC0415
+
+    from h2h_engine.nodes.synthesize import plate_reader, synthesize_frames  # noqa: PLC0415
+
+    torch.set_num_threads(threads)
+
+    def once() -> None:
+        plate, space = plate_reader(str(CLIP), (BANK, FRAMES - 1))
+        for _ in synthesize_frames(f"{run}/checkpoint.pt", track_path, (BANK, FRAMES - 1), plate, device="cpu",
+                                   plate_space=space, plate_track=track_path):
+            pass
+
+    seconds = _best(once, repeats)
+    return {"fps": (FRAMES - BANK) / seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _in_process(fn: Any, *args: Any) -> dict[str, float]:
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads (torch and OpenMP)")
+    ap.add_argument("--repeats", type=int, default=3, help="timing runs per case (best kept)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        track = f"{tmp}/t.h2h.npz"
+        _h2h("track", str(CLIP), "--frames", f"0-{FRAMES - 1}", "-o", track)
+        k = _in_process(_kernels, track, args.threads, args.repeats)
+        print(f"appearance warp, 256 px, 6 slots: native {k['warp_native']:.1f} frames/s | reference (numpy + "
+              f"OpenCV, frame by frame) {k['warp_ref']:.1f} frames/s | ratio {k['warp_native'] / k['warp_ref']:.1f}x")
+        print(f"face matte (driven + plate face) {k['matte']:.1f} frames/s | conditioning (NMFC + eyes + mask) "
+              f"{k['conditioning']:.1f} frames/s")
+        for preset in ("instant", "preview"):
+            run = f"{tmp}/run-{preset}"
+            _h2h("train", "--preset", preset, "--target", str(CLIP), "--track", track, "-o", run, "--no-progress",
+                 "--set", f"data.train_fraction={BANK / FRAMES}", *(["--stop-after", "1"] if preset == "preview"
+                                                                  else []))
+            r = _in_process(_inference, run, track, args.threads, args.repeats)
+            print(f"inference {preset:<7} (face mode, 256 px crop composited on the {CLIP.stem[-12:]} plate): "
+                  f"{r['fps']:.2f} frames/s, peak {r['peak_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
