@@ -6,7 +6,8 @@ shows source | target plate | result (with the result's detected landmarks in gr
 in red) | per-pixel error of the result against the plate, for ``STRIP_ROWS`` evenly spaced frames; per-frame
 plots (jawOpen of driving vs result, identity distance to target and source, motion-compensated flicker,
 reprojection error; frames without a face shaded); the summary table; the exact command and the versions
-that made it. ``DIR/contact_sheet.png`` holds the strips above the plots for hosts that cannot show HTML.
+that made it; on load, a small script marks ``<body data-images="shown/total">`` (and logs a console error when
+an image fails). ``DIR/contact_sheet.png`` holds the strips above the plots for hosts that cannot show HTML.
 Both files are written atomically, the page last.
 """
 from __future__ import annotations
@@ -201,7 +202,17 @@ against the plate (black 0, white 100 and above).</p>
 <h2>Made by</h2>
 <p><code>{e(" ".join(command))}</code></p>
 <table id="versions">{vers}</table>
+<p id="images-status">images: not checked (scripts off)</p>
 <script type="application/json" id="summary-data">{data}</script>
+<script>
+window.addEventListener("load", function () {{
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.filter(function (i) {{ return i.complete && i.naturalWidth > 0; }}).length;
+  document.body.setAttribute("data-images", ok + "/" + imgs.length);
+  document.getElementById("images-status").textContent = "images: " + ok + " of " + imgs.length + " shown";
+  if (ok < imgs.length) {{ console.error("h2h QC: " + (imgs.length - ok) + " image(s) failed to load"); }}
+}});
+</script>
 </body></html>
 """
 
