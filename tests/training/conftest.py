@@ -1,5 +1,5 @@
 """Real reenactments for the evaluation tests: the news anchor of German_20s (A, the target) driven by the
-speaker of EDTalk mouth_source (B) and by himself, 30 frames each, with the no-network ``instant`` preset
+speaker of EDTalk mouth_source (B), and by himself, 30 frames each, with the no-network ``instant`` preset
 (seconds), plus one ``h2h eval reenactment --report --json`` of the B-driven result shared by the tests."""
 from __future__ import annotations
 
@@ -17,22 +17,31 @@ FRAMES = "0-29"
 IDENTITY_FRAMES = "6"  # rows with a dlib descriptor (dlib's network is the slow part on 2 cores)
 
 
-@pytest.fixture(scope="session")
-def reenactments(tmp_path_factory, clip) -> dict[str, str]:
-    """Paths: ``a``/``b`` the clips, ``ab``/``aa`` the results (A driven by B / by A), their ``*_driving``
-    tracks, ``target`` (A's track) and ``source`` (B's track)."""
+def _reenact(source: str, target: str, output: Path, work: Path) -> dict:
     from h2h_engine.nodes import get_spec
 
+    return get_spec("reenact")(source=source, source_frames=FRAMES, target=target, frames=FRAMES, preset="instant",
+                               mode="face", output=str(output), work_dir=str(work))
+
+
+@pytest.fixture(scope="session")
+def reenactments(tmp_path_factory, clip) -> dict[str, str]:
+    """Paths: ``a``/``b`` the clips, ``ab`` the result of A driven by B, ``ab_driving`` its driving track,
+    ``target`` (A's track) and ``source`` (B's track), ``work`` the reenact work folder."""
     a, b = str(clip("German_20s")), str(clip("EDTalk__test_data_mouth_source"))
     root = tmp_path_factory.mktemp("reenact")
-    out = {"a": a, "b": b}
-    for name, src in (("ab", b), ("aa", a)):
-        r = get_spec("reenact")(source=src, source_frames=FRAMES, target=a, frames=FRAMES, preset="instant",
-                                mode="face", output=str(root / f"{name}.mp4"), work_dir=str(root / "work"))
-        out.update({name: r["output"], f"{name}_driving": r["retargeted_track"], "target": r["target_track"]})
-        if name == "ab":
-            out["source"] = r["source_track"]
-    return out
+    r = _reenact(b, a, root / "ab.mp4", root / "work")
+    return {"a": a, "b": b, "ab": r["output"], "ab_driving": r["retargeted_track"], "target": r["target_track"],
+            "source": r["source_track"], "work": str(root / "work")}
+
+
+@pytest.fixture(scope="session")
+def self_reenactment(reenactments) -> tuple[str, str]:
+    """(result, driving track) of A driven by himself (A's track comes from the shared work folder's cache)."""
+    work = Path(reenactments["work"])
+    r = _reenact(reenactments["a"], reenactments["a"], work.parent / "aa.mp4", work)
+    assert r["target_track"] == reenactments["target"]
+    return r["output"], r["retargeted_track"]
 
 
 def _write_movie(frames: str, frame_range: tuple[int, int], path: Path) -> str:
