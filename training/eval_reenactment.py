@@ -27,14 +27,14 @@ and compared with the target's track: the tracker's noise floor on footage that 
 last step (zero for a lossless sequence, whose frames track exactly as the target's did; identity: the real
 target frames against the target's references). ``baseline`` holds the same for another result of the same
 driving track (e.g. the no-network ``instant`` preset's) when one is given. Identity descriptors are
-computed on ``IDENTITY_FRAMES`` evenly spaced rows (dlib's network is the slow part). Frames where the tracker found no face in the result are listed
-and left out of the means.
+computed on ``IDENTITY_FRAMES`` evenly spaced rows (dlib's network is the slow part). Frames where the
+tracker found no face in the result are listed and left out of the means.
 """
 from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -66,8 +66,6 @@ CURVES = {"jaw_open": ("jawOpen",), "mouth_corners": ("mouthSmile_L", "mouthSmil
 IDENTITY_FRAMES = 16   # result (and real plate) rows that get a descriptor by default (0: every row)
 REFERENCE_FRAMES = 8   # real frames of the target (and of the source) whose descriptors identify them
 FLICKER_SIZE = 256     # side of the face crop the flicker is measured on, px
-# Per-frame measures (lower is better) and how the summary aggregates them.
-SERIES = ("expression_rmse", "mouth_nme", "rotation_deg", "translation_px", "gaze_error")
 
 
 @dataclass
@@ -75,12 +73,12 @@ class Scored:
     """Everything measured on one shot (a result, or the real plate) against its reference track, T rows."""
 
     track: Track                   # the shot as our tracker sees it
-    series: dict[str, np.ndarray]  # SERIES name -> (T,) float64 (NaN where undefined)
+    series: dict[str, np.ndarray]  # per-frame error name -> (T,) float64 (NaN where undefined)
     curves: dict[str, tuple[np.ndarray, np.ndarray]]  # CURVES name -> ((T,) shot, (T,) reference)
     descriptors: np.ndarray        # (T, 128) dlib descriptors (NaN rows without a face)
     flicker: np.ndarray            # (T,) motion-compensated change from the previous frame (NaN at row 0)
-    flicker_sums: list[tuple[float, int]] = field(default_factory=list)  # per-frame (sum, pixels) of it
-    crops: np.ndarray | None = None  # (T, S, S, 3) uint8 face crops (kept for the report)
+    flicker_sums: list[tuple[float, int]]  # per-frame (sum of L2, pixels) of it, rows 1..T-1
+    crops: np.ndarray              # (T, S, S, 3) uint8 face crops (the report shows them)
 
     @property
     def has_face(self) -> np.ndarray:
@@ -189,8 +187,8 @@ def _reference_descriptors(path: str, frames: np.ndarray, landmarks: np.ndarray 
     """(K, 128) descriptors of up to REFERENCE_FRAMES evenly spaced frames of a real shot: at the given
     (T, 68, 2) landmarks of ``frames``, or (None) at landmarks tracked on a contiguous stretch of them."""
     if landmarks is None:  # the source: track a stretch in the middle of the frames used
-        mid = len(frames) // 2
-        lo, hi = int(frames[max(mid - REFERENCE_FRAMES // 2, 0)]), int(frames[min(mid + REFERENCE_FRAMES // 2, len(frames) - 1)])
+        mid, half = len(frames) // 2, REFERENCE_FRAMES // 2
+        lo, hi = int(frames[max(mid - half, 0)]), int(frames[min(mid + half, len(frames) - 1)])
         lm = track_landmarks(open_frames(path, (lo, hi)))
         keep = (lm.flags & FLAG_NO_FACE) == 0
         frames, landmarks = lm.frames[keep], lm.landmarks[keep]
@@ -221,10 +219,12 @@ class Inputs:
 
 
 def _footage(recorded: Any, given: str | None, what: str, flag: str) -> str:
-    path = given or recorded
-    if not isinstance(path, str) or not Path(path).exists() and "%" not in path and "#" not in path:
-        raise InputError(f"the {what} footage {path!r} recorded in the tracks is missing: pass {flag}")
-    return path
+    """The real footage to use: ``given`` (the flag's value) or the path a track recorded, which must exist."""
+    if given:
+        return given
+    if not isinstance(recorded, str) or not (is_pattern(recorded) or Path(recorded).is_file()):
+        raise InputError(f"the {what} footage {recorded!r} recorded in the tracks is missing: pass {flag}")
+    return recorded
 
 
 def load_inputs(driving_path: str, target_path: str, plate: str | None = None,
@@ -354,7 +354,8 @@ def evaluate_reenactment(result: str, driving: str, target: str, plate: str | No
     with tempfile.TemporaryDirectory(prefix="h2h-eval-") as tmp:
         real = score_shot(reencode_plate(inp.plate, (first, last), result, Path(tmp)), None, inp.target, inp, box,
                           "target plate", identity_frames, progress)
-    base = score_shot(baseline, None, inp.driving, inp, box, "baseline", identity_frames, progress) if baseline else None
+    base = (score_shot(baseline, None, inp.driving, inp, box, "baseline", identity_frames, progress)
+            if baseline else None)
     target_refs = _reference_descriptors(inp.plate, inp.target_all.frames, inp.target_all.landmarks)
     source_refs = (target_refs if inp.source is None
                    else _reference_descriptors(inp.source, np.unique(inp.source_frames), None))
