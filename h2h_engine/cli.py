@@ -124,20 +124,27 @@ def _cmd_info(args: argparse.Namespace) -> int:
 # hands the rest of the command line to ``training.cli``.
 TRAINER_COMMANDS = {
     "train": ("main_train", "train the Head2Head GAN on one target shot (h2h train --help)"),
-    "eval": ("main_eval", "evaluate a run: h2h eval self-reenactment RUN_DIR [--json]"),
+    "eval": ("main_eval", "evaluate: h2h eval self-reenactment RUN_DIR | h2h eval reenactment RESULT --driving "
+                          "TRACK --target TRACK"),
     "export-generator": ("main_export", "write a checkpoint's generator as TorchScript"),
 }
+
+
+# ``h2h eval KIND``: the trainer's function per kind of evaluation.
+EVAL_COMMANDS = {"self-reenactment": "main_eval", "reenactment": "main_eval_reenactment"}
 
 
 def _run_trainer_command(argv: Sequence[str], progress: str) -> int:
     import importlib  # noqa: PLC0415
 
     name, rest = argv[0], list(argv[1:])
+    function = TRAINER_COMMANDS[name][0]
     if name == "eval":
-        if not rest or rest[0] != "self-reenactment":
-            print("h2h: error: usage: h2h eval self-reenactment RUN_DIR [--json]", file=sys.stderr)
+        if not rest or rest[0] not in EVAL_COMMANDS:
+            print("h2h: error: usage: h2h eval self-reenactment RUN_DIR [--json] | h2h eval reenactment RESULT "
+                  "--driving TRACK --target TRACK [--json] [--report DIR]", file=sys.stderr)
             return 2
-        rest = rest[1:]
+        function, rest = EVAL_COMMANDS[rest[0]], rest[1:]
     if name == "train" and progress != "bar" and "--no-progress" not in rest:
         rest.append("--no-progress")  # the trainer draws a bar or nothing
     try:
@@ -146,7 +153,7 @@ def _run_trainer_command(argv: Sequence[str], progress: str) -> int:
         print("h2h: error: the trainer package `training` is not installed (pip install -e . from the repository)",
               file=sys.stderr)
         return 2
-    return getattr(cli, TRAINER_COMMANDS[name][0])(rest)
+    return getattr(cli, function)(rest)
 
 
 _GLOBAL_OPTIONS = {"--progress": True, "--print-result": False}  # option -> takes a value

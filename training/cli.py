@@ -1,7 +1,8 @@
-"""Command lines of the trainer: ``h2h train``, ``h2h eval self-reenactment`` and ``h2h export-generator``.
+"""Command lines of the trainer: ``h2h train``, ``h2h eval self-reenactment``, ``h2h eval reenactment`` and
+``h2h export-generator``.
 
-Also runnable as ``python -m training.cli {train,eval,export} ...`` (what ``torchrun`` launches for
-multi-GPU training: ``torchrun --nproc_per_node 8 -m training.cli train --target ... -o RUN``).
+Also runnable as ``python -m training.cli {train,eval,eval-reenactment,export} ...`` (what ``torchrun``
+launches for multi-GPU training: ``torchrun --nproc_per_node 8 -m training.cli train --target ... -o RUN``).
 Each ``main_*`` returns an exit status: 0, or after printing one line the status of
 :func:`~h2h_engine.errors.report_errors` (2 for an H2HError).
 """
@@ -140,6 +141,52 @@ def main_eval(argv: Sequence[str] | None = None) -> int:
     return _guard(_eval, eval_parser(), argv)
 
 
+def eval_reenactment_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="h2h eval reenactment",
+                                description="Score a synthesized result with no ground truth: our tracker on the "
+                                "result against the driving track (expression, pose, gaze), dlib identity against "
+                                "the target's and the source's real frames, motion-compensated flicker; each beside "
+                                "the same measures on the real target plate.")
+    p.add_argument("result", help="the synthesized movie or image sequence (row i made from the driving track's row i)")
+    p.add_argument("--driving", required=True, help="the driving (retargeted) track the result was made from")
+    p.add_argument("--target", required=True, help="the target's own track (h2h track of the plate)")
+    p.add_argument("--plate", help="the target's real footage (default: the one its track records)")
+    p.add_argument("--source", help="the source's real footage (default: the one the driving track records)")
+    p.add_argument("--baseline", help="another result of the same driving track (e.g. the instant preset's), "
+                   "scored the same way")
+    p.add_argument("--identity-frames", type=int, default=None, metavar="N",
+                   help="evenly spaced rows that get a dlib descriptor (0: all; default 16)")
+    p.add_argument("--report", metavar="DIR", help="write the QC page DIR/index.html and DIR/contact_sheet.png")
+    p.add_argument("--force", action="store_true", help="replace an existing report")
+    p.add_argument("--json", action="store_true", help="print the JSON summary instead of a table")
+    return p
+
+
+def _eval_reenactment(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .eval_reenactment import IDENTITY_FRAMES, evaluate_reenactment, format_reenactment  # noqa: PLC0415
+    from .qc_report import REPORT_PAGE, write_report  # noqa: PLC0415
+
+    if args.identity_frames is not None and args.identity_frames < 0:
+        raise ConfigError(f"--identity-frames must be >= 0; got {args.identity_frames}")
+    inputs = [args.result, args.driving, args.target, args.plate, args.source, args.baseline]
+    page = str(Path(args.report) / REPORT_PAGE) if args.report else None
+    with claim_output(page, inputs, force=args.force) if page else contextlib.nullcontext():
+        ev = evaluate_reenactment(args.result, args.driving, args.target, plate=args.plate, source=args.source,
+                                  baseline=args.baseline, identity_frames=IDENTITY_FRAMES if args.identity_frames
+                                  is None else args.identity_frames)
+        if page:
+            write_report(args.report, ev, ["h2h", "eval", "reenactment", *argv])
+    print(json.dumps(ev.summary, indent=2) if args.json else format_reenactment(ev.summary))
+    return 0
+
+
+def main_eval_reenactment(argv: Sequence[str] | None = None) -> int:
+    """``h2h eval reenactment RESULT --driving TRACK --target TRACK [--json] [--report DIR]`` (argv starts after
+    ``reenactment``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return _guard(lambda args: _eval_reenactment(args, argv), eval_reenactment_parser(), argv)
+
+
 def export_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="h2h export-generator",
                                 description="Write a checkpoint's generator as TorchScript for hosts that run it.")
@@ -165,7 +212,8 @@ def main_export(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"train": main_train, "eval": main_eval, "export": main_export}
+    commands = {"train": main_train, "eval": main_eval, "eval-reenactment": main_eval_reenactment,
+                "export": main_export}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m training.cli {{{','.join(commands)}}} ...", file=sys.stderr)
         return 2

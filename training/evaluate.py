@@ -2,7 +2,7 @@
 
 The model's frames are composited as a user gets them (face region: inside the face matte over the true
 plate; crop region: the whole crop). Metrics on uint8 RGB frames at the model's size, averaged over the
-test frames:
+test sequence:
 - ``apd``: APD-L2, the Euclidean norm of the per-pixel RGB difference, averaged over the frame (0-441);
 - ``mapd``: the same over pixels inside the NMFC mask (NMFC channel sum > 0.01);
 - ``matte_apd``: the same over the regenerated region (face matte > 0; the whole crop in head mode);
@@ -10,6 +10,10 @@ test frames:
 - ``psnr`` (dB) and ``ssim`` (Gaussian window 11, sigma 1.5, per channel, Wang et al. 2004);
 - ``flicker``: mean L2 change between consecutive frames inside the regenerated region; its baseline is
   the real footage's own (``real``), so the ratio is the flicker added.
+The four L2 metrics aggregate as the authors do, pixel-weighted over the whole test sequence: the sum of the
+per-pixel distances over all frames divided by the number of pixels counted (``model``); the mean of the
+per-frame means, which differs whenever the mask size changes, is kept as ``model_frame_mean``. PSNR and
+SSIM are per-frame means.
 Every metric is also computed for no-network baselines composited the same way: the mean training frame
 and, when the run has appearance warps, the ``instant`` composite (retrieved training frames warped to the
 test frame); ``best_baseline`` is the better of them and ``ratio`` = model / best (below 1 is better for the
@@ -45,6 +49,7 @@ from .data import ShotData, prepare_data
 from .train import CHECKPOINT
 
 METRICS = ("apd", "mapd", "matte_apd", "mouth_apd", "psnr", "ssim")
+L2_METRICS = ("apd", "mapd", "matte_apd", "mouth_apd")  # aggregated pixel-weighted over the sequence
 HIGHER_IS_BETTER = ("psnr", "ssim")
 FLOOR_LAG = 2  # frames between a test frame and the real frame warped onto it for the neighbour floor
 HEAT_MAX = 100.0  # L2 error (0-255 units) shown as the hottest colour in heat maps
@@ -58,10 +63,20 @@ def l2_error_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def apd_l2(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
     """APD-L2 of two (H, W, 3) uint8 frames, over ``mask`` (H, W) bool pixels when given (nan if empty)."""
+    total, count = l2_sum(a, b, mask)
+    return total / count if count else float("nan")
+
+
+def l2_sum(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, int]:
+    """(sum of the per-pixel L2 distances, pixels counted) of two (H, W, 3) uint8 frames over ``mask`` (H, W)."""
     e = l2_error_map(a, b)
-    if mask is None:
-        return float(e.mean())
-    return float(e[mask].mean()) if mask.any() else float("nan")
+    return (float(e.sum()), e.size) if mask is None else (float(e[mask].sum()), int(mask.sum()))
+
+
+def pixel_weighted(sums: list[tuple[float, int]]) -> float:
+    """The authors' aggregation of per-frame (sum, pixels) over a sequence: all sums over all pixels (nan if none)."""
+    n = sum(c for _, c in sums)
+    return sum(s for s, _ in sums) / n if n else float("nan")
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -94,11 +109,27 @@ def mouth_window(box: np.ndarray, crop: int, size: int) -> tuple[slice, slice]:
 
 
 def frame_metrics(fake: np.ndarray, real: np.ndarray, nmfc_mask: np.ndarray, region: np.ndarray,
-                  mouth: tuple[slice, slice]) -> dict[str, float]:
-    """All per-frame metrics of one (S, S, 3) uint8 frame pair; ``region`` (S, S) bool the regenerated area."""
-    return {"apd": apd_l2(fake, real), "mapd": apd_l2(fake, real, nmfc_mask),
-            "matte_apd": apd_l2(fake, real, region), "mouth_apd": apd_l2(fake[mouth], real[mouth]),
+                  mouth: tuple[slice, slice]) -> dict[str, Any]:
+    """All per-frame metrics of one (S, S, 3) uint8 frame pair; ``region`` (S, S) bool the regenerated area.
+    The L2_METRICS are (sum, pixels) pairs (see :func:`pixel_weighted`), PSNR and SSIM floats."""
+    return {"apd": l2_sum(fake, real), "mapd": l2_sum(fake, real, nmfc_mask),
+            "matte_apd": l2_sum(fake, real, region), "mouth_apd": l2_sum(fake[mouth], real[mouth]),
             "psnr": psnr(fake, real), "ssim": ssim(fake, real)}
+
+
+def sequence_scores(per_frame: list[dict[str, Any]]) -> dict[str, float]:
+    """Sequence figures of :func:`frame_metrics` dicts: L2_METRICS pixel-weighted (and ``<name>_frame_mean``,
+    the mean of per-frame means over frames with pixels), PSNR and SSIM as means."""
+    out: dict[str, float] = {}
+    for k in METRICS:
+        if k in L2_METRICS:
+            sums = [d[k] for d in per_frame]
+            out[k] = pixel_weighted(sums)
+            means = [s / c for s, c in sums if c]
+            out[f"{k}_frame_mean"] = float(np.mean(means)) if means else float("nan")
+        else:
+            out[k] = float(np.nanmean([d[k] for d in per_frame]))
+    return out
 
 
 def flicker(frames: np.ndarray, region: np.ndarray) -> float:
@@ -182,8 +213,8 @@ def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) 
     mouths = [mouth_window(data.mouth_box[data.n_train + j], crop, size) for j in range(len(real))]
 
     def scores(frames: np.ndarray) -> dict[str, float]:
-        per = [frame_metrics(frames[j], real[j], nmfc[j], region[j], mouths[j]) for j in range(len(real))]
-        out = {k: float(np.nanmean([d[k] for d in per])) for k in METRICS}
+        out = sequence_scores([frame_metrics(frames[j], real[j], nmfc[j], region[j], mouths[j])
+                               for j in range(len(real))])
         out["flicker"] = flicker(frames, region)
         return out
 
@@ -201,6 +232,8 @@ def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) 
         best = max(vals, key=vals.get) if name in HIGHER_IS_BETTER else min(vals, key=vals.get)
         summary[name] = {"model": mine[name], **{f"{k}_baseline": v for k, v in vals.items()},
                          "best_baseline": best, "ratio": mine[name] / vals[best] if vals[best] else float("nan")}
+        if name in L2_METRICS:
+            summary[name]["model_frame_mean"] = mine[f"{name}_frame_mean"]
     summary["neighbour_floor"] = {"lag": FLOOR_LAG, **{k: floor[k] for k in ("mapd", "matte_apd", "mouth_apd")}}
     real_flicker = flicker(real, region)
     summary["flicker"] = {"model": mine["flicker"], "real": real_flicker,

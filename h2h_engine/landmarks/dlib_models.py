@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 SHAPE_68 = "shape_predictor_68_face_landmarks.dat"
 CNN_DETECTOR = "mmod_human_face_detector.dat"
+FACE_RECOGNITION = "dlib_face_recognition_resnet_model_v1.dat"
 
 
 def dlib_module() -> ModuleType:
@@ -54,3 +55,9 @@ def hog_detector() -> dlib.fhog_object_detector:
 def cnn_detector() -> dlib.cnn_face_detection_model_v1:
     """dlib's MMOD CNN face detector, loaded once per process."""
     return dlib_module().cnn_face_detection_model_v1(str(model_file(CNN_DETECTOR)))
+
+
+@lru_cache(maxsize=None)
+def face_recognizer() -> dlib.face_recognition_model_v1:
+    """dlib's ResNet face-recognition model (128-D descriptors; same person below 0.6), loaded once per process."""
+    return dlib_module().face_recognition_model_v1(str(model_file(FACE_RECOGNITION)))

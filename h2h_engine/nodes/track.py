@@ -16,10 +16,10 @@ from .knobs import COLOURSPACE, FORCE
 from .spec import Knob, NodeSpec, Port
 
 
-def run(input: str, output: str, frames: tuple[int, int] | None, model: str, config: str, detector: str,
-        face: str, colourspace: str, force: bool, progress: Callable[[int, int, str], None]) -> dict[str, Any]:
-    """Track one shot and write its track file; returns :func:`summarize`'s dict. (``force``, replacing an
-    existing OUT, is applied by the spec's output claim before this runs.)"""
+def track_shot(input: str, frames: tuple[int, int] | None = None, model: str = "ict", config: str = "",
+               detector: str = "hog", face: str = "largest", colourspace: str = "auto",
+               progress: Callable[[int, int, str], None] | None = None) -> Track:
+    """Landmarks, pupils and the batch 3DMM fit of one shot (movie or sequence) as a Track (nothing written)."""
     mm = load_model(model)
     cfg = load_fit_config(config or None)
     source = open_frames(input, frames, colourspace)
@@ -28,12 +28,19 @@ def run(input: str, output: str, frames: tuple[int, int] | None, model: str, con
                          total=len(known) if known else None)
     weights = np.where(lm.flags & FLAG_NO_FACE, 0.0, 1.0).astype(np.float32)  # (T,)
     fit = fit_video(mm, lm.landmarks, weights, cfg, progress=progress)
-    track = Track(frames=lm.frames, landmarks=lm.landmarks, pupils=lm.pupils, confidence=lm.confidence,
-                  flags=lm.flags, identity=fit.identity, expression=fit.expression, rotation=fit.rotation,
-                  translation=fit.translation, scale=fit.scale, rmse=fit.rmse, image_size=lm.image_size,
-                  fps=source.fps, model_name=mm.name, model_digest=mm.digest,
-                  meta={"source": str(input), "detector": detector, "face": face, "colourspace": colourspace,
-                        "config": dataclasses.asdict(cfg), "model_file": str(resolve_model_path(model).resolve())})
+    return Track(frames=lm.frames, landmarks=lm.landmarks, pupils=lm.pupils, confidence=lm.confidence,
+                 flags=lm.flags, identity=fit.identity, expression=fit.expression, rotation=fit.rotation,
+                 translation=fit.translation, scale=fit.scale, rmse=fit.rmse, image_size=lm.image_size,
+                 fps=source.fps, model_name=mm.name, model_digest=mm.digest,
+                 meta={"source": str(input), "detector": detector, "face": face, "colourspace": colourspace,
+                       "config": dataclasses.asdict(cfg), "model_file": str(resolve_model_path(model).resolve())})
+
+
+def run(input: str, output: str, frames: tuple[int, int] | None, model: str, config: str, detector: str,
+        face: str, colourspace: str, force: bool, progress: Callable[[int, int, str], None]) -> dict[str, Any]:
+    """Track one shot and write its track file; returns :func:`summarize`'s dict. (``force``, replacing an
+    existing OUT, is applied by the spec's output claim before this runs.)"""
+    track = track_shot(input, frames, model, config, detector, face, colourspace, progress)
     track.save(output)
     return summarize(track)
 
