@@ -2,7 +2,8 @@
 ``h2h export-generator``.
 
 Also runnable as ``python -m training.cli {train,eval,eval-reenactment,export} ...`` (what ``torchrun``
-launches for multi-GPU training: ``torchrun --nproc_per_node 8 -m training.cli train --target ... -o RUN``).
+launches for multi-GPU training: ``torchrun --standalone --nproc_per_node 8 -m training.cli train --target ...
+-o RUN``; several machines: see :mod:`training.distributed`).
 Each ``main_*`` returns an exit status: 0, or after printing one line the status of
 :func:`~h2h_engine.errors.report_errors` (2 for an H2HError).
 """

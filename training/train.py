@@ -6,14 +6,13 @@ matching + VGG19, optional L1) and the discriminators once. Sequences start at r
 a zero state and grow from ``seq_len_start`` to ``seq_len_max`` frames, doubling every ``grow_every_epochs``.
 The learning rate decays linearly to 0 over the last ``decay_epochs``.
 
-Multi-process data parallel under ``torchrun`` (NCCL on GPUs, gloo on CPU): every rank trains on its own
-sequences and gradients are averaged across ranks before each optimizer step.
+Multi-process data parallel under ``torchrun`` (see :mod:`training.distributed`): G and the discriminators
+are wrapped in DistributedDataParallel, and every rank trains on its share of each step's sequences.
 """
 from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import sys
 import time
@@ -40,6 +39,7 @@ from h2h_engine.track import Track
 
 from .config import TrainConfig, dump_config
 from .data import ShotData, prepare_data
+from .distributed import LossStep, data_parallel, init_distributed, local_rank, rank_share
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -119,19 +119,6 @@ def crop_mouth(x: torch.Tensor, centres: torch.Tensor, size: int) -> torch.Tenso
     return torch.stack([x[i, :, y0:y0 + size, x0:x0 + size] for i, (x0, y0) in enumerate(c)])
 
 
-def _average_gradients(params: list[nn.Parameter], world: int) -> None:
-    grads = [p.grad for p in params if p.grad is not None]
-    if world == 1 or not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= world
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset:offset + g.numel()].view_as(g))
-        offset += g.numel()
-
-
 def _set_requires_grad(modules: dict[str, nn.Module], flag: bool) -> None:
     for m in modules.values():
         for p in m.parameters():
@@ -147,7 +134,7 @@ class Trainer:
         self.rank, self.world, self.show_progress = rank, world, show_progress
         dev = pick_device(cfg.device)
         if dev.type == "cuda" and dev.index is None:
-            dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            dev = torch.device("cuda", local_rank())
         self.device = dev
         self.amp = dev.type == "cuda" and cfg.amp
         self.nets = build_networks(cfg, dev, say=self._say)
@@ -155,13 +142,20 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.nets.g.parameters(), lr=cfg.lr, betas=betas)
         self.d_params = [p for d in self.nets.discriminators().values() for p in d.parameters()]
         self.opt_d = torch.optim.Adam(self.d_params, lr=cfg.lr, betas=betas)
+        # DDP wrappers (the modules themselves in one process). G's step calls the discriminators unwrapped
+        # (frozen); their own step is one forward of all of them, where D_D's long temporal scales may not fit
+        # the sequence yet (unused parameters).
+        self.g = data_parallel(self.nets.g, world, dev)
+        self.d_step = data_parallel(LossStep(self.nets.discriminators(), self._d_losses), world, dev,
+                                    find_unused=self.nets.d_dyn is not None)
         self.per_epoch = steps_per_epoch(cfg, data.n_train, world)
         self.total_steps = (cfg.epochs + cfg.decay_epochs) * self.per_epoch
         self.step = 0
         self.seq_index = -1
         self.seq_len = 0
         self.pos = 0
-        self.starts = np.zeros(cfg.batch, np.int64)
+        self.global_starts = np.zeros(cfg.batch * world, np.int64)  # every rank's sequences, interleaved
+        self.starts = np.zeros(cfg.batch, np.int64)  # this rank's share
         self.fakes = torch.zeros(cfg.batch, 0, 3, cfg.model.size, cfg.model.size, device=dev)  # (B, pos, 3, S, S)
 
     # -- helpers ------------------------------------------------------------------------------------------
@@ -175,8 +169,10 @@ class Trainer:
     def _new_sequence(self) -> None:
         self.seq_index += 1
         self.seq_len = seq_len_at(self.cfg, self.step, self.per_epoch, self.data.n_train)
-        rng = np.random.default_rng([self.cfg.seed, self.rank, self.seq_index])
-        self.starts = rng.integers(0, self.data.n_train - self.seq_len + 1, size=self.cfg.batch)
+        # one stream for the global batch (its key is what single-process runs always used)
+        rng = np.random.default_rng([self.cfg.seed, 0, self.seq_index])
+        self.global_starts = rng.integers(0, self.data.n_train - self.seq_len + 1, size=self.cfg.batch * self.world)
+        self.starts = rank_share(self.global_starts, self.rank, self.world)
         self.fakes = self.fakes[:, :0]
         self.pos = 0
 
@@ -204,7 +200,7 @@ class Trainer:
         with self._autocast():
             outs = []
             for j in range(p):
-                y = nets.g(batch["cond_in"][:, pos + j], prev)
+                y = self.g(batch["cond_in"][:, pos + j], prev)
                 outs.append(y)
                 if n_prev:
                     prev = torch.cat([prev[:, 3:], y], dim=1)
@@ -223,19 +219,17 @@ class Trainer:
                       + cfg.lambda_mouth * (losses["g_mouth_gan"] + cfg.lambda_fm * losses["g_mouth_fm"])
                       + cfg.lambda_dynamics * losses["g_dyn_gan"])
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        _average_gradients(list(nets.g.parameters()), self.world)
+        loss_g.backward()  # DDP averages G's gradients over the ranks
         self.opt_g.step()
 
         _set_requires_grad(dis, True)
         fake_seq = fake_seq.detach()
         with self._autocast():
-            d_losses = self._d_losses(fake_seq.flatten(0, 1), real, cond, mouth, batch,
-                                      torch.cat([hist, fake_seq], dim=1))
+            d_losses = self.d_step(fake_seq.flatten(0, 1), real, cond, mouth, batch,
+                                   torch.cat([hist, fake_seq], dim=1))
             loss_d = sum(d_losses.values())
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
-        _average_gradients(self.d_params, self.world)
         self.opt_d.step()
 
         self.fakes = torch.cat([hist, fake_seq.float()], dim=1)
@@ -324,12 +318,12 @@ class Trainer:
             "optimizer_d": self.opt_d.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
             "carry": {"seq_index": self.seq_index, "seq_len": self.seq_len, "pos": self.pos,
-                      "world": self.world, "starts": torch.from_numpy(self.starts.copy()),
+                      "world": self.world, "starts": torch.from_numpy(self.global_starts.copy()),
                       "fakes": self._gather_fakes()},
         }
 
     def _check_ranks_agree(self) -> None:
-        """Under torchrun, every rank must hold the same weights (gradients are averaged); fail loudly if not."""
+        """Under torchrun, every rank must hold the same weights (DDP averages gradients); fail loudly if not."""
         if self.world == 1:
             return
         params = [self.nets.g, *self.nets.discriminators().values()]
@@ -337,7 +331,7 @@ class Trainer:
         parts = [torch.empty_like(mine) for _ in range(self.world)]
         dist.all_gather(parts, mine)
         if any(not torch.equal(parts[0], p) for p in parts[1:]):
-            raise RuntimeError("data-parallel ranks hold different weights (gradient averaging failed)")
+            raise RuntimeError("data-parallel ranks hold different weights (DDP gradient averaging failed)")
 
     def save(self) -> Path:
         """Write ``RUN_DIR/checkpoint.pt`` atomically (rank 0; a collective call under torchrun)."""
@@ -370,8 +364,13 @@ class Trainer:
             raise CheckpointError(f"{path} cannot be resumed: {str(e).splitlines()[0][:160]}") from None
         self.step = int(ckpt["step"])
         self.seq_index, self.seq_len, self.pos = int(carry["seq_index"]), int(carry["seq_len"]), int(carry["pos"])
-        self.starts = carry["starts"].numpy().copy()
+        self.global_starts = carry["starts"].numpy().copy()
         if int(carry["world"]) == self.world:
+            if len(self.global_starts) != self.cfg.batch * self.world:
+                raise CheckpointError(f"{path} carries {len(self.global_starts)} sequence starts, not {self.world} "
+                                      f"x {self.cfg.batch} (an older multi-process run): resume it with another "
+                                      "number of processes (its sequences restart) or start a new run dir")
+            self.starts = rank_share(self.global_starts, self.rank, self.world)
             self.fakes = carry["fakes"][self.rank].to(self.device)
         else:  # another number of processes: start fresh sequences
             self._say(f"h2h train: resumed with {self.world} processes (checkpoint had {carry['world']}); "
@@ -459,18 +458,6 @@ def _bank_record(cfg: TrainConfig, data: ShotData) -> dict[str, Any]:
             **cfg.data.appearance(data.retrieval_scale).record()}
 
 
-def _init_distributed() -> tuple[int, int]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1
-    if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if backend == "nccl":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        dist.init_process_group(backend)
-    return dist.get_rank(), dist.get_world_size()
-
-
 def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: TrainConfig, resume: bool = False,
           stop_after: int | None = None, show_progress: bool = True, time_budget: float | None = None) -> Path:
     """Train (or resume) a run; returns the checkpoint path. Under ``torchrun`` every rank calls this.
@@ -480,7 +467,7 @@ def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: Train
     """
     if cfg.lambda_vgg > 0 and not cfg.random_vgg:
         resolve_vgg(cfg)  # fail before the data is prepared
-    rank, world = _init_distributed()
+    rank, world = init_distributed(pick_device(cfg.device).type == "cuda")
     run_dir = Path(run_dir)
     ckpt_path = run_dir / CHECKPOINT
     if ckpt_path.exists() and not resume:

@@ -6,6 +6,10 @@ fails when a spec changes without the snapshot being regenerated on purpose::
     python -m h2h_engine.nodes.snapshot            # check: list the differences, exit 1 if any
     python -m h2h_engine.nodes.snapshot --update   # accept the current specs (review the diff first)
 
+``--update`` also writes the specs JSON the Nuke plugin ships (``plugin/nuke/h2h_nuke/specs.json``,
+``{"schema": "H2HNodeSpecs.1", "nodes": ...}``): the plugin builds its menu and Groups from it without
+running the engine, and the snapshot test fails when it is stale.
+
 Removing or renaming a knob, changing its type or narrowing its choices breaks saved scripts; those
 changes are reported as ``BREAKING``.
 """
@@ -20,11 +24,22 @@ from typing import Any
 from . import SPECS
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "tests" / "node_specs.json"
+PLUGIN_SPECS = Path(__file__).resolve().parents[2] / "plugin" / "nuke" / "h2h_nuke" / "specs.json"
+PLUGIN_SCHEMA = "H2HNodeSpecs.1"
 
 
 def current() -> dict[str, Any]:
     """``{node name: spec JSON}`` of every registered node, in registration order."""
     return {name: spec.to_json() for name, spec in SPECS.items()}
+
+
+def plugin_specs() -> dict[str, Any]:
+    """What ``PLUGIN_SPECS`` must hold: the current specs under a schema tag."""
+    return {"schema": PLUGIN_SCHEMA, "nodes": current()}
+
+
+def _json_text(d: dict[str, Any]) -> str:
+    return json.dumps(d, indent=1, sort_keys=False) + "\n"
 
 
 def load(path: Path = SNAPSHOT) -> dict[str, Any]:
@@ -73,9 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     old, new = load(), current()
     diffs = differences(old, new)
     if args.update:
-        SNAPSHOT.write_text(json.dumps(new, indent=1, sort_keys=False) + "\n")
-        print(f"wrote {SNAPSHOT} ({len(new)} nodes)" + "".join(f"\n  {d}" for d in diffs))
+        SNAPSHOT.write_text(_json_text(new))
+        PLUGIN_SPECS.write_text(_json_text(plugin_specs()))
+        print(f"wrote {SNAPSHOT} and {PLUGIN_SPECS} ({len(new)} nodes)" + "".join(f"\n  {d}" for d in diffs))
         return 0
+    if not PLUGIN_SPECS.is_file() or json.loads(PLUGIN_SPECS.read_text()) != plugin_specs():
+        diffs.append(f"{PLUGIN_SPECS} is stale")
     for d in diffs:
         print(d)
     return 1 if diffs else 0

@@ -1,4 +1,4 @@
-# Head2Head menu: Nodes > Head2Head, one Group per engine node (built from `h2h specs`).
+# Head2Head menu: Nodes > Head2Head, one Group per engine node (built from the shipped h2h_nuke/specs.json).
 import h2h_nuke.host
 
 h2h_nuke.host.install_menu()

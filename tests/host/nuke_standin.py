@@ -5,8 +5,13 @@ It records what the plugin does (menus, Groups, knobs, Read settings, progress) 
 """
 from __future__ import annotations
 
+import re
 import types
+import weakref
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 class Knob:
@@ -38,6 +43,26 @@ class Knob:
     def execute(self) -> None:
         self.executed += 1
 
+    def evaluate(self) -> str:
+        """Nuke's substitutions: TCL ``[value NODE.KNOB]`` / ``[file dirname|tail|rootname X]`` (innermost
+        first), then frame tokens (``####``, ``%04d``) -> the current frame."""
+        text, inner = str(self._value), re.compile(r"\[([^\[\]]*)\]")
+        while inner.search(text):
+            text = inner.sub(lambda m: _tcl(m.group(1).split()), text)
+        return re.sub(r"%0?\d*d|#+", lambda m: f"{STATE.frame:0{len(m.group(0))}d}" if m.group(0)[0] == "#"
+                      else m.group(0) % STATE.frame, text)
+
+
+def _tcl(words: list[str]) -> str:
+    if words[0] == "value":
+        node, _, knob = words[1].rpartition(".")
+        target = STATE.root if node == "root" else STATE.root.children[node]
+        return str(target[knob].value() if knob != "name" else target.name())
+    if words[0] == "file":
+        p = Path(words[2])
+        return {"dirname": str(p.parent), "tail": p.name, "rootname": str(p.with_suffix(""))}[words[1]]
+    raise NotImplementedError(f"the stand-in evaluates [value ...] and [file ...] only, not {words}")
+
 
 def _knob_class(cls_name: str) -> type:
     return type(cls_name, (Knob,), {})
@@ -58,15 +83,19 @@ class Node:
     def __init__(self, cls: str, name: str = "") -> None:
         self.cls, self._name, self.knobs_, self.inputs_ = cls, name, {}, []
         self.children: dict[str, Node] = {}
-        read_knobs = ("file", "proxy", "first", "last", "origfirst", "origlast", "on_error", "reload")
-        for k in read_knobs if cls == "Read" else ():
-            self.knobs_[k] = Knob(k)
+        own = {"Read": ("file", "proxy", "first", "last", "origfirst", "origlast", "on_error", "reload", "frame"),
+               "Write": ("file", "file_type", "create_directories"), "Grade": ("multiply",)}
+        for k in own.get(cls, ()):
+            self.knobs_[k] = Knob(k, value="" if k == "frame" else None)
 
     def __getitem__(self, k: str) -> Knob:
         return self.knobs_[k]
 
     def addKnob(self, k: Knob) -> None:  # noqa: N802
         self.knobs_[k.name()] = k
+
+    def knobs(self) -> dict[str, Knob]:
+        return dict(self.knobs_)
 
     def name(self) -> str:
         return self._name
@@ -89,18 +118,51 @@ class Node:
 
 
 class ProgressTask:
+    """Nuke shows the progress bar while the task object lives; ``STATE.tasks`` keeps what it showed
+    (``released``: the object is gone). ``STATE.cancel`` is the bar's cancel button."""
+
     def __init__(self, title: str) -> None:
-        self.title, self.progress, self.messages = title, [], []
-        STATE.tasks.append(self)
+        self.record = types.SimpleNamespace(title=title, progress=[], messages=[], released=False)
+        STATE.tasks.append(self.record)
+        weakref.finalize(self, setattr, self.record, "released", True)
 
     def setMessage(self, m: str) -> None:  # noqa: N802
-        self.messages.append(m)
+        self.record.messages.append(m)
 
     def setProgress(self, p: int) -> None:  # noqa: N802
-        self.progress.append(p)
+        self.record.progress.append(p)
 
     def isCancelled(self) -> bool:  # noqa: N802
-        return False
+        return STATE.cancel
+
+
+def _srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def _pixels(node: Node, frame: int) -> np.ndarray:
+    """(H, W, 3) float32 linear pixels of ``node`` at ``frame``: what Nuke computes for a Read (sRGB movie
+    frames, linearised) and a Grade (its multiply) over it."""  # noqa: D401
+    from h2h_engine.io import open_frames
+
+    if node.Class() == "Read":  # a movie; ``frame``: an offset (frame f shows the movie's f - offset)
+        f = frame - int(node["frame"].value() or 0)
+        _, rgb = next(iter(open_frames(node["file"].evaluate(), (f, f))))
+        return _srgb_to_linear(rgb.astype(np.float32) / 255.0).astype(np.float32)
+    if node.Class() == "Grade":
+        return _pixels(node.input(0), frame) * float(node["multiply"].value())
+    raise NotImplementedError(f"the stand-in renders Read and Grade only, not {node.Class()}")
+
+
+def execute(write: Node, first: int, last: int) -> None:
+    """``nuke.execute`` of a Write: renders its input to ``file`` (EXR, half) for frames first..last."""
+    from h2h_engine.io import write_image
+
+    STATE.executed.append((write["file"].value(), first, last))
+    for f in range(first, last + 1):
+        path = Path(re.sub(r"#+", lambda m: f"{f:0{len(m.group(0))}d}", write["file"].value()))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_image(path, _pixels(write.input(0), f), dtype="half")
 
 
 class Menu:
@@ -118,7 +180,8 @@ def make_module(first: int, last: int, width: int, height: int, script: str = ""
                 proxy_scale: float = 0.5) -> types.ModuleType:
     """A fresh ``nuke`` module whose root has this frame range, format and proxy settings."""
     global STATE
-    STATE = types.SimpleNamespace(context=[], tasks=[], menus={}, messages=[], created=[])
+    STATE = types.SimpleNamespace(context=[], tasks=[], menus={}, messages=[], created=[], executed=[],
+                                  deleted=[], frame=first, cancel=False, opened=[])
     m = types.ModuleType("nuke")
     for cls in ("Int_Knob", "Double_Knob", "Boolean_Knob", "String_Knob", "Enumeration_Knob", "File_Knob",
                 "Tab_Knob", "Text_Knob", "PyScript_Knob"):
@@ -128,6 +191,7 @@ def make_module(first: int, last: int, width: int, height: int, script: str = ""
                  ("proxy_scale", proxy_scale)):
         root.addKnob(Knob(k, value=v))
     root.format = lambda: Format(width, height)
+    STATE.root = root
 
     def create(cls: str, inpanel: bool = True) -> Node:
         n = Node(cls, f"{cls}1")
@@ -146,8 +210,20 @@ def make_module(first: int, last: int, width: int, height: int, script: str = ""
     m.root = lambda: root
     m.menu = lambda name: STATE.menus.setdefault(name, Menu(name))
     m.createNode = create
-    m.nodes = types.SimpleNamespace(Input=in_context("Input"), Read=in_context("Read"), Output=in_context("Output"))
-    m.toNode = lambda name: STATE.context[-1].children[name]
+    m.nodes = types.SimpleNamespace(**{c: in_context(c) for c in ("Input", "Read", "Output", "Write", "Grade")})
+    def to_node(name: str) -> Node | None:
+        here = (STATE.context[-1] if STATE.context else root).children
+        return here.get(name) or next((n for n in STATE.created if n.name() == name and not STATE.context), None)
+    m.toNode = to_node
+    m.scriptOpen = STATE.opened.append  # a .nk cannot be parsed here: tests build the script's nodes themselves
+    m.frame = lambda: STATE.frame
+    m.execute = execute
+
+    def delete(node: Node) -> None:
+        STATE.deleted.append(node.name())
+        for parent in [root, *STATE.created]:
+            parent.children.pop(node.name(), None)
+    m.delete = delete
     m.ProgressTask = ProgressTask
     m.executeInMainThread = lambda f, args=(): f(*args)
     m.message = STATE.messages.append

@@ -1,5 +1,7 @@
 """The Nuke plugin's knobs and commands correspond exactly to the engine's node specs."""
 import json
+import sys
+import time
 
 import pytest
 
@@ -9,11 +11,56 @@ from h2h_engine.nodes.spec import NodeSpec
 
 
 @pytest.fixture(scope="module")
-def specs_json(h2h_exe, nuke_build):
-    """The specs as the plugin reads them: by running ``h2h specs``."""
-    got = nuke_build.load_specs(h2h_exe)
+def specs_json(nuke_build):
+    """The specs as the plugin reads them: the specs JSON it ships (never by running the engine)."""
+    got = nuke_build.load_specs()
     assert got == json.loads(json.dumps({n: s.to_json() for n, s in SPECS.items()}))
     return got
+
+
+def test_specs_file_needs_its_schema(nuke_build, tmp_path):
+    bad = tmp_path / "specs.json"
+    bad.write_text(json.dumps({n: s.to_json() for n, s in SPECS.items()}))  # the bare `h2h specs` output
+    with pytest.raises(ValueError, match="is not a H2HNodeSpecs.1 file .* reinstall the plugin"):
+        nuke_build.load_specs(bad)
+
+
+def test_file_knob_paths_keep_frame_tokens(nuke_build):
+    keep = nuke_build.keep_frame_tokens
+    tcl = "[file dirname [value root.name]]/h2h/plate.####.exr"
+    assert keep(tcl, "/shows/x/h2h/plate.0007.exr", 7) == "/shows/x/h2h/plate.####.exr"
+    assert keep("/a/[value root.name]_%04d.exr", "/a/sh010_1001.exr", 1001) == "/a/sh010_%04d.exr"
+    assert keep("[value root.name].h2h.npz", "sh010.h2h.npz", 3) == "sh010.h2h.npz"
+    assert keep("/a/plate.#.exr", "/a/plate.12.exr", 12) == "/a/plate.#.exr"
+    with pytest.raises(ValueError, match="after the TCL expressions"):
+        keep("[string map {#### 0001} x]/a.exr", "x/a.exr", 1)
+    with pytest.raises(ValueError, match="cannot be located"):
+        keep("/a/b.####.exr", "/a/b.exr", 1)
+
+
+def test_engine_environment_drops_nukes_python(nuke_build, tmp_path, monkeypatch):
+    """The engine's Python never sees Nuke's PYTHONPATH/PYTHONHOME (it would import Nuke's modules)."""
+    nukes = {"PYTHONPATH": "/opt/Nuke15/plugins", "PYTHONHOME": str(tmp_path / "nuke_python"), "HOME": "/h"}
+    assert nuke_build.engine_env(nukes) == {"HOME": "/h"}
+    for k in ("PYTHONPATH", "PYTHONHOME"):
+        monkeypatch.setenv(k, nukes[k])
+    # a Job's default environment (with this PYTHONHOME the interpreter could not even start)
+    probe = "import os, sys; sys.exit(3 if {'PYTHONPATH', 'PYTHONHOME'} & set(os.environ) else 0)"
+    assert nuke_build.Job([sys.executable, "-c", probe]).start().wait(60) == 0
+
+
+def test_cancel_is_polled_without_progress_lines(nuke_build):
+    """A silent engine (a long first stage) still stops when cancel is pressed."""
+    done = []
+    t0 = time.monotonic()
+    job = nuke_build.Job([sys.executable, "-c", "import time; time.sleep(60)"], cancelled=lambda: True,
+                         on_done=lambda rc, m: done.append(rc), poll_s=0.05).start()
+    assert job.wait(20) != 0 and done and time.monotonic() - t0 < 15
+
+
+def test_missing_engine_is_one_line(nuke_build, tmp_path):
+    with pytest.raises(nuke_build.EngineNotFound, match="cannot be run .* set H2H_EXECUTABLE"):
+        nuke_build.Job([str(tmp_path / "no" / "h2h"), "specs"]).start()
 
 
 def _sample_values(spec: NodeSpec) -> dict:

@@ -1,21 +1,24 @@
 """Everything the Nuke plugin decides, as plain Python importable without Nuke.
 
-The engine's node specs (``h2h specs``: JSON) are the only source of knobs: each spec becomes a Group with
-one Nuke knob per input/output file and per spec knob, typed after the knob type; the command that renders
-a node is built from the same specs. Nothing here imports the engine, so Nuke's own Python only needs
-this folder and an ``h2h`` executable (``$H2H_EXECUTABLE``, default ``h2h`` on ``$PATH``).
+The engine's node specs, shipped with the plugin as ``specs.json`` (written from the engine by
+``python -m h2h_engine.nodes.snapshot --update``), are the only source of knobs: each spec becomes a Group
+with one Nuke knob per input/output file and per spec knob, typed after the knob type; the command that
+renders a node is built from the same specs. Nothing here imports or runs the engine until a render, so
+Nuke's own Python only needs this folder; renders run an ``h2h`` executable (``$H2H_EXECUTABLE``, default
+``h2h`` on ``$PATH``) in an environment cleaned of Nuke's Python settings.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 # Spec knob type -> Nuke knob class.
 NUKE_KNOB_CLASS = {
@@ -57,15 +60,61 @@ class KnobDesc:
     kind: str = ""                      # port kind or spec knob type
 
 
-def load_specs(executable: str | None = None) -> dict[str, dict]:
-    """Every node spec, as the engine prints them (``h2h specs``)."""
-    out = subprocess.run([executable or engine_executable(), "specs"], check=True, capture_output=True, text=True)
-    return json.loads(out.stdout)
+SPECS_FILE = Path(__file__).resolve().with_name("specs.json")
+SPECS_SCHEMA = "H2HNodeSpecs.1"  # {"schema": ..., "nodes": {name: NodeSpec.to_json()}}
+
+# Variables Nuke sets for its own Python; inherited, they would make the engine's Python import Nuke's.
+NUKE_PYTHON_ENV = ("PYTHONPATH", "PYTHONHOME")
+
+
+class EngineNotFound(RuntimeError):
+    """The ``h2h`` executable cannot be started."""
+
+
+def load_specs(path: str | Path = SPECS_FILE) -> dict[str, dict]:
+    """Every node spec, from the specs JSON shipped with the plugin (never runs the engine)."""
+    d = json.loads(Path(path).read_text())
+    if not isinstance(d, dict) or d.get("schema") != SPECS_SCHEMA:
+        got = d.get("schema") if isinstance(d, dict) else None
+        raise ValueError(f"{path} is not a {SPECS_SCHEMA} file (got schema {got!r}): reinstall the plugin folder "
+                         "from the engine it belongs to")
+    return d["nodes"]
 
 
 def engine_executable() -> str:
     """The ``h2h`` command the plugin runs (``$H2H_EXECUTABLE`` or ``h2h`` on ``$PATH``)."""
     return os.environ.get("H2H_EXECUTABLE", "h2h")
+
+
+def engine_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The engine's environment: ``base`` (default: this process's) without Nuke's Python variables."""
+    return {k: v for k, v in (os.environ if base is None else base).items() if k not in NUKE_PYTHON_ENV}
+
+
+FRAME_TOKEN = re.compile(r"%0?\d*d|#+")  # a sequence path's frame number (Nuke also writes %04d for ####)
+
+
+def _frame_text(token: str, frame: int) -> str:
+    return f"{frame:0{len(token)}d}" if token.startswith("#") else token % frame
+
+
+def keep_frame_tokens(raw: str, evaluated: str, frame: int) -> str:
+    """A file knob's path with its TCL evaluated and its frame tokens kept.
+
+    ``raw`` is the knob's text and ``evaluated`` its ``evaluate()`` at ``frame`` (TCL such as
+    ``[value root.name]`` expanded, frame tokens replaced by ``frame``). ValueError when a frame token sits
+    inside a TCL expression (the engine needs the sequence pattern, not one frame's file).
+    """
+    cut = raw.rfind("]") + 1  # tokens must follow the last TCL expression
+    tail = raw[cut:]
+    if FRAME_TOKEN.search(raw[:cut]):
+        raise ValueError(f"{raw!r}: put the frame number (####) after the TCL expressions of the path")
+    if not FRAME_TOKEN.search(tail):
+        return evaluated
+    done = FRAME_TOKEN.sub(lambda m: _frame_text(m.group(0), frame), tail)
+    if not evaluated.endswith(done):
+        raise ValueError(f"{raw!r} evaluates to {evaluated!r}: its frame number cannot be located")
+    return evaluated[:len(evaluated) - len(done)] + tail
 
 
 def _label(name: str) -> str:
@@ -132,6 +181,12 @@ def render_range(spec: dict, values: dict[str, Any], ctx: HostContext) -> tuple[
             a, _, b = str(values[k["name"]]).partition("-")
             return int(a), int(b or a)
     return ctx.first, ctx.last
+
+
+def precomp_path(ctx: HostContext, node_name: str, port: dict) -> str:
+    """Where an input that is not a bare Read is precomped: ``<script dir>/h2h/<node>/precomp/<port>.####.exr``."""
+    base = Path(ctx.script).parent if ctx.script else Path(tempfile.gettempdir())
+    return str(base / "h2h" / node_name / "precomp" / f"{port['name']}.####.exr")
 
 
 def proxy_path(path: str) -> str:
@@ -226,23 +281,40 @@ class Job:
     """An engine process rendering one node; progress comes from its stderr JSON lines.
 
     ``on_progress(done, total, what)`` is called from a reader thread; ``on_done(rc, message)`` once at the
-    end, with the engine's one-line error message when it failed.
+    end, with the engine's one-line error message when it failed. ``cancelled()`` (the progress bar's
+    cancel button) is polled every ``poll_s`` seconds while the engine runs, progress lines or not.
     """
 
     command: list[str]
     on_progress: Callable[[int, int, str], None] = lambda d, t, w: None
     on_done: Callable[[int, str], None] = lambda rc, msg: None
-    env: dict[str, str] | None = None  # the engine's environment (default: Nuke's)
+    env: dict[str, str] | None = None  # the engine's environment (default: engine_env())
+    cancelled: Callable[[], bool] = lambda: False
+    poll_s: float = 0.2
     process: subprocess.Popen | None = field(default=None, repr=False)
     errors: list[str] = field(default_factory=list)
     _reader: threading.Thread | None = field(default=None, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def start(self) -> "Job":
-        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True, bufsize=1, env=self.env)
+        """Start the engine; EngineNotFound (one line) when the executable cannot be run."""
+        try:
+            self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.PIPE, text=True, bufsize=1,
+                                            env=engine_env() if self.env is None else self.env)
+        except OSError as e:
+            raise EngineNotFound(f"Head2Head engine {self.command[0]!r} cannot be run ({e.strerror}): put h2h on "
+                                 "PATH or set H2H_EXECUTABLE to its full path") from None
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        threading.Thread(target=self._poll_cancel, daemon=True).start()
         return self
+
+    def _poll_cancel(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            if self.cancelled():
+                self.cancel()
+                return
 
     def _read(self) -> None:
         assert self.process is not None and self.process.stderr is not None
@@ -253,6 +325,7 @@ class Job:
             elif line.strip():
                 self.errors.append(line.strip())
         rc = self.process.wait()
+        self._stop.set()
         self.on_done(rc, self.errors[-1] if rc and self.errors else "")
 
     def cancel(self) -> None:

@@ -1,6 +1,7 @@
 """The Nuke side of the plugin: thin functions around ``nuke`` calls; all decisions live in ``build``."""
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import nuke  # only importable inside Nuke
@@ -12,7 +13,7 @@ _JOBS: dict[str, build.Job] = {}
 
 
 def specs() -> dict[str, dict]:
-    """The engine's node specs (read once per session from ``h2h specs``)."""
+    """The engine's node specs (read once per session from the plugin's ``specs.json``; the engine is not run)."""
     global _SPECS
     if _SPECS is None:
         _SPECS = build.load_specs()
@@ -78,15 +79,41 @@ def create_node(name: str) -> Any:
     return group
 
 
+def _path(knob: Any) -> str:
+    """A file knob's path: TCL expressions evaluated (``evaluate()``), frame tokens (####, %04d) kept."""
+    raw = str(knob.value() or "")
+    return build.keep_frame_tokens(raw, str(knob.evaluate() or ""), int(nuke.frame())) if raw else ""
+
+
 def _values(group: Any, spec: dict) -> dict[str, Any]:
-    values = {d.name: group[d.name].value() for d in build.knob_descs(spec)}
-    # an empty frames input takes the file of the Read node plugged into the Group
+    """The Group's knob values; file knobs evaluated (ValueError for a path whose frame number is lost)."""
+    return {d.name: _path(group[d.name]) if d.nuke_class == "File_Knob" else group[d.name].value()
+            for d in build.knob_descs(spec)}
+
+
+def _upstream_input(group: Any, spec: dict, values: dict[str, Any], ctx: build.HostContext) -> dict[str, Any]:
+    """An empty frames input takes what is plugged into the Group: a bare Read's file as it is; anything else
+    (Grade, Reformat, TimeOffset... upstream, or a Read with a frame offset) precomped first through a Write
+    to an EXR sequence over the render range and one frame past it (the optical flow of the last frame reads
+    the next one); RuntimeError when Nuke cannot render it."""
     upstream = group.input(0)
-    for port in spec["inputs"]:
-        if port["kind"] == "frames" and not values.get(port["name"]) and upstream is not None \
-                and upstream.Class() == "Read":
-            values[port["name"]] = upstream["file"].value()
-    return values
+    port = next((p for p in spec["inputs"] if p["kind"] == "frames" and not values.get(p["name"])), None)
+    if upstream is None or port is None:
+        return values
+    if upstream.Class() == "Read" and not str(upstream["frame"].value()).strip():
+        return {**values, port["name"]: _path(upstream["file"])}
+    path = build.precomp_path(ctx, group.name(), port)
+    first, last = build.render_range(spec, values, ctx)
+    with nuke.root():
+        write = nuke.nodes.Write(inputs=[upstream])
+    try:
+        write["file"].setValue(path)
+        write["file_type"].setValue("exr")
+        write["create_directories"].setValue(True)
+        nuke.execute(write, first, last + 1)
+    finally:
+        nuke.delete(write)
+    return {**values, port["name"]: path}
 
 
 def _point_read(group: Any, spec: dict, ctx: build.HostContext) -> None:
@@ -107,7 +134,8 @@ def _point_read(group: Any, spec: dict, ctx: build.HostContext) -> None:
 
 
 def render(group: Any) -> None:
-    """Run the engine for this Group in the background; progress in Nuke's progress bar."""
+    """Run the engine for this Group in the background; progress in Nuke's progress bar, whose cancel button
+    is polled on a timer; the progress task is released when the engine ends, whatever its exit status."""
     name = group.name()
     if name in _JOBS and _JOBS[name].process is not None and _JOBS[name].process.poll() is None:
         nuke.message(f"{name} is already rendering")
@@ -115,29 +143,60 @@ def render(group: Any) -> None:
     spec = specs()[group["h2h_node"].value()]
     ctx = context()
     try:
-        cmd = build.build_command(spec, _values(group, spec), ctx)
-    except ValueError as e:
+        values = _upstream_input(group, spec, _values(group, spec), ctx)
+        cmd = build.build_command(spec, values, ctx)
+    except (ValueError, RuntimeError) as e:
         nuke.message(str(e))
         return
-    task = nuke.ProgressTask(f"Head2Head {spec['name']}")
+    held = {"task": nuke.ProgressTask(f"Head2Head {spec['name']}")}  # the only reference: popping releases it
 
     def on_progress(done: int, total: int, what: str) -> None:
         def update() -> None:
-            task.setMessage(f"{what} {done}/{total}")
-            task.setProgress(int(100 * done / max(total, 1)))
-            if task.isCancelled():
-                _JOBS[name].cancel()
+            task = held.get("task")
+            if task is not None:
+                task.setMessage(f"{what} {done}/{total}")
+                task.setProgress(int(100 * done / max(total, 1)))
         nuke.executeInMainThread(update)
+
+    def cancelled() -> bool:
+        task = held.get("task")
+        return task is not None and task.isCancelled()
 
     def on_done(rc: int, message: str) -> None:
         def finish() -> None:
+            held.pop("task", None)
             group["h2h_status"].setValue("done" if rc == 0 else f"failed: {message}")
             if any(p["kind"] == "frames" for p in spec["outputs"]):
                 _point_read(group, spec, ctx)
         nuke.executeInMainThread(finish)
 
     group["h2h_status"].setValue("rendering: " + " ".join(cmd[3:5]))
-    _JOBS[name] = build.Job(cmd, on_progress, on_done).start()
+    try:
+        _JOBS[name] = build.Job(cmd, on_progress, on_done, cancelled=cancelled).start()
+    except build.EngineNotFound as e:
+        held.pop("task")
+        group["h2h_status"].setValue(f"failed: {e}")
+        nuke.message(str(e))
+
+
+def render_chunk(group: Any, first: int | None = None, last: int | None = None) -> int:
+    """Render this Group in this process and wait (a farm task under ``nuke -t``, see ``farm.py``): frames
+    ``first``..``last`` (default: its frames knob, else the script's range), its input precomped as for
+    :func:`render`; progress lines on stdout, the engine's error on stderr; returns the engine's exit status."""
+    spec = specs()[group["h2h_node"].value()]
+    ctx = context()
+    values = _values(group, spec)
+    if first is not None:
+        if not any(k["name"] == "frames" and k["type"] == "frames" for k in spec["knobs"]):
+            raise ValueError(f"{spec['name']} renders a whole shot in one task; it has no frame range to split")
+        values["frames"] = f"{first}-{first if last is None else last}"
+    values = _upstream_input(group, spec, values, ctx)
+    job = build.Job(build.build_command(spec, values, ctx),
+                    on_progress=lambda done, total, what: print(f"{what} {done}/{total}", flush=True))
+    rc = job.start().wait()
+    if rc:
+        print(job.errors[-1] if job.errors else f"h2h exited with status {rc}", file=sys.stderr)
+    return rc
 
 
 def cancel(group: Any) -> None:
