@@ -58,7 +58,7 @@ class Node:
     def __init__(self, cls: str, name: str = "") -> None:
         self.cls, self._name, self.knobs_, self.inputs_ = cls, name, {}, []
         self.children: dict[str, Node] = {}
-        read_knobs = ("file", "proxy", "first", "last", "origfirst", "origlast", "on_error", "reload")
+        read_knobs = ("file", "proxy", "first", "last", "origfirst", "origlast", "on_error", "reload", "colorspace")
         for k in read_knobs if cls == "Read" else ():
             self.knobs_[k] = Knob(k)
 

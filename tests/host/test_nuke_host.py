@@ -64,3 +64,22 @@ def test_render_render_nmfc_group(nuke_host, track_file, tmp_path):
     read = g.children["h2h_read"]
     assert read["file"].value() == out and read["proxy"].value() == proxy
     assert (read["first"].value(), read["last"].value()) == (0, 5) and read["reload"].executed >= 2
+
+
+def test_read_colourspace_passes_through(nuke_host):
+    """A Group fed by a Read takes the Read's colour space (Nuke's "default (NAME)" unwrapped) unless its own
+    colourspace knob names one."""
+    host, nuke = nuke_host
+    spec = host.specs()["track"]
+    g = host.create_node("track")
+    read = type(g)("Read", "plate_read")  # a Read in the script, upstream of the Group
+    read["file"].setValue("/shows/x/sh010/plate.####.exr")
+    read["colorspace"].setValue("default (ACEScg)")
+    g.inputs_ = [read]
+    cmd = host.build.build_command(spec, host._values(g, spec), host.context())
+    assert cmd[cmd.index("--colourspace") + 1] == "ACEScg" and "/shows/x/sh010/plate.####.exr" in cmd
+    g["colourspace"].setValue("lin_ap1")
+    cmd = host.build.build_command(spec, host._values(g, spec), host.context())
+    assert cmd[cmd.index("--colourspace") + 1] == "lin_ap1"
+    assert host.build.read_colourspace("") == "auto" and host.build.read_colourspace("Linear Rec.709 (sRGB)") == \
+        "Linear Rec.709 (sRGB)"

@@ -86,6 +86,9 @@ def _values(group: Any, spec: dict) -> dict[str, Any]:
         if port["kind"] == "frames" and not values.get(port["name"]) and upstream is not None \
                 and upstream.Class() == "Read":
             values[port["name"]] = upstream["file"].value()
+    # the Read's colour space goes through unless the Group names one
+    if values.get("colourspace") in ("", "auto") and upstream is not None and upstream.Class() == "Read":
+        values["colourspace"] = build.read_colourspace(upstream["colorspace"].value())
     return values
 
 
