@@ -93,7 +93,9 @@ class FrameSource:
                     if last is not None and i > last:
                         break
                     rgb = frame.to_ndarray(format="rgb24")
-                    yield self.first_frame + i, rgb if self.colourspace in ("auto", "srgb") else to_display_uint8(rgb, self.colourspace)
+                    if self.colourspace not in ("auto", "srgb"):
+                        rgb = to_display_uint8(rgb, self.colourspace)
+                    yield self.first_frame + i, rgb
         except av.error.FFmpegError as e:
             raise InputError(f"cannot decode {self.path}: {e} (corrupt or truncated video?)") from None
         if i < first:
@@ -102,8 +104,7 @@ class FrameSource:
         # A truncated file can end the decode silently; containers' counts may be one frame off.
         if self._frames and i < self._frames[-1] - self.first_frame - _COUNT_SLACK:
             raise InputError(f"{self.path} decoded only {i + 1} of the {self._frames[-1] - self.first_frame + 1} "
-                             "frames it declares "
-                             "(truncated or corrupt?)")
+                             "frames it declares (truncated or corrupt?)")
 
 
 def open_frames(path: str | Path, frame_range: tuple[int, int] | None = None, colourspace: str = "auto",

@@ -193,6 +193,9 @@ class FrameWriter:
         pixels = np.concatenate([mine, src[:, :, keep]], axis=2)
         formats = [self.dtype] * len(ours) + [meta.channel_formats[i] for i in keep]
         attrs = {**meta.attributes, **self._attributes(frame)}
+        for k in ("smpte:TimeCode", "framesPerSecond"):  # the plate's own timing stays as it is
+            if k in meta.attributes:
+                attrs[k] = meta.attributes[k]
         write_image(self._seq.path(frame), pixels, ours + [meta.channels[i] for i in keep], attrs,
                     dtype=self.dtype, channel_formats=formats, data_window=meta.data_window,
                     display_window=display)
