@@ -47,10 +47,11 @@ def audio_for_track(choice: str, track: Track, first_frame: int) -> AudioSpec | 
     row = rows[0] if rows else 0
     rt = track.meta.get("retarget")
     source = rt["source"]["meta"].get("source") if rt else None
-    source_frame = rt["source_frame_of_output"][row] if rt else 0
+    # movie frame numbers count from the track's first_frame (see the track node): audio time from decode order
+    source_frame = rt["source_frame_of_output"][row] - rt["source"]["meta"].get("first_frame", 0) if rt else 0
     source_fps = rt["source"]["fps"] if rt else track.fps
-    return audio_for(choice, source, track.meta.get("source"), source_frame, int(track.frames[row]),
-                     source_fps, track.fps)
+    return audio_for(choice, source, track.meta.get("source"), source_frame,
+                     int(track.frames[row]) - int(track.meta.get("first_frame", 0)), source_fps, track.fps)
 
 
 def settings_stamp(node: str, values: dict[str, Any], files: list[str | None]) -> str:
