@@ -77,6 +77,8 @@ setup(
         "dlib-bin==20.0.1.post1",
         "face-recognition-models==0.3.0",
         "tqdm>=4.66",
+        "opencolorio==2.6.0",  # colour conversions (io/colour.py): the active OCIO config
+        "timecode==1.5.1",     # SMPTE timecode arithmetic, drop frame included (io/timecode.py)
     ],
     extras_require={"test": ["pytest>=8"]},
     entry_points={"console_scripts": ["h2h=h2h_engine.cli:main"]},

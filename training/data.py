@@ -173,7 +173,7 @@ def _build_cache(video: Path, track: Track, model, cfg: TrainConfig, folder: Pat
     row = {int(f): i for i, f in enumerate(track.frames)}
     first, last = int(track.frames[0]), int(track.frames[-1])
     seen = 0
-    for f, rgb in open_frames(video, (first, last)):
+    for f, rgb in open_frames(video, (first, last), first_frame=int(track.meta.get("first_frame", 0))):
         if f in row:
             images[row[f]] = crop_frames(rgb[None], box, (s, s))[0]
             seen += 1

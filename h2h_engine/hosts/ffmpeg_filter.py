@@ -123,7 +123,8 @@ def pyav_filter(src: str | Path, dst: str | Path, process: FrameProcessor,
     total = len(source.frame_numbers() or [])
     frames = ((f, rgb.astype(np.float32) / np.float32(255)) for f, rgb in source)
     n = 0
-    with FrameWriter(dst, fps=source.fps, audio=audio) as w:
+    timecode = (source.timecode_frame, source.timecode) if source.timecode else None  # carried to the output
+    with FrameWriter(dst, fps=source.rate or source.fps, audio=audio, timecode=timecode) as w:
         for f, rgb in process(frames):
             w.write(f, rgb)
             n += 1

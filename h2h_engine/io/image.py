@@ -23,6 +23,9 @@ _FORMATS = ("half", "float", "uint8", "uint16")  # OpenImageIO's type names
 _CV2_SUFFIXES = (".png", ".jpg", ".jpeg")  # what OpenCV reads and writes when OpenImageIO is missing
 
 
+Window = tuple[int, int, int, int]  # (x, y, width, height) in pixels, y down, as OpenImageIO's ImageSpec
+
+
 @dataclass
 class ImageMeta:
     """What a file holds besides its pixels: channel names, per-channel sample types and header metadata.
@@ -35,14 +38,41 @@ class ImageMeta:
     channels: tuple[str, ...]
     channel_formats: tuple[str, ...]
     attributes: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    data_window: Window | None = None     # where the stored pixels lie (EXR dataWindow); None: = display window
+    display_window: Window | None = None  # the picture's frame (EXR displayWindow)
+
+
+def _windows(spec: Any) -> tuple[Window, Window]:
+    """(data window, display window) of an OpenImageIO ImageSpec."""
+    return (spec.x, spec.y, spec.width, spec.height), (spec.full_x, spec.full_y, spec.full_width, spec.full_height)
+
+
+def place(pixels: np.ndarray, data_window: Window, window: Window, fill: np.ndarray | None = None) -> np.ndarray:
+    """``pixels`` ``(h, w, C)`` lying at ``data_window`` re-framed to ``window`` ``(H, W, C)``: the part outside
+    ``window`` is cut, and what ``pixels`` does not cover is ``fill`` (an array of the result's shape) or 0.
+
+    Example: a bbox-cropped plate (data window inside the display window) to its display window, or a
+    display-window result back onto an overscan plate's larger data window.
+    """
+    x0, y0, w0, h0 = data_window
+    x1, y1, w1, h1 = window
+    out = np.zeros((h1, w1, pixels.shape[2]), pixels.dtype) if fill is None else fill.astype(pixels.dtype, copy=True)
+    ax, ay, bx, by = max(x0, x1), max(y0, y1), min(x0 + w0, x1 + w1), min(y0 + h0, y1 + h1)
+    if ax < bx and ay < by:
+        out[ay - y1:by - y1, ax - x1:bx - x1] = pixels[ay - y0:by - y0, ax - x0:bx - x0]
+    return out
 
 
 def _format_name(t: Any) -> str:
     return {"half": "half", "float": "float", "uint8": "uint8", "uint16": "uint16"}.get(str(t), "float")
 
 
-def read_image(path: str | Path, with_meta: bool = False) -> np.ndarray | tuple[np.ndarray, ImageMeta]:
+def read_image(path: str | Path, with_meta: bool = False, window: str = "data"
+               ) -> np.ndarray | tuple[np.ndarray, ImageMeta]:
     """Read an image as stored: ``(H, W, C)`` uint8/uint16/float16/float32 (mixed-type EXRs as float32).
+
+    ``window`` "data": the stored pixels (the EXR data window); "display": the picture's display window, what
+    a compositor shows (a bbox-cropped plate padded with 0, an overscan plate cut to its frame).
 
     With ``with_meta`` returns ``(pixels, ImageMeta)``: channel names, per-channel types and the header
     (timecode, frame rate, pixel aspect, custom attributes) so they can be written back unchanged.
@@ -63,6 +93,7 @@ def read_image(path: str | Path, with_meta: bool = False) -> np.ndarray | tuple[
         spec = inp.spec()
         pixels = inp.read_image(0, 0, 0, spec.nchannels, spec.format)  # format given explicitly: see NOTES
         meta = _meta_of(spec) if with_meta else None
+        data_window, display_window = _windows(spec)
     finally:
         inp.close()
     if pixels is None:
@@ -73,6 +104,10 @@ def read_image(path: str | Path, with_meta: bool = False) -> np.ndarray | tuple[
     if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
         bad = int((~np.isfinite(pixels)).any(axis=-1).sum())
         raise InputError(f"image {path} has {bad} pixels with NaN/Inf values; fix or clamp the plate first")
+    if window == "display" and data_window != display_window:
+        pixels = place(pixels, data_window, display_window)
+    elif window not in ("data", "display"):
+        raise ValueError(f"window must be 'data' or 'display'; got {window!r}")
     return (pixels, meta) if meta is not None else pixels
 
 
@@ -116,7 +151,7 @@ def _meta_of(spec: Any) -> ImageMeta:
     formats = tuple(_format_name(f) for f in spec.channelformats) or (_format_name(spec.format),) * spec.nchannels
     attrs = {a.name: (str(a.type), a.value) for a in spec.extra_attribs
              if not a.name.startswith(_FILE_ATTRIBUTES)}
-    return ImageMeta(tuple(spec.channelnames), formats, attrs)
+    return ImageMeta(tuple(spec.channelnames), formats, attrs, *_windows(spec))
 
 
 def _use_cv2(path: Path) -> bool:
@@ -165,11 +200,14 @@ def _set_attribute(spec: Any, name: str, value: Any) -> None:
 
 def write_image(path: str | Path, pixels: np.ndarray, channel_names: list[str] | None = None,
                 attributes: dict | None = None, dtype: str | None = None,
-                channel_formats: list[str] | None = None) -> None:
+                channel_formats: list[str] | None = None, data_window: Window | None = None,
+                display_window: Window | None = None) -> None:
     """Write ``(H, W, C)`` pixels atomically. ``dtype`` ("half", "float", "uint8", "uint16") defaults to the
     array's own type (float32 -> half for EXR). ``attributes`` become metadata (EXR header fields): plain
     values, or ``(oiio type, value)`` pairs as :class:`ImageMeta` holds them. ``channel_formats`` gives
-    one type per channel (EXR), e.g. half RGB beside a float depth channel."""
+    one type per channel (EXR), e.g. half RGB beside a float depth channel. ``data_window`` (its size must be
+    the pixels') and ``display_window`` place the pixels in the picture (EXR; default: both the pixels' own
+    ``(0, 0, W, H)``), so bbox-cropped and overscan plates keep their geometry."""
     path = Path(path)
     pixels = np.ascontiguousarray(pixels)
     if pixels.ndim == 2:
@@ -177,7 +215,10 @@ def write_image(path: str | Path, pixels: np.ndarray, channel_names: list[str] |
     h, w, c = pixels.shape
     if h == 0 or w == 0:
         raise InputError(f"refusing to write an empty {w}x{h} image to {path}")
-    if _use_cv2(path) and not (channel_names or attributes or channel_formats or dtype):
+    if data_window is not None and tuple(data_window[2:]) != (w, h):
+        raise InputError(f"{path}: data window {data_window} does not fit {w}x{h} pixels")
+    if _use_cv2(path) and not (channel_names or attributes or channel_formats or dtype or data_window
+                               or display_window):
         _cv2_write(path, pixels)
         return
     oiio = require("OpenImageIO", f"writing {path.name}" + (" with metadata" if attributes else ""))
@@ -192,6 +233,10 @@ def write_image(path: str | Path, pixels: np.ndarray, channel_names: list[str] |
         spec.channelnames = tuple(channel_names)
     if channel_formats:
         spec.channelformats = tuple(fmt[f] for f in channel_formats)
+    if data_window is not None:
+        spec.x, spec.y = data_window[:2]
+    if display_window is not None or data_window is not None:
+        spec.full_x, spec.full_y, spec.full_width, spec.full_height = display_window or (0, 0, w, h)
     for k, v in (attributes or {}).items():
         _set_attribute(spec, k, v)
     with atomic_path(path) as tmp:

@@ -6,7 +6,6 @@ file in the target folder and renamed on :meth:`FrameWriter.close`.
 """
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
@@ -16,12 +15,14 @@ from ..errors import InputError
 from ..optional import require
 from .atomic import atomic_path
 from .audio import AudioSpec, add_audio_stream, mux_audio, read_audio
-from .colour import from_display
+from .colour import check_space, from_display
 from .frames import FramePattern, is_pattern
-from .image import read_image, read_stamp, reads_completely, write_image
+from .image import place, read_image, read_stamp, reads_completely, write_image
+from .timecode import offset_timecode, parse_rate, to_smpte
 from .video import MOVIE_SUFFIXES
 
-# Movie codecs by container suffix: (codec, pixel format, options).
+# Movie codecs by container suffix: (codec, pixel format, options). Every movie is tagged BT.709 (matrix,
+# primaries, transfer; limited range for YUV) and its RGB -> YUV conversion uses the BT.709 matrix.
 _MOVIE_CODECS = {
     ".mp4": ("libx264", "yuv420p", {"crf": "16", "preset": "medium"}),
     ".mov": ("prores_ks", "yuv444p10le", {"profile": "4"}),
@@ -52,7 +53,11 @@ class FrameWriter:
     Args:
         path: sequence pattern (``%04d``, ``####``, ``$F4``) or movie file (.mp4 H.264, .mov ProRes 4444,
             .mkv/.avi FFV1 lossless).
-        fps: movie frame rate.
+        fps: the frame rate (exact: a Fraction, "24000/1001", or a float such as 23.976...; see
+            :func:`~h2h_engine.io.timecode.parse_rate`): movies' rate, and EXR frames' ``framesPerSecond``.
+        timecode: ``(frame number, "HH:MM:SS:FF")``, the timecode of one frame (e.g. the plate's first):
+            every EXR frame gets its own ``smpte:TimeCode``, a movie the timecode of its first frame
+            (``timecode`` metadata: a QuickTime/MP4 tmcd track). None: no timecode.
         channels: channel names for sequences (EXR keeps them, e.g. ``("nmfc.R", "nmfc.G", "nmfc.B")``).
         dtype: sequence sample type ("half", "float", "uint8", "uint16"); default half for EXR, uint8 else.
         attributes: metadata written into every sequence frame (EXR header).
@@ -76,9 +81,13 @@ class FrameWriter:
     def __init__(self, path: str | Path, fps: float = 25.0, channels: tuple[str, ...] | None = None,
                  dtype: str | None = None, attributes: dict | None = None, overwrite: bool = True,
                  passthrough: str | Path | None = None, colourspace: str = "auto",
-                 audio: AudioSpec | None = None, stamp: str | None = None) -> None:
+                 audio: AudioSpec | None = None, stamp: str | None = None,
+                 timecode: tuple[int, str] | None = None) -> None:
         self.path = str(path)
-        self.fps = fps
+        self.rate = parse_rate(fps)
+        self.fps = float(self.rate)
+        self.timecode = timecode
+        check_space(colourspace)
         self.channels = channels
         self.attributes = attributes or {}
         self.overwrite = overwrite
@@ -115,8 +124,19 @@ class FrameWriter:
         path = self._seq.path(frame)
         return (self.stamp is None or read_stamp(path) == self.stamp) and reads_completely(path)
 
-    def _attributes(self) -> dict:
-        return {**self.attributes, "h2h:stamp": self.stamp} if self.stamp else dict(self.attributes)
+    def _attributes(self, frame: int) -> dict:
+        assert self._seq is not None
+        if not self._seq.suffix.lower().endswith(".exr"):  # rate and timecode are EXR header fields
+            return {**self.attributes, "h2h:stamp": self.stamp} if self.stamp else dict(self.attributes)
+        attrs = {"framesPerSecond": ("rational", (self.rate.numerator, self.rate.denominator)),
+                 **self.attributes}
+        if self.timecode is not None:
+            attrs["smpte:TimeCode"] = ("timecode", to_smpte(self._timecode_of(frame)))
+        return {**attrs, "h2h:stamp": self.stamp} if self.stamp else attrs
+
+    def _timecode_of(self, frame: int) -> str:
+        assert self.timecode is not None
+        return offset_timecode(self.timecode[1], self.rate, frame - self.timecode[0])
 
     def frame_path(self, frame: int) -> Path:
         if self._seq is None:
@@ -145,41 +165,57 @@ class FrameWriter:
                 self._write_with_source(frame, data)
             else:
                 write_image(self._seq.path(frame), data, list(self.channels) if self.channels else None,
-                            self._attributes(), dtype=self.dtype)
+                            self._attributes(frame), dtype=self.dtype)
         else:
-            self._write_movie(pixels)
+            self._write_movie(frame, pixels)
         self.written.append(frame)
 
     def _write_with_source(self, frame: int, data: np.ndarray) -> None:
-        """Write ``data`` as this writer's channels on top of the passthrough source frame's other channels."""
+        """Write ``data`` (the display window) as this writer's channels on top of the passthrough source
+        frame's other channels, on the source's data and display windows: a bbox-cropped plate's comp keeps its
+        bbox, an overscan plate keeps the pixels outside its frame (there, channels the plate has are the
+        plate's, new ones 0)."""
         assert self._seq is not None and self._passthrough is not None
         src_path = self._passthrough.path(frame)
         src, meta = read_image(src_path, with_meta=True)
-        if src.shape[:2] != data.shape[:2]:
+        display = meta.display_window
+        if display[2:] != (data.shape[1], data.shape[0]):
             raise InputError(f"frame {frame} is {data.shape[1]}x{data.shape[0]} but the plate {src_path} is "
-                             f"{src.shape[1]}x{src.shape[0]}; write at the plate's size to keep its channels")
+                             f"{display[2]}x{display[3]}; write at the plate's size to keep its channels")
         ours = list(self.channels) if self.channels else list(_DEFAULT_CHANNELS[: data.shape[2]])
         if len(ours) != data.shape[2]:
             raise InputError(f"frame {frame}: {data.shape[2]} channels but no names for them (pass channels=)")
         keep = [i for i, n in enumerate(meta.channels) if n not in ours]
-        pixels = np.concatenate([_unit_float(data), _unit_float(src[:, :, keep])], axis=2)
+        src = _unit_float(src)
+        under = np.stack([src[:, :, meta.channels.index(n)] if n in meta.channels else np.zeros(src.shape[:2],
+                          np.float32) for n in ours], axis=2)  # (h, w, len(ours)) what the plate has there
+        mine = place(_unit_float(data), display, meta.data_window, fill=under)
+        pixels = np.concatenate([mine, src[:, :, keep]], axis=2)
         formats = [self.dtype] * len(ours) + [meta.channel_formats[i] for i in keep]
-        attrs = {**meta.attributes, **self._attributes()}
+        attrs = {**meta.attributes, **self._attributes(frame)}
+        for k in ("smpte:TimeCode", "framesPerSecond"):  # the plate's own timing stays as it is
+            if k in meta.attributes:
+                attrs[k] = meta.attributes[k]
         write_image(self._seq.path(frame), pixels, ours + [meta.channels[i] for i in keep], attrs,
-                    dtype=self.dtype, channel_formats=formats)
+                    dtype=self.dtype, channel_formats=formats, data_window=meta.data_window,
+                    display_window=display)
 
-    def _write_movie(self, pixels: np.ndarray) -> None:
+    def _write_movie(self, number: int, pixels: np.ndarray) -> None:
         av = require("av", f"writing the movie {self.path} (image sequences need no PyAV)")
         if pixels.shape[2] != 3:
             raise InputError(f"movies take 3 channels; got {pixels.shape[2]} (write EXR for more)")
         if self._movie is None:
-            self._open_movie(pixels.shape[1], pixels.shape[0])
+            self._open_movie(number, pixels.shape[1], pixels.shape[0])
         container, stream = self._movie[:2]
         frame = av.VideoFrame.from_ndarray(_to_uint8(pixels), format="rgb24")
+        if stream.pix_fmt.startswith("yuv"):  # swscale's default matrix is BT.601: convert with BT.709's
+            frame = frame.reformat(format=stream.pix_fmt, src_colorspace="itu709", dst_colorspace="itu709",
+                                   src_color_range="JPEG", dst_color_range="MPEG", dst_color_trc=1,
+                                   dst_color_primaries=1)
         for packet in stream.encode(frame):
             container.mux(packet)
 
-    def _open_movie(self, width: int, height: int) -> None:
+    def _open_movie(self, first: int, width: int, height: int) -> None:
         codec, pix_fmt, options = _MOVIE_CODECS[Path(self.path).suffix.lower()]
         if pix_fmt == "yuv420p" and (width % 2 or height % 2):
             raise InputError(f"H.264 needs even sizes; got {width}x{height} (use .mkv or a sequence)")
@@ -187,9 +223,16 @@ class FrameWriter:
         ctx = atomic_path(self.path)
         tmp = ctx.__enter__()
         container = av.open(str(tmp), mode="w")
-        stream = container.add_stream(codec, rate=Fraction(self.fps).limit_denominator(1001))
+        if self.timecode is not None:  # mov/mp4: a tmcd track; mkv: a TIMECODE tag
+            container.metadata["timecode"] = self._timecode_of(first)
+        stream = container.add_stream(codec, rate=self.rate)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.options = options
+        ctx709 = stream.codec_context
+        yuv = pix_fmt.startswith("yuv")
+        ctx709.color_primaries, ctx709.color_trc = 1, 1  # AVCOL_PRI_BT709, AVCOL_TRC_BT709
+        ctx709.colorspace = 1 if yuv else 0  # AVCOL_SPC_BT709 matrix for YUV; RGB (FFV1 bgr0) has none
+        ctx709.color_range = 1 if yuv else 2  # MPEG (limited) for YUV, JPEG (full) for RGB
         audio_stream = add_audio_stream(container, Path(self.path).suffix.lower(), self.audio) if self.audio else None
         self._movie = (container, stream, ctx, audio_stream)
 

@@ -3,20 +3,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..io.audio import AUDIO_CHOICES, AudioSpec, audio_for
-from ..io.colour import COLOURSPACES
 from ..io.frames import is_pattern
+from ..io.timecode import parse_rate
 from ..track import Track
 from .spec import Knob
 
-COLOURSPACE = Knob("colourspace", "choice", "auto",
-                   "colour space of the input plate (converted to the networks' sRGB and back on output); "
-                   "auto: integer files sRGB, float EXR scene-linear",
-                   choices=("auto", *COLOURSPACES))
+COLOURSPACE = Knob("colourspace", "str", "auto",
+                   "colour space of the input plate: any colour space, alias or role of the OCIO config ($OCIO, "
+                   "else the built-in ACES studio config), converted to the networks' color_picking space and back "
+                   "on output; auto: the scene_linear role for float files (EXR), color_picking for integer files")
 FORCE = Knob("force", "bool", False,
              "replace outputs already on disk: an existing track or movie file is otherwise refused; sequence "
              "frames are otherwise kept when their header stamp shows the same settings made them, so farm chunks "
@@ -24,6 +25,15 @@ FORCE = Knob("force", "bool", False,
 AUDIO = Knob("audio", "choice", "source",
              "movie outputs: carry the driving (source) clip's audio aligned with the retarget, the target "
              "plate's audio, or none", choices=AUDIO_CHOICES)
+
+
+def track_time(track: Track) -> tuple[Fraction, tuple[int, str] | None]:
+    """``(rate, timecode)`` of a track: its source's exact rate (``meta["rate"]``, else its float fps) and the
+    ``(frame number, "HH:MM:SS:FF")`` timecode of one of its frames when the source carried timecode; what
+    every output made from the track is stamped with (EXR header, movie metadata)."""
+    rate = parse_rate(track.meta.get("rate") or track.fps)
+    tc = track.meta.get("timecode")
+    return rate, (int(tc[0]), str(tc[1])) if tc else None
 
 
 def audio_for_track(choice: str, track: Track, first_frame: int) -> AudioSpec | None:
@@ -37,10 +47,11 @@ def audio_for_track(choice: str, track: Track, first_frame: int) -> AudioSpec | 
     row = rows[0] if rows else 0
     rt = track.meta.get("retarget")
     source = rt["source"]["meta"].get("source") if rt else None
-    source_frame = rt["source_frame_of_output"][row] if rt else 0
+    # movie frame numbers count from the track's first_frame (see the track node): audio time from decode order
+    source_frame = rt["source_frame_of_output"][row] - rt["source"]["meta"].get("first_frame", 0) if rt else 0
     source_fps = rt["source"]["fps"] if rt else track.fps
-    return audio_for(choice, source, track.meta.get("source"), source_frame, int(track.frames[row]),
-                     source_fps, track.fps)
+    return audio_for(choice, source, track.meta.get("source"), source_frame,
+                     int(track.frames[row]) - int(track.meta.get("first_frame", 0)), source_fps, track.fps)
 
 
 def settings_stamp(node: str, values: dict[str, Any], files: list[str | None]) -> str:

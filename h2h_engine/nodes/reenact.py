@@ -58,12 +58,14 @@ def trained_checkpoint(target: str, track: str, run_dir: Path, preset: str, epoc
 def run(source: str, target: str, output: str, mode: str, source_frames: tuple[int, int] | None,
         frames: tuple[int, int] | None, preset: str, epochs: int, run_dir: str, work_dir: str,
         feather: float, mask: str, device: str, colourspace: str, audio: str, force: bool,
-        progress: Callable[[int, int, str], None]) -> dict[str, Any]:
-    """Reenact ``target`` with ``source``'s performance into ``output``; returns paths and the synth result."""
+        progress: Callable[[int, int, str], None], fps: str = "", first_frame: int = 0) -> dict[str, Any]:
+    """Reenact ``target`` with ``source``'s performance into ``output``; returns paths and the synth result.
+    ``fps`` and ``first_frame`` apply to both shots (the track node's knobs)."""
     work = Path(work_dir) if work_dir else default_work_dir(output)
     g = Graph(work / "cache", progress=progress)
-    src = g.add("track", input=source, frames=source_frames, colourspace=colourspace)
-    tgt = g.add("track", input=target, frames=frames, colourspace=colourspace)
+    time = {"fps": fps, "first_frame": first_frame}
+    src = g.add("track", input=source, frames=source_frames, colourspace=colourspace, **time)
+    tgt = g.add("track", input=target, frames=frames, colourspace=colourspace, **time)
     g.run(src, tgt)
     tgt_frames = Track.load(tgt.path()).frames
     drv = g.add("retarget", source=src, target=tgt, mode=mode,
@@ -109,6 +111,7 @@ SPEC = register(NodeSpec(
         Knob("run_dir", "path", "", "finished training run to reuse instead of training (its checkpoint.pt)"),
         Knob("work_dir", "path", "", "folder for tracks, the training run and the cache (default: OUT.h2h/)"),
         _SYNTH.knob("feather"), _SYNTH.knob("mask"), _SYNTH.knob("device"), COLOURSPACE, AUDIO, FORCE,
+        get_spec("track").knob("fps"), get_spec("track").knob("first_frame"),
     ),
     run=run,
 ))

@@ -2,8 +2,11 @@
 
 Outputs (OUT is a sequence pattern or a movie):
 - ``out.####.exr``: one multi-channel EXR per frame holding every product: ``nmfc.R nmfc.G nmfc.B``,
-  ``eyes.R eyes.G eyes.B``, ``mask.A``, ``flow.X flow.Y`` (half by default, ``--bit-depth float``), with the
-  crop box and the frame's mouth box in the header (``h2h:crop_box``, ``h2h:mouth_box``, JSON strings);
+  ``eyes.R eyes.G eyes.B``, ``mask.A`` and the flow as Nuke's motion tools read it, ``forward.u forward.v``
+  (pixels from this frame to the next, u to the right and v up: Nuke's y axis; half by default,
+  ``--bit-depth float``), with the crop box and the frame's mouth box in the header (``h2h:crop_box``,
+  ``h2h:mouth_box``, JSON strings), the frame rate and the track's timecode (``framesPerSecond``,
+  ``smpte:TimeCode``);
 - ``out.####.png``: one file per product, the product name inserted before the frame number
   (``out.nmfc.####.png``, ``out.eyes.####.png``, ``out.mask.####.png``; 8 or 16 bit); a single product keeps
   OUT as given;
@@ -15,6 +18,7 @@ same file), so results can be pasted back into the plate.
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -33,10 +37,12 @@ from ..render.mask import MOUTH_LANDMARKS, mouth_boxes
 from ..render.nmfc import DEFAULT_REGIONS, REGION_CHOICES, project_track
 from ..track import Track
 from . import Knob, NodeSpec, Port, register
-from .knobs import FORCE, settings_stamp
+from .knobs import FORCE, settings_stamp, track_time
 
 BOXES_SCHEMA = "H2HBoxes.1"
-_CHANNELS = {"nmfc": ("R", "G", "B"), "eyes": ("R", "G", "B"), "mask": ("A",), "flow": ("X", "Y")}
+# EXR channels of each product; flow is Nuke's forward motion layer (see _pixels for its sign)
+_EXR_CHANNELS = {"nmfc": ("nmfc.R", "nmfc.G", "nmfc.B"), "eyes": ("eyes.R", "eyes.G", "eyes.B"), "mask": ("mask.A",),
+                 "flow": ("forward.u", "forward.v")}
 _PIXEL_BUDGET = 1 << 23  # output pixels rendered per chunk (64 frames at 256 px, 8 at 1024 px)
 
 
@@ -65,17 +71,17 @@ def _claim_side_file(path: str, force: bool) -> None:
     remove_own_temps(path)
 
 
-def _writers(output: str, products: list[str], bit_depth: str, fps: float,
-             force: bool, stamp: str | None = None) -> list[tuple[FrameWriter, list[str]]]:
+def _writers(output: str, products: list[str], bit_depth: str, fps: Fraction, force: bool, stamp: str | None = None,
+             timecode: tuple[int, str] | None = None) -> list[tuple[FrameWriter, list[str]]]:
     """(writer, products it takes) pairs for OUT."""
     suffix = (FramePattern.parse(output).suffix if is_pattern(output) else Path(output).suffix).lower()
     if suffix == ".exr":
         if bit_depth not in ("auto", "half", "float"):
             raise ConfigError(f"--bit-depth {bit_depth} does not apply to EXR (use half or float)")
-        names = tuple(f"{p}.{c}" for p in products for c in _CHANNELS[p])
+        names = tuple(c for p in products for c in _EXR_CHANNELS[p])
         dtype = "half" if bit_depth == "auto" else bit_depth
-        return [(FrameWriter(output, fps, channels=names, dtype=dtype, overwrite=force, stamp=stamp),
-                 products)]
+        return [(FrameWriter(output, fps, channels=names, dtype=dtype, overwrite=force, stamp=stamp,
+                             timecode=timecode), products)]
     if "flow" in products:
         raise ConfigError(f"flow is signed and unbounded: write it to an EXR sequence (got {output})")
     if bit_depth in ("half", "float"):
@@ -89,7 +95,8 @@ def _writers(output: str, products: list[str], bit_depth: str, fps: float,
         if path != output:  # OUT itself was claimed by the spec; its product files follow the same rules
             _claim_side_file(path, force)
         chans = ("Y",) if p == "mask" and is_pattern(output) else ("R", "G", "B")
-        out.append((FrameWriter(path, fps, channels=chans, dtype=dtype, overwrite=force, stamp=stamp), [p]))
+        out.append((FrameWriter(path, fps, channels=chans, dtype=dtype, overwrite=force, stamp=stamp,
+                                timecode=timecode), [p]))
     return out
 
 
@@ -100,14 +107,18 @@ def _pixels(cond: Any, k: int, products: list[str], movie: bool) -> np.ndarray:
         if p == "mask":
             m = cond.mask[k].astype(np.float32)[..., None]
             parts.append(np.repeat(m, 3, axis=-1) if movie else m)
+        elif p == "flow":  # image y runs down, Nuke's forward.v up
+            parts.append(cond.flow[k] * np.array([1.0, -1.0], np.float32))
         else:
             parts.append(getattr(cond, p)[k])
     return np.concatenate(parts, axis=-1)
 
 
-def _frame_reader(path: str, first: int, last: int, size: tuple[int, int]) -> Callable[[list[int]], np.ndarray]:
-    """fetch(frame numbers, ascending over calls) -> (N, H, W, 3) uint8, decoding the source once."""
-    src = open_frames(path, (first, last))
+def _frame_reader(path: str, first: int, last: int, size: tuple[int, int], first_frame: int = 0
+                  ) -> Callable[[list[int]], np.ndarray]:
+    """fetch(frame numbers, ascending over calls) -> (N, H, W, 3) uint8, decoding the source once (a movie's
+    frames numbered from ``first_frame``, as the track's)."""
+    src = open_frames(path, (first, last), first_frame=first_frame)
     if (src.width, src.height) != tuple(size):
         raise InputError(f"source {path} is {src.width}x{src.height}, the track was made on {size[0]}x{size[1]}")
     it: Iterator[tuple[int, np.ndarray]] = iter(src)
@@ -129,7 +140,7 @@ def _frame_reader(path: str, first: int, last: int, size: tuple[int, int]) -> Ca
     return fetch
 
 
-def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, frames: tuple[int, int] | None,
+def run(track: str, output: str, size: tuple[int, int] | None, crop: str, what: str, frames: tuple[int, int] | None,
         regions: str, bit_depth: str, margin: float, model: str, force: bool, source: str | None = None,
         progress: Callable[[int, int, str], None] = lambda *a: None) -> dict:
     """Render a track's conditioning images into OUT (see the module docstring for the layouts)."""
@@ -139,6 +150,8 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
     mm = load_model_for(full, model, f"track {track}")
     products = [p for p in PRODUCTS if p in what.split(",")]
     region_list = regions.split(",")
+    # crop none renders the plate's own frame at its own size; a face crop defaults to 256x256
+    size = tuple(size) if size else (tuple(full.image_size) if crop == "none" else (256, 256))
     w, h = size
     # The box comes from the whole shot so that farm chunks (--frames) agree.
     box = (crop_box_for_track(full, mm, margin=margin, aspect=w / h) if crop == "auto"
@@ -152,7 +165,8 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
     stamp = settings_stamp("render_nmfc", {"size": list(size), "crop": crop, "what": what, "regions": regions,
                                            "bit_depth": bit_depth, "margin": margin, "model": model},
                            [track, source])
-    writers = _writers(output, products, bit_depth, tr.fps, force, stamp)
+    rate, timecode = track_time(full)
+    writers = _writers(output, products, bit_depth, rate, force, stamp, timecode)
     _claim_side_file(str(boxes_path(output)), force=True)  # rewritten with its frames: never a special file
     sidecar = {"schema": BOXES_SCHEMA, "track": str(track), "source_size": list(tr.image_size), "size": [w, h],
                "crop_box": None if box is None else [float(v) for v in box], "regions": region_list,
@@ -170,7 +184,8 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
             raise InputError(f"flow needs the source frames; the track's source {src} is gone: pass --source")
         if not src:
             raise InputError("flow needs the source frames (optical flow outside the face): pass --source")
-        fetch = _frame_reader(str(src), int(tr.frames[0]), next_frame(int(tr.frames[-1])), tr.image_size)
+        fetch = _frame_reader(str(src), int(tr.frames[0]), next_frame(int(tr.frames[-1])), tr.image_size,
+                              int(full.meta.get("first_frame", 0)))
     chunk = max(1, min(64, _PIXEL_BUDGET // (w * h)))
     n = len(tr)
     progress(0, n, "render-nmfc")
@@ -212,7 +227,8 @@ SPEC = register(NodeSpec(
     outputs=(Port("output", "frames", "out.####.exr (all products in one file), out.####.png or out.mp4 "
                   "(one file per product)"),),
     knobs=(
-        Knob("size", "size", (256, 256), "output size WxH"),
+        Knob("size", "size", None, "output size WxH (default: 256x256 for --crop auto, the plate's own size for "
+             "--crop none)"),
         Knob("crop", "choice", "auto", "auto: a face box stable over the shot; none: the full frame",
              choices=("auto", "none")),
         Knob("what", "multichoice", "nmfc,eyes,mask", "products to write", choices=PRODUCTS),

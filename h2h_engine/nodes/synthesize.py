@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import FrameRangeError, InputError, ModelMismatchError
 from ..io import open_frames
-from ..io.colour import convert
+from ..io.colour import convert, network_space, resolve
 from ..io.frames import FramePattern, is_pattern
 from ..io.image import read_image
 from ..io.writer import FrameWriter, is_movie
@@ -30,7 +30,7 @@ from ..synthesis.config import ModelConfig
 from ..synthesis.inference import Schedule, Synthesizer, appearance_channels, composite_alpha, conditioning_stack
 from ..track import Track
 from . import register
-from .knobs import AUDIO, COLOURSPACE, FORCE, audio_for_track, settings_stamp
+from .knobs import AUDIO, COLOURSPACE, FORCE, audio_for_track, settings_stamp, track_time
 from .spec import Knob, NodeSpec, Port
 
 
@@ -180,18 +180,19 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
             progress(done, total, "synthesize")
 
 
-def plate_reader(path: str, frames: tuple[int, int], colourspace: str = "auto"
+def plate_reader(path: str, frames: tuple[int, int], colourspace: str = "auto", first_frame: int = 0
                  ) -> tuple[Callable[[int], np.ndarray], str]:
     """``(plate, space)``: plate(frame number) -> (H0, W0, 3) float32 as stored (float EXR at full
-    precision; integer files and movies scaled to [0, 1]) for ascending frame numbers, and its colour space."""
-    source = open_frames(path, frames, colourspace)  # checks the path, range and sizes; numbers the frames
+    precision, its display window; integer files and movies scaled to [0, 1]) for ascending frame numbers
+    (a movie's numbered from ``first_frame``), and its colour space (a name of the OCIO config)."""
+    source = open_frames(path, frames, colourspace, first_frame=first_frame)  # checks path, range and sizes
     if source.is_sequence:
         pattern = FramePattern.parse(path)
         first = read_image(pattern.path(source.frame_numbers()[0]))
-        space = colourspace if colourspace != "auto" else ("linear" if first.dtype.kind == "f" else "srgb")
-        it = ((f, read_image(pattern.path(f))) for f in source.frame_numbers())
+        space = resolve(colourspace, first.dtype.kind == "f")
+        it = ((f, read_image(pattern.path(f), window="display")) for f in source.frame_numbers())
     else:  # movies decode to display sRGB (FrameSource converts other encodings)
-        space, it = "srgb", iter(source)
+        space, it = network_space(), iter(source)
     recent: dict[int, np.ndarray] = {}  # the last frames read: recurrent blocks re-read their warm-up frames
     last_read = [-(2 ** 62)]
 
@@ -232,11 +233,13 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
     trk = Track.load(track)
     a, b = frames if frames is not None else (int(trk.frames[0]), int(trk.frames[-1]))
     start = _first_needed(checkpoint, trk, a, b)
-    plate_fn, plate_space = (plate_reader(plate, (start, b), colourspace) if plate and composite
-                             else (None, "srgb"))
+    plate_fn, plate_space = (plate_reader(plate, (start, b), colourspace, int(trk.meta.get("first_frame", 0)))
+                             if plate and composite else (None, network_space()))
     exr = output.lower().endswith(".exr")
-    # EXR results are in the plate's colour space (scene-linear unless the plate says otherwise); others sRGB
-    want = (colourspace if colourspace != "auto" else "linear") if exr else "srgb"
+    # EXR results are in the plate's colour space (scene_linear unless the plate says otherwise); others the
+    # networks' display space
+    want = resolve(colourspace, True) if exr else network_space()
+    rate, timecode = track_time(trk)
     # an EXR plate composited into an EXR sequence keeps the plate's header and untouched channels
     keep = plate if plate_fn is not None and exr and is_pattern(plate) and plate.lower().endswith(".exr") else None
     sound = audio_for_track(audio, trk, a) if is_movie(output) else None
@@ -248,7 +251,7 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
     # the composite's matte goes out with it: a `mask` layer in EXR (RGB stays the whole comp), the alpha of
     # a PNG/TIFF (unassociated: RGB is the comp, not premultiplied by it); movies have no matte
     channels = None if plate_fn is None or movie else (_EXR_CHANNELS if exr else _RGBA)
-    with FrameWriter(output, fps=trk.fps, overwrite=force, passthrough=keep, audio=sound,
+    with FrameWriter(output, fps=rate, timecode=timecode, overwrite=force, passthrough=keep, audio=sound,
                      stamp=stamp, channels=channels) as writer:
         if channels == _RGBA:
             writer.attributes = {"oiio:UnassociatedAlpha": 1}

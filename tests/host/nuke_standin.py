@@ -83,7 +83,8 @@ class Node:
     def __init__(self, cls: str, name: str = "") -> None:
         self.cls, self._name, self.knobs_, self.inputs_ = cls, name, {}, []
         self.children: dict[str, Node] = {}
-        own = {"Read": ("file", "proxy", "first", "last", "origfirst", "origlast", "on_error", "reload", "frame"),
+        own = {"Read": ("file", "proxy", "first", "last", "origfirst", "origlast", "on_error", "reload", "frame",
+                        "colorspace"),
                "Write": ("file", "file_type", "create_directories"), "Grade": ("multiply",)}
         for k in own.get(cls, ()):
             self.knobs_[k] = Knob(k, value="" if k == "frame" else None)

@@ -19,12 +19,14 @@ def _h2h(*args):
 def exr_plate(tmp_path_factory, clip):
     """Frames 1001-1004: an ACEScg half RGBA EXR plate with a float depth layer and a timecode, and its track."""
     d = tmp_path_factory.mktemp("plate")
-    for f, rgb in open_frames(clip("W009_front_neutral"), (0, 3)):
+    src = open_frames(clip("W009_front_neutral"), (0, 3))
+    for f, rgb in src:
         lin = from_display(rgb.astype(np.float32) / 255, "acescg")
         depth = np.full((256, 256, 1), 100.0 + f, np.float32)
         px = np.concatenate([lin, np.ones((256, 256, 1), np.float32), depth], axis=2)
         write_image(d / f"plate.{1001 + f}.exr", px, ["R", "G", "B", "A", "depth.Z"],
-                    {"smpte:TimeCode": ("timecode", (0x10000000 + f, 0)), "h2h:shot": ("string", "sh010")},
+                    {"smpte:TimeCode": ("timecode", (0x10000000 + f, 0)), "h2h:shot": ("string", "sh010"),
+                     "framesPerSecond": ("rational", (src.rate.numerator, src.rate.denominator))},
                     channel_formats=["half"] * 4 + ["float"])
     _h2h("track", d / "plate.####.exr", "-o", d / "plate.h2h.npz", "--colourspace", "acescg")
     return d

@@ -159,3 +159,23 @@ def test_farm_task_renders_one_chunk(nuke_host, track_file, capsys):
     err = capsys.readouterr().err.splitlines()
     assert err == [f"h2h farm: {script} has no Head2Head Group named 'H2H_nothing'",
                    "h2h farm: frame chunk '3-2': last frame before first", farm.USAGE]
+
+
+def test_read_colourspace_passes_through(nuke_host):
+    """A Group fed by a Read takes the Read's colour space (Nuke's "default (NAME)" unwrapped) unless its own
+    colourspace knob names one."""
+    host, nuke = nuke_host
+    spec = host.specs()["track"]
+    g = host.create_node("track")
+    read = type(g)("Read", "plate_read")  # a Read in the script, upstream of the Group
+    read["file"].setValue("/shows/x/sh010/plate.####.exr")
+    read["colorspace"].setValue("default (ACEScg)")
+    g.inputs_ = [read]
+    ctx = host.context()
+    cmd = host.build.build_command(spec, host._upstream_input(g, spec, host._values(g, spec), ctx), ctx)
+    assert cmd[cmd.index("--colourspace") + 1] == "ACEScg" and "/shows/x/sh010/plate.####.exr" in cmd
+    g["colourspace"].setValue("lin_ap1")
+    cmd = host.build.build_command(spec, host._upstream_input(g, spec, host._values(g, spec), ctx), ctx)
+    assert cmd[cmd.index("--colourspace") + 1] == "lin_ap1"
+    assert host.build.read_colourspace("") == "auto" and host.build.read_colourspace("Linear Rec.709 (sRGB)") == \
+        "Linear Rec.709 (sRGB)"

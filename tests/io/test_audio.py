@@ -88,3 +88,22 @@ def test_audio_follows_the_retarget(tmp_path, clip):
     assert audio_for_track("source", track, 3) == AudioSpec(str(src), 5 / 25)  # a farm chunk from frame 3
     assert audio_for_track("target", track, 0) is None  # the target clip has no sound
     assert audio_for_track("none", track, 0) is None
+
+
+def test_audio_follows_movie_frame_numbers(tmp_path, clip):
+    """With --first-frame the sound still starts at the driving frame's time in the clip (decode order)."""
+    from h2h_engine.cli import main
+    from h2h_engine import Track
+    from h2h_engine.nodes.knobs import audio_for_track
+
+    src, tgt = clip("Audio_Source_00015"), clip("W009_front_neutral")
+    for name, path, first in (("s", src, 1001), ("t", tgt, 1)):
+        assert main(["--progress", "none", "track", str(path), "-o", str(tmp_path / f"{name}.h2h.npz"),
+                     "--first-frame", str(first), "--frames", f"{first}-{first + 4}"]) == 0
+    assert main(["--progress", "none", "retarget", "--source", str(tmp_path / "s.h2h.npz"), "--target",
+                 str(tmp_path / "t.h2h.npz"), "-o", str(tmp_path / "r.h2h.npz"), "--mode", "face",
+                 "--source-offset", "2"]) == 0
+    track = Track.load(tmp_path / "r.h2h.npz")
+    assert track.frames.tolist() == [1, 2, 3]  # the source runs out 2 frames early (offset 2)
+    assert audio_for_track("source", track, 1) == AudioSpec(str(src), 2 / 25)  # source frame 1003: 2nd from 0
+    assert audio_for_track("source", track, 3) == AudioSpec(str(src), 4 / 25)

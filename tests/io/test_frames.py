@@ -44,7 +44,7 @@ def test_exr_sequence_roundtrip(tmp_path, clip):
     for f, rgb in src:
         lin = (rgb.astype(np.float32) / 255.0) ** 2.2
         write_image(tmp_path / f"plate.{1001 + f:04d}.exr", lin.astype(np.float16))
-    seq = open_frames(str(tmp_path / "plate.####.exr"))
+    seq = open_frames(str(tmp_path / "plate.####.exr"), colourspace="linear")
     got = list(seq)
     assert [f for f, _ in got] == [1001, 1002, 1003]
     ref = list(src)

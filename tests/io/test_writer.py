@@ -1,3 +1,5 @@
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -69,3 +71,25 @@ def test_stamp_keeps_only_matching_frames(tmp_path):
         w.write(1, img * 0)
     assert read_image(tmp_path / "s.0001.png").max() == 0
     assert FrameWriter(pat, overwrite=False).exists(1)  # no stamp asked for: any frame counts
+
+
+def test_movies_are_bt709(tmp_path):
+    """H.264 movies are yuv420p tagged BT.709 (matrix, primaries, transfer, limited range) and converted with
+    the BT.709 matrix: pure red is Y'CbCr (63, 102, 240), not BT.601's (81, 90, 240)."""
+    import av
+
+    red = np.zeros((32, 48, 3), np.float32)
+    red[..., 0] = 1.0
+    with FrameWriter(tmp_path / "red.mp4", fps="24000/1001") as w:
+        for f in range(3):
+            w.write(f, red)
+    with av.open(str(tmp_path / "red.mp4")) as c:
+        s = c.streams.video[0]
+        ctx = s.codec_context
+        assert (ctx.pix_fmt, ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range) == ("yuv420p", 1, 1, 1, 1)
+        assert s.average_rate == Fraction(24000, 1001)
+        yuv = next(c.decode(s)).to_ndarray(format="yuv420p")  # (H * 3 / 2, W): Y plane, then U, V
+    y, u, v = int(yuv[8, 8]), int(yuv[32, 4]), int(yuv[32 + 8, 4])
+    assert abs(y - 63) <= 1 and abs(u - 102) <= 1 and abs(v - 240) <= 1
+    back = next(iter(open_frames(tmp_path / "red.mp4")))[1]  # decoded with the tagged matrix: red again
+    assert back[8, 8, 0] >= 250 and back[8, 8, 1:].max() <= 6

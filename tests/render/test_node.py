@@ -42,14 +42,33 @@ def test_exr_all_products(tmp_path, model, frontal_shot, clip) -> None:
 
     spec = oiio.ImageInput.open(str(tmp_path / "c.0002.exr")).spec()
     names = list(spec.channelnames)
-    assert set(names) == {"nmfc.R", "nmfc.G", "nmfc.B", "eyes.R", "eyes.G", "eyes.B", "mask.A", "flow.X", "flow.Y"}
+    assert set(names) == {"nmfc.R", "nmfc.G", "nmfc.B", "eyes.R", "eyes.G", "eyes.B", "mask.A", "forward.u",
+                          "forward.v"}
     assert json.loads(spec.getattribute("h2h:mouth_box")) == want.mouth_box[2].tolist()
     px = read_image(tmp_path / "c.0002.exr").astype(np.float32)
     ch = {n: px[..., i] for i, n in enumerate(names)}
     nmfc = np.stack([ch["nmfc.R"], ch["nmfc.G"], ch["nmfc.B"]], -1)
     np.testing.assert_allclose(nmfc, want.nmfc[2], atol=1e-3)  # half precision
     np.testing.assert_array_equal(ch["mask.A"] > 0.5, want.mask[2])
-    np.testing.assert_allclose(np.stack([ch["flow.X"], ch["flow.Y"]], -1), want.flow[2], atol=0.02)
+    # Nuke's motion layer: u right, v up (image y down), pixels from this frame to the next
+    np.testing.assert_allclose(np.stack([ch["forward.u"], -ch["forward.v"]], -1), want.flow[2], atol=0.02)
+    assert np.abs(ch["forward.v"]).max() > 0.1  # there is motion to get the sign of
+
+
+def test_crop_none_renders_at_the_plate_size(tmp_path, frontal_shot) -> None:
+    """--crop none without --size renders a 512 px plate's own frame at its own size (not 256x256)."""
+    track = tmp_path / "t.h2h.npz"
+    frontal_shot[0].slice(3, 3).save(track)
+    assert _cli(str(track), "-o", str(tmp_path / "full.####.exr"), "--crop", "none", "--what", "nmfc,mask") == 0
+    w, h = frontal_shot[0].image_size
+    full = read_image(tmp_path / "full.0003.exr")
+    assert full.shape == (h, w, 4) and max(w, h) == 512 and full[..., 3].sum() > 0.05 * w * h  # the face is in it
+    assert json.loads((tmp_path / "full.boxes.json").read_text())["size"] == [w, h]
+    assert _cli(str(track), "-o", str(tmp_path / "half.####.exr"), "--crop", "none", "--what", "nmfc",
+                "--size", f"{w // 2}x{h // 2}") == 0
+    assert read_image(tmp_path / "half.0003.exr").shape == (h // 2, w // 2, 3)
+    assert _cli(str(track), "-o", str(tmp_path / "crop.####.exr"), "--what", "nmfc") == 0  # crop auto: 256
+    assert read_image(tmp_path / "crop.0003.exr").shape == (256, 256, 3)
 
 
 def test_png_and_movie_layouts(tmp_path, synth_file) -> None:

@@ -257,6 +257,16 @@ def build_command(spec: dict, values: dict[str, Any], ctx: HostContext, executab
     return cmd
 
 
+def read_colourspace(value: str) -> str:
+    """A Read node's ``colorspace`` knob value as the engine's ``colourspace`` knob takes it (a name of the
+    same OCIO config, which Nuke and the engine both take from ``$OCIO``): Nuke shows the config's default for
+    the file type as ``default (NAME)``; an empty value is ``auto``."""
+    value = value.strip()
+    if value.startswith("default (") and value.endswith(")"):
+        value = value[len("default ("):-1]
+    return value or "auto"
+
+
 def nuke_sequence_path(path: str) -> str:
     """An engine sequence path as a Read node wants it (``####`` stays, ``%04d`` stays, ``$F4`` -> ####)."""
     import re  # noqa: PLC0415

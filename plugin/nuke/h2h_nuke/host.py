@@ -101,7 +101,11 @@ def _upstream_input(group: Any, spec: dict, values: dict[str, Any], ctx: build.H
     if upstream is None or port is None:
         return values
     if upstream.Class() == "Read" and not str(upstream["frame"].value()).strip():
-        return {**values, port["name"]: _path(upstream["file"])}
+        values = {**values, port["name"]: _path(upstream["file"])}
+        # the Read's colour space goes through unless the Group names one (a precomp is the Write's EXR)
+        if values.get("colourspace") in ("", "auto"):
+            values["colourspace"] = build.read_colourspace(upstream["colorspace"].value())
+        return values
     path = build.precomp_path(ctx, group.name(), port)
     first, last = build.render_range(spec, values, ctx)
     with nuke.root():
