@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..errors import ConfigError, InputError
+from ..geometry import MOUTH
 from ..io.atomic import atomic_path
 from ..io.frames import FramePattern, is_pattern
 from ..io.outputs import check_output, remove_own_temps
@@ -29,11 +30,11 @@ from ..io.writer import FrameWriter
 from ..morphable import load_model_for
 from ..render.conditioning import PRODUCTS, render_conditioning, resolve_box
 from ..render.crop import crop_box_for_track
-from ..render.mask import MOUTH_LANDMARKS, mouth_boxes
+from ..render.mask import mouth_boxes
 from ..render.nmfc import DEFAULT_REGIONS, REGION_CHOICES, project_track
 from ..track import Track
-from . import Knob, NodeSpec, Port, register
 from .knobs import FORCE, settings_stamp
+from .spec import Knob, NodeSpec, Port
 
 BOXES_SCHEMA = "H2HBoxes.1"
 _CHANNELS = {"nmfc": ("R", "G", "B"), "eyes": ("R", "G", "B"), "mask": ("A",), "flow": ("X", "Y")}
@@ -141,12 +142,12 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
     region_list = regions.split(",")
     w, h = size
     # The box comes from the whole shot so that farm chunks (--frames) agree.
-    box = (crop_box_for_track(full, mm, margin=margin, aspect=w / h) if crop == "auto"
+    box = (crop_box_for_track(mm, full, margin=margin, aspect=w / h) if crop == "auto"
            else resolve_box(mm, full, size, crop))
     tr = full.slice(*frames) if frames else full
     geom_box = box if box is not None else np.array([0, 0, *tr.image_size], np.float32)
     # Mouth boxes of the whole shot: farm chunks (--frames) all write the same complete sidecar.
-    mouth = mouth_boxes(project_track(mm, full, geom_box, size, mm.landmarks[MOUTH_LANDMARKS])[..., :2], size)
+    mouth = mouth_boxes(project_track(mm, full, geom_box, size, mm.landmarks[MOUTH])[..., :2], size)
     row_of = {int(f): i for i, f in enumerate(full.frames)}
     movie = not is_pattern(output)
     stamp = settings_stamp("render_nmfc", {"size": list(size), "crop": crop, "what": what, "regions": regions,
@@ -202,7 +203,7 @@ def run(track: str, output: str, size: tuple[int, int], crop: str, what: str, fr
             "crop_box": sidecar["crop_box"]}
 
 
-SPEC = register(NodeSpec(
+SPEC = NodeSpec(
     name="render_nmfc",
     help="Render a track's conditioning images: NMFC (normalised mean-face coordinates), eye image, face mask, "
          "facial flow; with a stable crop box and per-frame mouth boxes in <out>.boxes.json.",
@@ -226,4 +227,4 @@ SPEC = register(NodeSpec(
         FORCE,
     ),
     run=run,
-))
+)

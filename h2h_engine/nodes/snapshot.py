@@ -1,10 +1,11 @@
 """Snapshot of every node spec, so a saved Nuke script or farm job never breaks silently.
 
-``tests/node_specs.json`` holds ``{node: spec.to_json()}`` for every registered node; ``tests/test_node_specs.py``
-fails when a spec changes without the snapshot being regenerated on purpose::
+A snapshot file holds ``{node: spec.to_json()}`` for every registered node. The repository keeps one in
+``tests/node_specs.json``, and ``tests/test_node_specs.py`` fails when a spec changes without it being
+regenerated on purpose (the snapshot's path is always given; the package never reads the checkout)::
 
-    python -m h2h_engine.nodes.snapshot            # check: list the differences, exit 1 if any
-    python -m h2h_engine.nodes.snapshot --update   # accept the current specs (review the diff first)
+    python -m h2h_engine.nodes.snapshot tests/node_specs.json            # list the differences, exit 1 if any
+    python -m h2h_engine.nodes.snapshot tests/node_specs.json --update   # accept the current specs (review first)
 
 Removing or renaming a knob, changing its type or narrowing its choices breaks saved scripts; those
 changes are reported as ``BREAKING``.
@@ -17,17 +18,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import SPECS
-
-SNAPSHOT = Path(__file__).resolve().parents[2] / "tests" / "node_specs.json"
+from ..io.atomic import atomic_path
+from .registry import load_specs
 
 
 def current() -> dict[str, Any]:
     """``{node name: spec JSON}`` of every registered node, in registration order."""
-    return {name: spec.to_json() for name, spec in SPECS.items()}
+    return {name: spec.to_json() for name, spec in load_specs().items()}
 
 
-def load(path: Path = SNAPSHOT) -> dict[str, Any]:
+def load(path: Path) -> dict[str, Any]:
     """The stored snapshot (empty when the file does not exist yet)."""
     return json.loads(path.read_text()) if path.is_file() else {}
 
@@ -68,13 +68,15 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m h2h_engine.nodes.snapshot", description=__doc__.splitlines()[0])
-    p.add_argument("--update", action="store_true", help=f"rewrite {SNAPSHOT} from the current specs")
+    p.add_argument("snapshot", type=Path, help="the snapshot JSON file (the repository's: tests/node_specs.json)")
+    p.add_argument("--update", action="store_true", help="rewrite the snapshot from the current specs")
     args = p.parse_args(argv)
-    old, new = load(), current()
+    old, new = load(args.snapshot), current()
     diffs = differences(old, new)
     if args.update:
-        SNAPSHOT.write_text(json.dumps(new, indent=1, sort_keys=False) + "\n")
-        print(f"wrote {SNAPSHOT} ({len(new)} nodes)" + "".join(f"\n  {d}" for d in diffs))
+        with atomic_path(args.snapshot) as tmp:
+            tmp.write_text(json.dumps(new, indent=1, sort_keys=False) + "\n")
+        print(f"wrote {args.snapshot} ({len(new)} nodes)" + "".join(f"\n  {d}" for d in diffs))
         return 0
     for d in diffs:
         print(d)

@@ -3,7 +3,7 @@ import pytest
 
 from h2h_engine.errors import InputError
 from h2h_engine.morphable import REGIONS, MorphableModel, import_ict
-from h2h_engine.morphable.registry import ict_source
+from h2h_engine.morphable.registry import ict_source, resolve_model_path
 
 
 def test_ict_model_contents(model):
@@ -55,11 +55,26 @@ def test_bad_inputs(tmp_path):
         import_ict(tmp_path / "empty")
 
 
+def test_ict_archive_comes_only_from_the_environment(tmp_path, monkeypatch):
+    """The installed package never looks beside itself for ../shared: with an empty cache and no
+    H2H_ICT_SOURCE the built-in model is a clear error, even inside a checkout that has the archive."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("H2H_MODEL_PATH", raising=False)
+    monkeypatch.delenv("H2H_ICT_SOURCE", raising=False)
+    assert ict_source() is None
+    with pytest.raises(InputError, match="H2H_ICT_SOURCE is not set.*import-ict"):
+        resolve_model_path("ict")
+    monkeypatch.setenv("H2H_ICT_SOURCE", str(tmp_path / "missing.tar.xz"))
+    with pytest.raises(InputError, match="missing.tar.xz does not exist"):
+        resolve_model_path("ict")
+    assert not (tmp_path / "cache").exists()  # nothing half-imported
+
+
 def test_import_cli(tmp_path):
     from h2h_engine.cli import main
 
     src = ict_source()
-    if src is None:
+    if src is None or not src.exists():
         pytest.skip("shared ICT archive not found")
     out = tmp_path / "ict.h2hmm.npz"
     assert main(["model", "import-ict", str(src), "-o", str(out)]) == 0

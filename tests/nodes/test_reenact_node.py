@@ -1,8 +1,10 @@
 """The main job end to end on real clips: track both, train a tiny model briefly, retarget, synthesize."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from h2h_engine import Track
 from h2h_engine.cli import main
@@ -16,7 +18,7 @@ def reenacted(tmp_path_factory, clip):
     out = tmp_path_factory.mktemp("reenact") / "out.mp4"
     src, tgt = clip("EDTalk__test_data_mouth_source"), clip("German_20s")
     result = get_spec("reenact")(source=str(src), source_frames="0-29", target=str(tgt), frames="0-35", epochs=1,
-                                 output=str(out))
+                                 device="cpu", output=str(out))
     args = ["--progress", "none", "--print-result", "reenact", "--source", str(src), "--source-frames", "0-29",
             "--target", str(tgt), "--frames", "0-35", "--epochs", "1", "-o", str(out)]
     return out, src, tgt, args, result
@@ -39,6 +41,12 @@ def test_output_is_the_target_plate_with_a_new_face(reenacted):
     assert outside.any() and diff[:, outside].mean() < 3.0   # the plate, up to H.264 noise
     cy, cx, r = (y0 + y1) // 2, (x0 + x1) // 2, (x1 - x0) // 6
     assert diff[:, cy - r:cy + r, cx - r:cx + r].mean() > 5.0  # the face: synthesized pixels
+
+
+def test_device_reaches_training(reenacted):
+    *_, result = reenacted
+    run_config = yaml.safe_load((Path(result["checkpoint"]).parent / "config.yaml").read_text())
+    assert run_config["device"] == "cpu"  # --device picks where the target's model trains, not only G's inference
 
 
 def test_rerun_reuses_tracks_and_training(reenacted, capsys):
