@@ -25,6 +25,7 @@ from ..geometry import MOUTH
 from ..io.atomic import atomic_path
 from ..io.frames import FramePattern, is_pattern
 from ..io.outputs import check_output, remove_own_temps
+from ..io.schema import upgrade
 from ..io.video import open_frames
 from ..io.writer import FrameWriter
 from ..morphable import load_model_for
@@ -57,6 +58,22 @@ def boxes_path(output: str) -> Path:
         stem = prefix.rstrip("._-")
         return Path(stem + ".boxes.json") if stem and not stem.endswith("/") else Path(prefix) / "boxes.json"
     return Path(output).with_suffix(".boxes.json")
+
+
+def read_boxes(path: str | Path) -> dict[str, Any]:
+    """A ``.boxes.json`` sidecar (schema ``H2HBoxes``; older versions upgraded, newer refused): ``crop_box``
+    (4,) source pixels or None, ``mouth_boxes`` (T, 4) output pixels per ``frames`` entry, ``size``,
+    ``source_size``, ``products``, ``outputs``, ``regions`` and the ``track`` it was rendered from."""
+    what = f"boxes sidecar {path}"
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{what} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{what} is not JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{what} is not a JSON object")
+    return upgrade(doc, BOXES_SCHEMA, what)
 
 
 def _claim_side_file(path: str, force: bool) -> None:

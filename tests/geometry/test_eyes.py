@@ -21,8 +21,8 @@ def test_polygons_and_opening(landmark_track):
     assert ear.shape == (len(lm), 2) and 0.15 < np.median(ear) < 0.45  # open eyes
     np.testing.assert_allclose(eye_aspect_ratio(eye_polygons(_similarity(lm))), ear, rtol=1e-9)
     closed = poly.copy()
-    closed[..., [1, 2, 4, 5], 1] = closed[..., [0], 1].mean(-1, keepdims=True)  # lids on the corner line
-    assert eye_aspect_ratio(closed).max() < 0.05
+    closed[..., [1, 2, 4, 5], :] = 0.5 * (poly[..., :1, :] + poly[..., 3:4, :])  # lids meet between the corners
+    assert eye_aspect_ratio(closed).max() < 1e-12
     with pytest.raises(ValueError, match="68, 2"):
         eye_polygons(lm[:, :48])
 

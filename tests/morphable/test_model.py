@@ -1,9 +1,12 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from h2h_engine.errors import InputError
 from h2h_engine.morphable import REGIONS, MorphableModel, import_ict
 from h2h_engine.morphable.registry import ict_source, resolve_model_path
+from h2h_engine.render.nmfc import render_mesh
 
 
 def test_ict_model_contents(model):
@@ -41,6 +44,40 @@ def test_roundtrip(tmp_path, model):
     assert back.digest == model.digest
     np.testing.assert_array_equal(back.triangles, model.triangles)
     np.testing.assert_array_equal(back.exp_basis, model.exp_basis)
+
+
+def _relabelled(model, regions: tuple[str, ...], label_of: dict[str, str]) -> MorphableModel:
+    """The model with another region table: each ICT region renamed by ``label_of`` (default: kept) and
+    numbered by its position in ``regions``, as an importer of another 3DMM would write it."""
+    lut = np.array([regions.index(label_of.get(name, name)) for name in REGIONS], np.uint8)
+    return replace(model, region=lut[model.region], regions=regions)
+
+
+def test_region_table_of_the_file_is_honoured(tmp_path, model):
+    """An importer for another 3DMM fills its own ``regions`` header: labels in another order, other names."""
+    shuffled = tuple(reversed(REGIONS)) + ("unused",)
+    path = tmp_path / "other.h2hmm.npz"
+    _relabelled(model, shuffled, {}).save(path)
+    other = MorphableModel.load(path)
+    assert other.regions == shuffled and other.digest == model.digest  # tracks of the model still apply
+    assert not np.array_equal(other.region, model.region)
+    for names in ("face_narrow", "face", "mouth", "eyeballs,head", ["iris_left", "teeth"]):
+        assert np.array_equal(other.region_mask(names), model.region_mask(names)), names
+    ref, got = render_mesh(model, ("face_narrow",)), render_mesh(other, ("face_narrow",))
+    assert np.array_equal(ref.vertices, got.vertices) and np.array_equal(ref.triangles, got.triangles)
+    # a coarser 3DMM: only a face and the rest; groups stand for the members it has
+    coarse = _relabelled(model, ("rest", "face_narrow"),
+                         {r: "rest" for r in REGIONS if r != "face_narrow"})
+    assert np.array_equal(coarse.region_mask("face"), model.region_mask("face_narrow"))
+    with pytest.raises(ValueError, match="has no region 'mouth'; its regions: rest, face_narrow"):
+        coarse.region_mask("mouth")
+
+
+def test_region_labels_beyond_the_header_are_refused(tmp_path, model):
+    path = tmp_path / "bad.h2hmm.npz"
+    replace(model, regions=REGIONS[:3]).save(path)
+    with pytest.raises(InputError, match="region labels go up to 15 but its header names 3 regions"):
+        MorphableModel.load(path)
 
 
 def test_bad_inputs(tmp_path):
