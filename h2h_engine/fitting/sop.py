@@ -20,7 +20,8 @@ def sop_pose(points: np.ndarray, pixels: np.ndarray, weights: np.ndarray | None 
         iterations: Gauss-Newton steps after the closed form.
         impl: ``"native"`` (C++ kernel, OpenMP over frames) or ``"ref"`` (numpy reference).
     Returns:
-        rotation (T, 3, 3), translation (T, 2), scale (T,) as float64, in the convention of :func:`h2h_engine.geometry.project`.
+        rotation (T, 3, 3), translation (T, 2), scale (T,) as float64, in the convention of
+        :func:`h2h_engine.geometry.project`.
         A frame with fewer than 3 weighted points gets rotation I, scale 0 and the centroid as translation.
     """
     pix = np.asarray(pixels, np.float64)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..geometry import eye_frames
 
+
 def pupils_to_eye_coords(landmarks: np.ndarray, pupils: np.ndarray) -> np.ndarray:
     """Pupils in eye coordinates.
 
