@@ -60,7 +60,7 @@ def _kernels(track_path: str, threads: int, repeats: int) -> dict[str, float]:
     torch.set_num_threads(threads)
     trk = Track.load(track_path)
     model = load_model_for(trk)
-    box = crop_box_for_track(trk, model)
+    box = crop_box_for_track(model, trk)
     images = crop_frames(np.stack([rgb for _, rgb in open_frames(str(CLIP), (0, BANK - 1))]), box, (256, 256))
     bank, driven = trk.slice(0, BANK - 1), trk.slice(BANK, FRAMES - 1)
     warper = Warper(model, bank, images, box)

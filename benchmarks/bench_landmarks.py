@@ -18,11 +18,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from h2h_engine.geometry import nme
 from h2h_engine.io import open_frames
-from h2h_engine.landmarks import locate_pupils, track_landmarks
+from h2h_engine.landmarks import (binocular_noise, eyes_open, inside_eye_polygon, landmark_jitter, locate_pupils,
+                                  pupil_jitter, track_landmarks)
 from h2h_engine.landmarks.dlib_models import hog_detector, shape_predictor
-from h2h_engine.landmarks.metrics import (binocular_noise, eyes_open, inside_eye_polygon, landmark_jitter, nme,
-                                         pupil_jitter)
 
 VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
 CLIP = "OpenTalker__SadTalker__examples_ref_video_WDA_AlexandriaOcasioCortez_000.mp4"

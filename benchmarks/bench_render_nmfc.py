@@ -124,7 +124,7 @@ def main() -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         n = max(8, args.frames * 256 // size)
         track = real_track(n)
-        box = crop_box_for_track(track, model)
+        box = crop_box_for_track(model, track)
         pos = project_track(model, track, box, (size, size), mesh.vertices)  # (n, K, 3)
         img = np.empty((n, size, size, 3), np.float32)
         tid = np.empty((n, size, size), np.int32)

@@ -17,13 +17,14 @@ from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "retarget"))  # the per-frame reference lives beside its tests
 
 from h2h_engine.morphable import load_model  # noqa: E402
 from h2h_engine.morphable.registry import cache_dir  # noqa: E402
 from h2h_engine.nodes import get_spec  # noqa: E402
 from h2h_engine.retarget import retarget  # noqa: E402
-from h2h_engine.retarget._ref import retarget_ref  # noqa: E402
 from h2h_engine.track import Track  # noqa: E402
+from retarget_ref import retarget_ref  # noqa: E402
 
 VIDEOS = REPO.parent / "shared" / "videos"
 CLIPS = (("tanshuai0219__EDTalk__test_data_pose_source1.mp4", "0-59"),
@@ -68,8 +69,8 @@ def main() -> None:
              "face": dict(mode="face", past_end="loop")}
     print(f"source {len(src)} frames, target {len(tgt)} frames, model {model.name}")
     for name, kw in cases.items():
-        t_fast, m_fast, out = measure(lambda: retarget(src, tgt, model, **kw), repeats=3)
-        t_ref, m_ref, _ = measure(lambda: retarget_ref(src, tgt, model, **kw), repeats=1)
+        t_fast, m_fast, out = measure(lambda: retarget(model, src, tgt, **kw), repeats=3)
+        t_ref, m_ref, _ = measure(lambda: retarget_ref(model, src, tgt, **kw), repeats=1)
         n = len(out)
         print(f"{name:4s} mode, {n} frames: retarget {n / t_fast:10.0f} frames/s (peak {m_fast / 2**20:6.1f} MiB)   "
               f"per-frame reference {n / t_ref:8.0f} frames/s (peak {m_ref / 2**20:6.1f} MiB)   "

@@ -4,7 +4,7 @@ from numpy.typing import NDArray
 
 has_cuda: bool
 raster_subpixel_bits: int
-raster_guard_band: int
+raster_guard_band: float
 
 # -- fitting (csrc/bindings/bind_fit.cpp) ------------------------------------------------------------------
 def sop_pose(model: NDArray[np.float64], pixels: NDArray[np.float64], weights: NDArray[np.float64] | None = None,

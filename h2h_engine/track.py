@@ -4,7 +4,7 @@ Layout: an uncompressed ``.npz`` with one array per field below, plus ``header``
 ``schema`` = ``"H2HTrack.1"``, the model's name and digest, image size, fps, the source it was made from and
 (for retargeted tracks) how it was retargeted. Frames are numbered as in the source (movies from 0).
 
-Camera convention (scaled orthographic, see :func:`h2h_engine.fitting.sop.project`): a model point ``X``
+Camera convention (scaled orthographic, see :func:`h2h_engine.geometry.project`): a model point ``X``
 lands at pixel ``u = s * (R X)_x + t_x``, ``v = t_y - s * (R X)_y`` (image y grows downwards) with depth
 ``s * (R X)_z`` (larger is nearer the camera).
 """

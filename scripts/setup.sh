@@ -19,3 +19,9 @@ python -m pip install -q --upgrade pip
 python -m pip install -q -r requirements.txt
 python -m pip install -q --no-build-isolation -e .
 python -c "import h2h_engine._native as n; print('h2h_engine built; CUDA kernels:', n.has_cuda)"
+# The engine takes the built-in ICT model only from $H2H_ICT_SOURCE (it never looks beside the checkout): import
+# the shared archive into the model cache once, so the demo, benchmarks and scripts find it.
+ICT=${H2H_ICT_SOURCE:-../shared/ict-facekit/FaceXModel.tar.xz}
+if [ -e "$ICT" ]; then
+  H2H_ICT_SOURCE="$ICT" python -c "from h2h_engine.morphable import load_model; print('ICT model:', load_model().name)"
+fi

@@ -9,6 +9,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("H2H_SHARED", REPO.parent / "shared"))
 VIDEOS = SHARED / "videos"
+# The engine imports the built-in ICT model only from $H2H_ICT_SOURCE (it never looks at the checkout).
+os.environ.setdefault("H2H_ICT_SOURCE", str(SHARED / "ict-facekit" / "FaceXModel.tar.xz"))
 
 
 def _clip(name: str) -> Path:
@@ -22,6 +24,16 @@ def _clip(name: str) -> Path:
 def clip():
     """``clip(name)``: path of a shared clip by a unique part of its file name (skips when absent)."""
     return _clip
+
+
+@pytest.fixture(scope="session")
+def landmark_track(clip):
+    """A real face tracked by the engine: 40 frames of GRID bbaf2n (288 px, speaking, static gaze); a
+    LandmarkTrack with landmarks (40, 68, 2) and pupils (40, 2, 2), pixels."""
+    from h2h_engine.io import open_frames
+    from h2h_engine.landmarks import track_landmarks
+
+    return track_landmarks(open_frames(clip("GRID_bbaf2n"), (0, 39)))
 
 
 @pytest.fixture(scope="session")

@@ -163,7 +163,7 @@ def _build_cache(video: Path, track: Track, model, cfg: TrainConfig, folder: Pat
                  progress: Callable[[int, int, str], None] | None) -> None:
     s, t = cfg.model.size, len(track)
     folder.mkdir(parents=True, exist_ok=True)
-    box = crop_box_for_track(track, model, margin=cfg.data.crop_margin, smooth=cfg.data.crop_smooth)
+    box = crop_box_for_track(model, track, margin=cfg.data.crop_margin, smooth=cfg.data.crop_smooth)
     tmp = {n: folder / f".{n}.partial.npy" for n in ("images", "cond", "mask", "flow")}
     images = np.lib.format.open_memmap(tmp["images"], "w+", np.uint8, (t, s, s, 3))
     cond = np.lib.format.open_memmap(tmp["cond"], "w+", np.float16, (t, 6, s, s))

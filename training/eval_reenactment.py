@@ -44,13 +44,12 @@ import numpy as np
 from h2h_engine.errors import InputError, ModelMismatchError, NoFaceError
 from h2h_engine.io import FramePattern, is_pattern, open_frames
 from h2h_engine.io.writer import FrameWriter
-from h2h_engine.landmarks import inter_ocular, track_landmarks
-from h2h_engine.landmarks.metrics import eye_frame_coords, eyes_open
+from h2h_engine.geometry import MOUTH, eye_frame_coords, inter_ocular
+from h2h_engine.landmarks import eyes_open, track_landmarks
 from h2h_engine.morphable import MorphableModel, load_model_for
 from h2h_engine.nodes.track import track_shot
 from h2h_engine.render.conditioning import render_conditioning
 from h2h_engine.render.crop import crop_box_for_track, crop_frames
-from h2h_engine.render.mask import MOUTH_LANDMARKS
 from h2h_engine.retarget.hybrid import anchor_offset, face_centre
 from h2h_engine.synthesis.inference import Schedule
 from h2h_engine.track import FLAG_NO_FACE, Track
@@ -114,7 +113,7 @@ def face_position(model: MorphableModel, track: Track) -> np.ndarray:
 def transfer_series(model: MorphableModel, shot: Track, ref: Track) -> tuple[dict[str, np.ndarray],
                                                                               dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Per-frame transfer errors of a tracked shot against the reference track it should follow (same T)."""
-    mouth = np.linalg.norm(shot.landmarks[:, MOUTH_LANDMARKS] - ref.landmarks[:, MOUTH_LANDMARKS], axis=-1)
+    mouth = np.linalg.norm(shot.landmarks[:, MOUTH] - ref.landmarks[:, MOUTH], axis=-1)
     gaze = np.linalg.norm(eye_frame_coords(shot.landmarks, shot.pupils) - eye_frame_coords(ref.landmarks, ref.pupils),
                           axis=-1).mean(axis=1)  # (T,) eye widths, mean of both eyes
     series = {
@@ -349,7 +348,7 @@ def evaluate_reenactment(result: str, driving: str, target: str, plate: str | No
     start = time.perf_counter()
     inp = load_inputs(driving, target, plate, source)
     first, last = int(inp.driving.frames[0]), int(inp.driving.frames[-1])
-    box = crop_box_for_track(inp.target, inp.model)
+    box = crop_box_for_track(inp.model, inp.target)
     scored = score_shot(result, None, inp.driving, inp, box, "result", identity_frames, progress)
     with tempfile.TemporaryDirectory(prefix="h2h-eval-") as tmp:
         real = score_shot(reencode_plate(inp.plate, (first, last), result, Path(tmp)), None, inp.target, inp, box,

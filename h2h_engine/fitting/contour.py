@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..geometry import LEFT_JAW, RIGHT_JAW
 from ..morphable import MorphableModel
 
-RIGHT_JAW = np.arange(0, 8)    # landmarks matched against the model.contour_right chain
-LEFT_JAW = np.arange(9, 17)    # landmarks matched against the model.contour_left chain
 SUBDIVIDE = 4                  # candidate points per segment between consecutive candidate vertices
 
 

@@ -1,36 +1,8 @@
-"""Scaled orthographic projection (SOP) cameras: the convention every node shares.
-
-A model point ``X`` (model units, +y up, +z towards the viewer) lands at pixel
-``u = s * (R X)_x + t_x``, ``v = t_y - s * (R X)_y`` with depth ``z = s * (R X)_z`` (larger is nearer).
-"""
+"""Fitting scaled orthographic projection (SOP) cameras to 2D-3D correspondences, in the camera convention of
+:func:`h2h_engine.geometry.project`."""
 from __future__ import annotations
 
 import numpy as np
-
-
-def project(points: np.ndarray, rotation: np.ndarray, translation: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Project model points to pixels with per-frame SOP cameras.
-
-    Args:
-        points: (T, N, 3) or (N, 3) model-space points.
-        rotation: (T, 3, 3) rotation matrices.
-        translation: (T, 2) pixel translations.
-        scale: (T,) pixels per model unit.
-    Returns:
-        (T, N, 3) float32: pixel u, pixel v, depth (larger = nearer the camera).
-    """
-    rotation = np.asarray(rotation, np.float32)
-    if rotation.ndim != 3 or rotation.shape[1:] != (3, 3):
-        raise ValueError(f"rotation must have shape (T, 3, 3); got {rotation.shape}")
-    pts = np.asarray(points, np.float32)
-    if pts.ndim == 2:
-        pts = np.broadcast_to(pts, (rotation.shape[0],) + pts.shape)
-    cam = np.matmul(pts, rotation.transpose(0, 2, 1)) * np.asarray(scale, np.float32)[:, None, None]
-    out = np.empty_like(cam)
-    out[..., 0] = cam[..., 0] + translation[:, None, 0]
-    out[..., 1] = translation[:, None, 1] - cam[..., 1]
-    out[..., 2] = cam[..., 2]
-    return out
 
 
 def sop_pose(points: np.ndarray, pixels: np.ndarray, weights: np.ndarray | None = None, iterations: int = 5,
@@ -48,7 +20,8 @@ def sop_pose(points: np.ndarray, pixels: np.ndarray, weights: np.ndarray | None 
         iterations: Gauss-Newton steps after the closed form.
         impl: ``"native"`` (C++ kernel, OpenMP over frames) or ``"ref"`` (numpy reference).
     Returns:
-        rotation (T, 3, 3), translation (T, 2), scale (T,) as float64, in the convention of :func:`project`.
+        rotation (T, 3, 3), translation (T, 2), scale (T,) as float64, in the convention of
+        :func:`h2h_engine.geometry.project`.
         A frame with fewer than 3 weighted points gets rotation I, scale 0 and the centroid as translation.
     """
     pix = np.asarray(pixels, np.float64)

@@ -20,20 +20,20 @@ import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
 from ..errors import NoFaceError
+from ..geometry import BROWS, EYES, JAW, LEFT_JAW, MOUTH, NOSE, RIGHT_JAW, nme, project
+from ..geometry import N_POINTS as N_LANDMARKS
 from ..morphable import MorphableModel
 from .config import FitConfig, load_fit_config
-from .contour import LEFT_JAW, RIGHT_JAW, ContourCandidates
+from .contour import ContourCandidates
 from .shape import ShapeProblem, solve_shape
-from .sop import project, sop_pose
+from .sop import sop_pose
 
-N_LANDMARKS = 68
-EYE_CORNERS = (36, 45)  # outer eye corners: the inter-ocular distance of the NME
 EXTRAPOLATE = 3         # extrapolation trials (steps 1, 2, 4 times the round's shape change) after each round
 
 
 @dataclass
 class FitResult:
-    """Fitted parameters of a clip (T frames), in the camera convention of :func:`.sop.project`."""
+    """Fitted parameters of a clip (T frames), in the camera convention of :func:`h2h_engine.geometry.project`."""
 
     identity: np.ndarray     # (n_id,)
     expression: np.ndarray   # (T, n_exp)
@@ -93,8 +93,8 @@ class _LandmarkBasis:
 def _landmark_weights(cfg: FitConfig) -> np.ndarray:
     """(68,) per-landmark weights from the config groups."""
     w = np.empty(N_LANDMARKS)
-    w[0:17], w[17:27], w[27:36] = cfg.contour_weight, cfg.brow_weight, cfg.nose_weight
-    w[36:48], w[48:68] = cfg.eye_weight, cfg.mouth_weight
+    w[JAW], w[BROWS], w[NOSE] = cfg.contour_weight, cfg.brow_weight, cfg.nose_weight
+    w[EYES.ravel()], w[MOUTH] = cfg.eye_weight, cfg.mouth_weight
     return w
 
 
@@ -227,7 +227,8 @@ def fitted_landmarks(model: MorphableModel, fit, landmarks: np.ndarray,
 
 
 def landmark_nme(model: MorphableModel, fit, landmarks: np.ndarray) -> np.ndarray:
-    """(T,) mean landmark error of the fitted model divided by the inter-ocular distance (outer corners 36, 45).
+    """(T,) NME of the fitted model (:func:`h2h_engine.geometry.nme`: mean landmark error over the detections'
+    inter-ocular distance).
 
     Args:
         model: the morphable model of the fit.
@@ -235,6 +236,4 @@ def landmark_nme(model: MorphableModel, fit, landmarks: np.ndarray) -> np.ndarra
         landmarks: (T, 68, 2) detected landmarks, pixels.
     """
     lm = np.asarray(landmarks, np.float64)
-    err = np.linalg.norm(fitted_landmarks(model, fit, lm) - lm, axis=2).mean(axis=1)
-    iod = np.linalg.norm(lm[:, EYE_CORNERS[0]] - lm[:, EYE_CORNERS[1]], axis=1)
-    return err / np.maximum(iod, 1e-9)
+    return nme(fitted_landmarks(model, fit, lm), lm)

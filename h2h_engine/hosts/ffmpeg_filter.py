@@ -41,7 +41,7 @@ STREAM_KNOBS = (
 )
 # Synthesize knobs that mean nothing on a stream: it is always composited, there are no files to keep, and
 # sound is ffmpeg's business (-map the source's audio in the encoding ffmpeg; see docs/host.md).
-_NOT_ON_STREAMS = ("composite", "overwrite", "resume", "force", "audio")
+_NOT_ON_STREAMS = ("composite", "force", "audio")
 
 
 def filter_knobs() -> list[Knob]:

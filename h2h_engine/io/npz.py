@@ -1,5 +1,6 @@
 """The container of head2head's own files (models, tracks): an ``.npz`` of named arrays plus ``header``, a
-UTF-8 JSON object carrying a ``schema`` tag. Uncompressed by default (fast to load); readers take both."""
+UTF-8 JSON object carrying a versioned ``schema`` tag (:mod:`.schema`). Uncompressed by default (fast to
+load); readers take both."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ import numpy as np
 
 from ..errors import InputError
 from .atomic import atomic_path
+from .schema import upgrade
 
 
 def save_npz(path: str | Path, header: dict[str, Any], arrays: dict[str, np.ndarray],
@@ -24,10 +26,12 @@ def save_npz(path: str | Path, header: dict[str, Any], arrays: dict[str, np.ndar
 
 def load_npz(path: str | Path, names: tuple[str, ...], schema: str, what: str,
              missing_hint: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read the header and the arrays ``names`` of a file written by :func:`save_npz`.
+    """Read the header and the arrays ``names`` of a file written by :func:`save_npz`, upgraded to ``schema``.
 
-    Raises InputError when the file is missing (``missing_hint`` appended), not such a file, or of
-    another schema; ``what`` names the kind of file in messages ("track file", "model file").
+    An older version of the schema is upgraded by the functions registered for it (:mod:`.schema`; they
+    see the header with every array of the file under ``"arrays"``). Raises InputError when the file is
+    missing (``missing_hint`` appended), not such a file, of another or a newer schema; ``what`` names the
+    kind of file in messages ("track file", "model file").
     """
     path = Path(path)
     if not path.is_file():
@@ -36,13 +40,20 @@ def load_npz(path: str | Path, names: tuple[str, ...], schema: str, what: str,
         _check_declared_sizes(path)
         with np.load(path, allow_pickle=False) as z:
             header = json.loads(bytes(z["header"]).decode())
-            arrays = {n: z[n] for n in names}
+            if not isinstance(header, dict):
+                raise ValueError("its header is not a JSON object")
+            current = header.get("schema") == schema
+            stored = {n: z[n] for n in (names if current else [f for f in z.files if f != "header"])}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise InputError(f"{path} is not a head2head {what} ({e})") from None
-    if not isinstance(header, dict) or header.get("schema") != schema:
-        found = header.get("schema") if isinstance(header, dict) else None
-        raise InputError(f"{path} has schema {found!r}; this engine reads {schema}")
-    return header, arrays
+    if current:
+        return header, stored
+    doc = upgrade({**header, "arrays": stored}, schema, f"{what} {path}")
+    arrays = doc.pop("arrays")
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        raise InputError(f"{what} {path} lacks {', '.join(missing)} after its upgrade to {schema}")
+    return doc, {n: arrays[n] for n in names}
 
 
 # Deflate never shrinks data more than ~1032:1, so a member declaring more is crafted or corrupt.

@@ -16,7 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-EYES = (np.arange(36, 42), np.arange(42, 48))  # subject's right eye, left eye
+from ..geometry import EYES, eye_aspect_ratio, inside_polygon
+
 PUPIL_IMPLS = ("iris", "ref")
 EYE_PX = 40.0       # eye width (corner to corner) after resampling, px
 IRIS_RADIUS = 0.22  # iris radius as a fraction of the eye width (about 6 mm of a 28 mm eye)
@@ -26,30 +27,12 @@ MIN_CONTRAST = 0.25  # (bright - dark) / bright below which there is no usable d
 _MEAN_SHIFT_STEPS = 4
 
 
-def eye_aspect_ratio(eye: np.ndarray) -> np.ndarray:
-    """Eye opening (lid distance over corner distance) of (..., 6, 2) eye polygons in 68-point order."""
-    width = np.linalg.norm(eye[..., 3, :] - eye[..., 0, :], axis=-1)
-    lids = (np.linalg.norm(eye[..., 1, :] - eye[..., 5, :], axis=-1)
-            + np.linalg.norm(eye[..., 2, :] - eye[..., 4, :], axis=-1))
-    return lids / np.maximum(2.0 * width, 1e-6)
-
-
-def _inside_polygon(x: np.ndarray, y: np.ndarray, poly: np.ndarray) -> np.ndarray:
-    """Even-odd rule: which points (x, y) (any shape) lie inside ``poly`` (N, 2)."""
-    inside = np.zeros(x.shape, bool)
-    for (xa, ya), (xb, yb) in zip(poly, np.roll(poly, -1, axis=0)):
-        crosses = (ya > y) != (yb > y)
-        x_at = xa + (y - ya) * (xb - xa) / np.where(yb != ya, yb - ya, 1.0)
-        inside ^= crosses & (x < x_at)
-    return inside
-
-
 def _pupil_ref(gray: np.ndarray, eye: np.ndarray) -> tuple[np.ndarray, float]:
     h, w = gray.shape
     x0, y0 = np.maximum(np.floor(eye.min(0)).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(eye.max(0)).astype(int), [w - 1, h - 1])
     ys, xs = np.mgrid[y0:y1 + 1, x0:x1 + 1]
-    inside = _inside_polygon(xs.astype(np.float64), ys.astype(np.float64), eye.astype(np.float64))
+    inside = inside_polygon(xs.astype(np.float64), ys.astype(np.float64), eye.astype(np.float64))
     weight = (255.0 - gray[ys, xs]) * inside
     total = weight.sum()
     if total <= 0:

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..geometry import RIGID, inter_ocular
 from .dlib_models import dlib_module, shape_predictor
 
-# Points that move little with expression: upper jawline, nose, eyes.
-RIGID = np.r_[0:5, 12:17, 27:48]
 # dlib's HOG detector box relative to the 68 points it leads to: centre offset and side in units of the
 # RMS radius of the RIGID points about their mean: medians over 1,077 HOG detections on 12 shared clips of
 # different people (``scripts/calibrate_landmark_box.py``). The predictor was trained on such boxes, so
@@ -40,11 +39,6 @@ def box_from_points(landmarks: np.ndarray) -> np.ndarray:
     c = centre + BOX_OFFSET * radius
     half = 0.5 * BOX_SIDE * radius
     return np.array([c[0] - half, c[1] - half, c[0] + half, c[1] + half], np.float32)
-
-
-def inter_ocular(landmarks: np.ndarray) -> np.ndarray:
-    """Outer-eye-corner distance (points 36 and 45) of (..., 68, 2) landmarks: the usual NME normaliser."""
-    return np.linalg.norm(landmarks[..., 36, :] - landmarks[..., 45, :], axis=-1)
 
 
 @dataclass

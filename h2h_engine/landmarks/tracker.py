@@ -39,7 +39,8 @@ from ..errors import ConfigError, InputError, NoFaceError
 from ..track import FLAG_LOW_CONFIDENCE, FLAG_NO_FACE, FLAG_REDETECTED
 from .detect import Detection, FaceDetector
 from .pupils import locate_pupils
-from .shape import RIGID, ShapeFit, ShapePredictor, box_from_points, inter_ocular, points_frame
+from ..geometry import RIGID, inter_ocular
+from .shape import ShapeFit, ShapePredictor, box_from_points, points_frame
 
 MAX_AGREEMENT = 0.04
 MIN_NCC = 0.5

@@ -19,13 +19,15 @@ SCHEMA = "H2HModel.1"
 _ARRAYS = ("mean", "id_basis", "exp_basis", "triangles", "region", "landmarks", "contour_right", "contour_left",
            "nmfc")
 
-# Disjoint per-vertex region labels (index = label value in ``MorphableModel.region``).
+# The ICT importer's disjoint per-vertex region labels (index = label value in ``MorphableModel.region``); a model
+# of another 3DMM names its own in ``MorphableModel.regions`` (the file header's ``regions``).
 REGIONS = (
     "face_narrow", "face_outer", "head_neck", "mouth_socket", "eye_socket_left", "eye_socket_right",
     "gums_tongue", "teeth", "sclera_left", "iris_left", "sclera_right", "iris_right",
     "lacrimal_fluid", "eye_blend", "eye_occlusion", "eyelashes",
 )
-# Names accepted wherever a set of regions is asked for (render knobs, fitting masks).
+# Names accepted wherever a set of regions is asked for (render knobs, fitting masks); a group stands for the
+# members a model has.
 REGION_GROUPS = {
     "face": ("face_narrow", "face_outer"),
     "head": ("head_neck",),
@@ -47,12 +49,14 @@ class MorphableModel:
         exp_basis: (n_exp, V, 3) float32 expression blendshape deltas (coefficient 1 = full shape).
         expressions: n_exp expression names.
         triangles: (F, 3) int32 vertex indices, counter-clockwise seen from outside.
-        region: (V,) uint8 label into :data:`REGIONS`.
+        region: (V,) uint8 label into ``regions``.
         landmarks: (68,) int32 vertex of each Multi-PIE landmark.
         contour_right: (K,) int32 jawline candidates for landmarks 0-7 (ordered chin-wards).
         contour_left: (K,) int32 jawline candidates for landmarks 9-16.
         nmfc: (V, 3) float32 normalised mean-face coordinates in [0, 1] (the NMFC colour of each vertex).
         id_bounds, exp_bounds: (lo, hi) box constraints on the coefficients.
+        regions: name of each region label (``region[v] == k``: vertex v is in ``regions[k]``); ICT's
+            :data:`REGIONS` by default.
     """
 
     name: str
@@ -68,6 +72,7 @@ class MorphableModel:
     nmfc: np.ndarray
     id_bounds: tuple[float, float] = (-3.0, 3.0)
     exp_bounds: tuple[float, float] = (0.0, 1.0)
+    regions: tuple[str, ...] = REGIONS
     source: str = ""
     digest: str = field(default="")
 
@@ -127,15 +132,17 @@ class MorphableModel:
         return out[0] if exp.ndim == 1 else out
 
     def region_mask(self, names: str | list[str] | tuple[str, ...]) -> np.ndarray:
-        """(V,) bool mask of the vertices in the named regions or region groups (see REGION_GROUPS)."""
+        """(V,) bool mask of the vertices in the named regions (of ``self.regions``) or region groups (see
+        REGION_GROUPS: the members this model has); ValueError for a name that selects none of them."""
         if isinstance(names, str):
             names = [n for n in names.split(",") if n]
         labels: set[int] = set()
         for n in names:
-            for r in REGION_GROUPS.get(n, (n,)):
-                if r not in REGIONS:
-                    raise ValueError(f"unknown region {r!r}; known: {sorted(set(REGIONS) | set(REGION_GROUPS))}")
-                labels.add(REGIONS.index(r))
+            found = [self.regions.index(r) for r in REGION_GROUPS.get(n, (n,)) if r in self.regions]
+            if not found:
+                raise ValueError(f"model {self.name} has no region {n!r}; its regions: {', '.join(self.regions)} "
+                                 f"(groups: {', '.join(REGION_GROUPS)})")
+            labels.update(found)
         return np.isin(self.region, sorted(labels))
 
     def region_triangles(self, names: str | list[str] | tuple[str, ...]) -> np.ndarray:
@@ -167,7 +174,7 @@ class MorphableModel:
     def save(self, path: str | Path, compress: bool = False) -> None:
         """Write the model file atomically (an uncompressed npz unless ``compress``)."""
         header = {
-            "schema": SCHEMA, "name": self.name, "expressions": list(self.expressions), "regions": list(REGIONS),
+            "schema": SCHEMA, "name": self.name, "expressions": list(self.expressions), "regions": list(self.regions),
             "id_bounds": list(self.id_bounds), "exp_bounds": list(self.exp_bounds), "source": self.source,
             "digest": self.digest, "sha256": self._checksum(),
         }
@@ -178,8 +185,12 @@ class MorphableModel:
         """Read a model file written by :meth:`save`; InputError when its arrays do not match its header."""
         header, arrays = load_npz(path, _ARRAYS, SCHEMA, "model file",
                                   missing_hint=" (import one with `h2h model import-ict`)")
+        regions = tuple(header.get("regions", REGIONS))
+        if len(arrays["region"]) and int(arrays["region"].max()) >= len(regions):
+            raise InputError(f"model file {path}: region labels go up to {int(arrays['region'].max())} but its header "
+                             f"names {len(regions)} regions")
         model = cls(name=header["name"], expressions=header["expressions"], id_bounds=tuple(header["id_bounds"]),
-                    exp_bounds=tuple(header["exp_bounds"]), source=header.get("source", ""),
+                    exp_bounds=tuple(header["exp_bounds"]), regions=regions, source=header.get("source", ""),
                     digest=header["digest"], **arrays)
         # The header's digest and checksum are claims: recompute them (files before the checksum lack it).
         stored = header.get("sha256")

@@ -4,8 +4,11 @@ Lookup order for ``load_model(name_or_path)``:
 1. an existing file path;
 2. ``<dir>/<name>.h2hmm.npz`` for each folder in ``$H2H_MODEL_PATH`` (``:``-separated), then the user cache
    ``$XDG_CACHE_HOME/h2h/models`` (default ``~/.cache/h2h/models``);
-3. for the built-in ``ict`` / ``ict-facekit-light``: import the ICT archive found at ``$H2H_ICT_SOURCE`` or
-   ``../shared/ict-facekit/FaceXModel.tar.xz`` beside the repository, and cache the result.
+3. for the built-in ``ict`` / ``ict-facekit-light``: import the ICT archive (or unpacked folder) named by
+   ``$H2H_ICT_SOURCE``, and cache the result.
+
+The installed package never looks at the source checkout: the archive comes from that variable or from
+``h2h model import-ict PATH`` (which fills the cache once).
 """
 from __future__ import annotations
 
@@ -37,16 +40,9 @@ def search_dirs() -> list[Path]:
 
 
 def ict_source() -> Path | None:
-    """The ICT archive or folder to import the built-in model from, if any is found."""
+    """The ICT archive or folder to import the built-in model from: ``$H2H_ICT_SOURCE``, or None when unset."""
     env = os.environ.get("H2H_ICT_SOURCE")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parents[2]
-    for cand in (repo.parent / "shared" / "ict-facekit" / "FaceXModel.tar.xz",
-                 repo / "shared" / "ict-facekit" / "FaceXModel.tar.xz"):
-        if cand.exists():
-            return cand
-    return None
+    return Path(env) if env else None
 
 
 def resolve_model_path(name_or_path: str | os.PathLike | None = None) -> Path:
@@ -63,8 +59,9 @@ def resolve_model_path(name_or_path: str | os.PathLike | None = None) -> Path:
         raise InputError(f"model {key!r} is neither a file nor in {', '.join(map(str, search_dirs()))}")
     src = ict_source()
     if src is None or not src.exists():
-        raise InputError("the ICT model is not imported yet and no FaceXModel.tar.xz was found: run "
-                         "`h2h model import-ict PATH/FaceXModel.tar.xz` or set H2H_ICT_SOURCE")
+        where = "H2H_ICT_SOURCE is not set" if src is None else f"H2H_ICT_SOURCE={src} does not exist"
+        raise InputError(f"the ICT model is not imported yet and {where}: run "
+                         "`h2h model import-ict PATH/FaceXModel.tar.xz` or set H2H_ICT_SOURCE to that archive")
     out = cache_dir() / f"{MODEL_NAME}{SUFFIX}"
     import_ict(src).save(out)
     return out

@@ -5,8 +5,8 @@ Example::
     from h2h_engine.nodes.graph import Graph
 
     g = Graph(".h2h_cache")
-    src = g.add("track", video="source.mp4")
-    tgt = g.add("track", video="target.mp4", frames="0-99")
+    src = g.add("track", input="source.mp4")
+    tgt = g.add("track", input="target.mp4", frames="0-99")
     drv = g.add("retarget", source=src, target=tgt, mode="head")
     nmfc = g.add("render_nmfc", track=drv)
     g.run(nmfc)              # runs all four nodes
@@ -33,7 +33,7 @@ from .. import __version__
 from ..errors import ConfigError
 from ..io.atomic import atomic_path
 from ..io.frames import FramePattern, is_pattern
-from . import get_spec
+from .registry import get_spec
 from .spec import PORT_SUFFIX, NodeSpec
 
 

@@ -4,7 +4,7 @@ retarget the source onto the target, and synthesize the result onto the target p
 Intermediate results live in a work folder and are cached by content (:class:`~h2h_engine.nodes.graph.Graph`):
 re-running with a changed knob recomputes only what depends on it, and an interrupted training run resumes
 from its last checkpoint. Training comes from the ``training`` package (imported only for that step); with
-``--run`` pointing at a finished run, the engine alone is enough.
+``--run-dir`` pointing at a finished run, the engine alone is enough.
 """
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from typing import Any, Callable
 from ..errors import ConfigError, InputError
 from ..io.frames import FramePattern, is_pattern
 from ..track import Track
-from . import get_spec, register
 from .graph import Graph
 from .knobs import AUDIO, COLOURSPACE, FORCE
+from .retarget import SPEC as RETARGET
 from .spec import Knob, NodeSpec, Port
+from .synthesize import SPEC as SYNTHESIZE
+from .track import SPEC as TRACK
 
 PRESETS = ("instant", "preview", "production", "paper", "tiny")  # training/configs/*.yaml
 
@@ -38,16 +40,17 @@ def mode_overrides(preset: str, mode: str) -> dict[str, Any]:
             else {"region": "crop", "appearance": "warp"}}
 
 
-def trained_checkpoint(target: str, track: str, run_dir: Path, preset: str, epochs: int,
+def trained_checkpoint(target: str, track: str, run_dir: Path, preset: str, epochs: int, device: str = "auto",
                        overrides: dict[str, Any] | None = None) -> Path:
-    """Train the target's model in ``run_dir``, resuming an interrupted run; a finished run returns at once."""
+    """Train the target's model in ``run_dir`` on ``device`` (auto | cpu | cuda[:N]), resuming an interrupted
+    run; a finished run returns at once."""
     try:
         from training.config import load_config  # noqa: PLC0415 - the trainer is optional for the engine
         from training.train import CHECKPOINT, train  # noqa: PLC0415
     except ImportError:
         raise ConfigError("training needs the `training` package (pip install -e . from the repository); "
-                          "or pass --run with a finished run") from None
-    overrides = dict(overrides or {})
+                          "or pass --run-dir with a finished run") from None
+    overrides = {**(overrides or {}), "device": device}
     if epochs:
         full = max(1, math.ceil(epochs * 2 / 3))  # the paper's schedule: 2/3 at full rate, 1/3 decaying
         overrides.update(epochs=full, decay_epochs=epochs - full)
@@ -75,22 +78,21 @@ def run(source: str, target: str, output: str, mode: str, source_frames: tuple[i
     if run_dir:
         ckpt = Path(run_dir) / "checkpoint.pt"
         if not ckpt.is_file():
-            raise InputError(f"--run {run_dir} holds no checkpoint.pt (train it with h2h train first)")
+            raise InputError(f"--run-dir {run_dir} holds no checkpoint.pt (train it with h2h train first)")
     else:
         over = mode_overrides(preset, mode)
         schedule = f"-e{epochs}" if epochs else ""  # a run is reused only for the same target and schedule
         region = f"-{over['model']['region']}" if over else ""
         ckpt = trained_checkpoint(target, tgt.path(), work / f"run-{preset}{region}{schedule}-{tgt.key()[:12]}",
-                                  preset, epochs, over)
-    result = get_spec("synthesize")(progress=progress, checkpoint=str(ckpt), track=drv.path(), plate=target,
-                                    plate_track=tgt.path(), output=output, feather=feather, mask=mask,
-                                    device=device, colourspace=colourspace, audio=audio, force=force)
+                                  preset, epochs, device, over)
+    result = SYNTHESIZE(progress=progress, checkpoint=str(ckpt), track=drv.path(), plate=target,
+                        plate_track=tgt.path(), output=output, feather=feather, mask=mask, device=device,
+                        colourspace=colourspace, audio=audio, force=force)
     return {"output": output, "work_dir": str(work), "source_track": src.path(), "target_track": tgt.path(),
             "retargeted_track": drv.path(), "checkpoint": str(ckpt), "synthesize": result}
 
 
-_SYNTH = get_spec("synthesize")
-SPEC = register(NodeSpec(
+SPEC = NodeSpec(
     name="reenact",
     help="The whole job: track source and target, train (or reuse) the target's model, retarget, synthesize "
          "onto the target plate.",
@@ -100,7 +102,7 @@ SPEC = register(NodeSpec(
                  flag="--target")),
     outputs=(Port("output", "frames", "output movie (.mp4/.mov/.mkv) or sequence (out.####.exr/png)"),),
     knobs=(
-        get_spec("retarget").knob("mode"),
+        RETARGET.knob("mode"),
         Knob("source_frames", "frames", None, "frame range A-B of the source"),
         Knob("frames", "frames", None, "frame range A-B of the target, which is also the output's range"),
         Knob("preset", "choice", "preview", "training preset: instant (no network, seconds), preview (CPU, "
@@ -110,8 +112,8 @@ SPEC = register(NodeSpec(
              minimum=0),
         Knob("run_dir", "path", "", "finished training run to reuse instead of training (its checkpoint.pt)"),
         Knob("work_dir", "path", "", "folder for tracks, the training run and the cache (default: OUT.h2h/)"),
-        _SYNTH.knob("feather"), _SYNTH.knob("mask"), _SYNTH.knob("device"), COLOURSPACE, AUDIO, FORCE,
-        get_spec("track").knob("fps"), get_spec("track").knob("first_frame"),
+        SYNTHESIZE.knob("feather"), SYNTHESIZE.knob("mask"), SYNTHESIZE.knob("device"), COLOURSPACE, AUDIO, FORCE,
+        TRACK.knob("fps"), TRACK.knob("first_frame"),
     ),
     run=run,
-))
+)

@@ -25,19 +25,21 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..errors import ConfigError, InputError
+from ..geometry import MOUTH
 from ..io.atomic import atomic_path
 from ..io.frames import FramePattern, is_pattern
 from ..io.outputs import check_output, remove_own_temps
+from ..io.schema import upgrade
 from ..io.video import open_frames
 from ..io.writer import FrameWriter
 from ..morphable import load_model_for
 from ..render.conditioning import PRODUCTS, render_conditioning, resolve_box
 from ..render.crop import crop_box_for_track
-from ..render.mask import MOUTH_LANDMARKS, mouth_boxes
+from ..render.mask import mouth_boxes
 from ..render.nmfc import DEFAULT_REGIONS, REGION_CHOICES, project_track
 from ..track import Track
-from . import Knob, NodeSpec, Port, register
 from .knobs import FORCE, settings_stamp, track_time
+from .spec import Knob, NodeSpec, Port
 
 BOXES_SCHEMA = "H2HBoxes.1"
 # EXR channels of each product; flow is Nuke's forward motion layer (see _pixels for its sign)
@@ -62,6 +64,22 @@ def boxes_path(output: str) -> Path:
         stem = prefix.rstrip("._-")
         return Path(stem + ".boxes.json") if stem and not stem.endswith("/") else Path(prefix) / "boxes.json"
     return Path(output).with_suffix(".boxes.json")
+
+
+def read_boxes(path: str | Path) -> dict[str, Any]:
+    """A ``.boxes.json`` sidecar (schema ``H2HBoxes``; older versions upgraded, newer refused): ``crop_box``
+    (4,) source pixels or None, ``mouth_boxes`` (T, 4) output pixels per ``frames`` entry, ``size``,
+    ``source_size``, ``products``, ``outputs``, ``regions`` and the ``track`` it was rendered from."""
+    what = f"boxes sidecar {path}"
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{what} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{what} is not JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise InputError(f"{what} is not a JSON object")
+    return upgrade(doc, BOXES_SCHEMA, what)
 
 
 def _claim_side_file(path: str, force: bool) -> None:
@@ -154,12 +172,12 @@ def run(track: str, output: str, size: tuple[int, int] | None, crop: str, what: 
     size = tuple(size) if size else (tuple(full.image_size) if crop == "none" else (256, 256))
     w, h = size
     # The box comes from the whole shot so that farm chunks (--frames) agree.
-    box = (crop_box_for_track(full, mm, margin=margin, aspect=w / h) if crop == "auto"
+    box = (crop_box_for_track(mm, full, margin=margin, aspect=w / h) if crop == "auto"
            else resolve_box(mm, full, size, crop))
     tr = full.slice(*frames) if frames else full
     geom_box = box if box is not None else np.array([0, 0, *tr.image_size], np.float32)
     # Mouth boxes of the whole shot: farm chunks (--frames) all write the same complete sidecar.
-    mouth = mouth_boxes(project_track(mm, full, geom_box, size, mm.landmarks[MOUTH_LANDMARKS])[..., :2], size)
+    mouth = mouth_boxes(project_track(mm, full, geom_box, size, mm.landmarks[MOUTH])[..., :2], size)
     row_of = {int(f): i for i, f in enumerate(full.frames)}
     movie = not is_pattern(output)
     stamp = settings_stamp("render_nmfc", {"size": list(size), "crop": crop, "what": what, "regions": regions,
@@ -217,7 +235,7 @@ def run(track: str, output: str, size: tuple[int, int] | None, crop: str, what: 
             "crop_box": sidecar["crop_box"]}
 
 
-SPEC = register(NodeSpec(
+SPEC = NodeSpec(
     name="render_nmfc",
     help="Render a track's conditioning images: NMFC (normalised mean-face coordinates), eye image, face mask, "
          "facial flow; with a stable crop box and per-frame mouth boxes in <out>.boxes.json.",
@@ -242,4 +260,4 @@ SPEC = register(NodeSpec(
         FORCE,
     ),
     run=run,
-))
+)

@@ -7,8 +7,8 @@ from typing import Any, Callable
 from ..morphable import load_model_for
 from ..retarget import MODES, PAST_END, retarget
 from ..track import Track
-from . import Knob, NodeSpec, Port, register
 from .knobs import FORCE
+from .spec import Knob, NodeSpec, Port
 
 
 def run(source: str, target: str, output: str, mode: str, frames: tuple[int, int] | None, source_offset: int,
@@ -19,7 +19,7 @@ def run(source: str, target: str, output: str, mode: str, frames: tuple[int, int
     src, tgt = Track.load(source), Track.load(target)
     mm = load_model_for(tgt, model, f"target track {target}")
     progress(0, 1, "retarget")
-    out = retarget(src, tgt, mm, mode=mode, frames=frames, source_offset=source_offset, past_end=past_end,
+    out = retarget(mm, src, tgt, mode=mode, frames=frames, source_offset=source_offset, past_end=past_end,
                    neutral_offset=neutral_offset, neutral_percentile=neutral_percentile,
                    provenance={"source_path": str(Path(source).resolve()),
                                "target_path": str(Path(target).resolve())})
@@ -30,7 +30,7 @@ def run(source: str, target: str, output: str, mode: str, frames: tuple[int, int
             "n_frames": len(out), "source_frames": [driving[0], driving[-1]]}
 
 
-SPEC = register(NodeSpec(
+SPEC = NodeSpec(
     name="retarget",
     help="Drive a target shot's track with a source shot's expressions, gaze and blinks (and head motion in "
          "head mode); writes a track that RenderNMFC renders like any other.",
@@ -53,4 +53,4 @@ SPEC = register(NodeSpec(
         FORCE,
     ),
     run=run,
-))
+)

@@ -1,14 +1,16 @@
 """Snapshot of every node spec, so a saved Nuke script or farm job never breaks silently.
 
-``tests/node_specs.json`` holds ``{node: spec.to_json()}`` for every registered node; ``tests/test_node_specs.py``
-fails when a spec changes without the snapshot being regenerated on purpose::
+A snapshot file holds ``{node: spec.to_json()}`` for every registered node. The repository keeps one in
+``tests/node_specs.json``, and ``tests/test_node_specs.py`` fails when a spec changes without it being
+regenerated on purpose (the snapshot's path is always given; the package never reads the checkout)::
 
-    python -m h2h_engine.nodes.snapshot            # check: list the differences, exit 1 if any
-    python -m h2h_engine.nodes.snapshot --update   # accept the current specs (review the diff first)
+    python -m h2h_engine.nodes.snapshot tests/node_specs.json --plugin plugin/nuke/h2h_nuke/specs.json
+        # list the differences (and a stale plugin file), exit 1 if any
+    python -m h2h_engine.nodes.snapshot tests/node_specs.json --plugin plugin/nuke/h2h_nuke/specs.json --update
+        # accept the current specs (review the differences first)
 
-``--update`` also writes the specs JSON the Nuke plugin ships (``plugin/nuke/h2h_nuke/specs.json``,
-``{"schema": "H2HNodeSpecs.1", "nodes": ...}``): the plugin builds its menu and Groups from it without
-running the engine, and the snapshot test fails when it is stale.
+``--plugin`` names the specs JSON the Nuke plugin ships (``{"schema": "H2HNodeSpecs.1", "nodes": ...}``): the
+plugin builds its menu and Groups from it without running the engine; ``--update`` rewrites it too.
 
 Removing or renaming a knob, changing its type or narrowing its choices breaks saved scripts; those
 changes are reported as ``BREAKING``.
@@ -21,28 +23,28 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import SPECS
+from ..io.atomic import atomic_path
+from .registry import load_specs
 
-SNAPSHOT = Path(__file__).resolve().parents[2] / "tests" / "node_specs.json"
-PLUGIN_SPECS = Path(__file__).resolve().parents[2] / "plugin" / "nuke" / "h2h_nuke" / "specs.json"
 PLUGIN_SCHEMA = "H2HNodeSpecs.1"
 
 
 def current() -> dict[str, Any]:
     """``{node name: spec JSON}`` of every registered node, in registration order."""
-    return {name: spec.to_json() for name, spec in SPECS.items()}
+    return {name: spec.to_json() for name, spec in load_specs().items()}
 
 
 def plugin_specs() -> dict[str, Any]:
-    """What ``PLUGIN_SPECS`` must hold: the current specs under a schema tag."""
+    """What the plugin's specs JSON must hold: the current specs under a schema tag."""
     return {"schema": PLUGIN_SCHEMA, "nodes": current()}
 
 
-def _json_text(d: dict[str, Any]) -> str:
-    return json.dumps(d, indent=1, sort_keys=False) + "\n"
+def _write_json(path: Path, d: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(d, indent=1, sort_keys=False) + "\n")
 
 
-def load(path: Path = SNAPSHOT) -> dict[str, Any]:
+def load(path: Path) -> dict[str, Any]:
     """The stored snapshot (empty when the file does not exist yet)."""
     return json.loads(path.read_text()) if path.is_file() else {}
 
@@ -83,17 +85,21 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m h2h_engine.nodes.snapshot", description=__doc__.splitlines()[0])
-    p.add_argument("--update", action="store_true", help=f"rewrite {SNAPSHOT} from the current specs")
+    p.add_argument("snapshot", type=Path, help="the snapshot JSON file (the repository's: tests/node_specs.json)")
+    p.add_argument("--plugin", type=Path, help="the Nuke plugin's specs JSON (plugin/nuke/h2h_nuke/specs.json)")
+    p.add_argument("--update", action="store_true", help="rewrite the snapshot (and --plugin) from the current specs")
     args = p.parse_args(argv)
-    old, new = load(), current()
+    old, new = load(args.snapshot), current()
     diffs = differences(old, new)
     if args.update:
-        SNAPSHOT.write_text(_json_text(new))
-        PLUGIN_SPECS.write_text(_json_text(plugin_specs()))
-        print(f"wrote {SNAPSHOT} and {PLUGIN_SPECS} ({len(new)} nodes)" + "".join(f"\n  {d}" for d in diffs))
+        _write_json(args.snapshot, new)
+        if args.plugin:
+            _write_json(args.plugin, plugin_specs())
+        print(f"wrote {args.snapshot}{f' and {args.plugin}' if args.plugin else ''} ({len(new)} nodes)"
+              + "".join(f"\n  {d}" for d in diffs))
         return 0
-    if not PLUGIN_SPECS.is_file() or json.loads(PLUGIN_SPECS.read_text()) != plugin_specs():
-        diffs.append(f"{PLUGIN_SPECS} is stale")
+    if args.plugin and (not args.plugin.is_file() or json.loads(args.plugin.read_text()) != plugin_specs()):
+        diffs.append(f"{args.plugin} is stale")
     for d in diffs:
         print(d)
     return 1 if diffs else 0

@@ -29,7 +29,6 @@ from ..synthesis.checkpoint import load_generator, read_checkpoint
 from ..synthesis.config import ModelConfig
 from ..synthesis.inference import Schedule, Synthesizer, appearance_channels, composite_alpha, conditioning_stack
 from ..track import Track
-from . import register
 from .knobs import AUDIO, COLOURSPACE, FORCE, audio_for_track, settings_stamp, track_time
 from .spec import Knob, NodeSpec, Port
 
@@ -112,7 +111,7 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
         raise FrameRangeError(f"--frames {a}-{b} selects nothing; the track has {trk.frames[0]}-{trk.frames[-1]}")
     first, last = int(rows[0]), int(rows[-1])
     size = cfg.size
-    box = crop_box_for_track(trk, model, margin=ck["crop_margin"], smooth=ck["crop_smooth"])
+    box = crop_box_for_track(model, trk, margin=ck["crop_margin"], smooth=ck["crop_smooth"])
     if info is not None:
         info.update(frames=[int(trk.frames[first]), int(trk.frames[last])], size=size, fps=float(trk.fps),
                     crop_box=[float(v) for v in box])
@@ -267,7 +266,7 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
             "audio": None if sound is None else [sound.path, sound.start_seconds]}
 
 
-SPEC = register(NodeSpec(
+SPEC = NodeSpec(
     name="synthesize",
     help="Render frames of a track with a trained Head2Head generator (face crops, or composited on a plate).",
     inputs=(Port("checkpoint", "checkpoint", "trained run's checkpoint.pt", flag="--checkpoint"),
@@ -288,4 +287,4 @@ SPEC = register(NodeSpec(
            FORCE,
            COLOURSPACE, AUDIO),
     run=run,
-))
+)

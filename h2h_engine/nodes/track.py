@@ -12,7 +12,6 @@ from ..io.timecode import parse_rate, rate_text
 from ..landmarks import track_landmarks
 from ..morphable import load_model, load_model_for, resolve_model_path
 from ..track import FLAG_NO_FACE, Track
-from . import register
 from .knobs import COLOURSPACE, FORCE
 from .spec import Knob, NodeSpec, Port
 
@@ -70,7 +69,7 @@ def summarize(track: Track) -> dict[str, Any]:
     }
 
 
-SPEC = register(NodeSpec(
+SPEC = NodeSpec(
     name="track",
     help="Track a shot: 68 landmarks and pupils per frame, then fit the 3D morphable model to the whole clip.",
     inputs=(Port("input", "frames", "movie (mp4/mov/avi/mpg) or image sequence (shot.####.exr, %04d, $F4)"),),
@@ -88,4 +87,4 @@ SPEC = register(NodeSpec(
         COLOURSPACE, FORCE,
     ),
     run=run,
-))
+)

@@ -7,12 +7,13 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ConfigError, InputError
+from ..geometry import MOUTH
 from ..morphable.model import MorphableModel
 from ..track import Track
 from .crop import crop_box_for_track, crop_frames, to_output
 from .eyes import render_eyes
 from .flow import merge_flow, model_flow, optical_flow
-from .mask import MOUTH_LANDMARKS, face_mask, mouth_boxes
+from .mask import face_mask, mouth_boxes
 from .nmfc import DEFAULT_REGIONS, project_track, render_mesh
 from .raster import interpolate, rasterize, render
 
@@ -49,7 +50,7 @@ def resolve_box(model: MorphableModel, track: Track, size: tuple[int, int],
         if crop == "none":
             return None
         if crop == "auto":
-            return crop_box_for_track(track, model, aspect=size[0] / size[1])
+            return crop_box_for_track(model, track, aspect=size[0] / size[1])
         raise ConfigError(f"crop must be 'auto', 'none' or a box (x0, y0, x1, y1); got {crop!r}")
     box = np.asarray(crop, np.float32).reshape(-1)
     if box.shape != (4,) or not (box[2] > box[0] and box[3] > box[1]):
@@ -108,6 +109,6 @@ def render_conditioning(model: MorphableModel, track: Track, size: tuple[int, in
                               (w, h), impl=impl)
     else:
         eyes = np.zeros((n, h, w, 3), np.float32)
-    mouth = project_track(model, track, geom_box, (w, h), model.landmarks[MOUTH_LANDMARKS])[..., :2]
+    mouth = project_track(model, track, geom_box, (w, h), model.landmarks[MOUTH])[..., :2]
     return Conditioning(frames=np.asarray(track.frames), nmfc=nmfc, eyes=eyes, mask=face_mask(tri_id),
                         mouth_box=mouth_boxes(mouth, (w, h)), flow=flow, crop_box=box)

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 from ..errors import InputError
-from ..fitting.sop import project
+from ..geometry import project
 from ..morphable.model import MorphableModel
 from ..track import FLAG_NO_FACE, Track
 
@@ -48,7 +48,7 @@ def _affine(box: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.array([[sx, 0.0, (0.5 - box[0]) * sx - 0.5], [0.0, sy, (0.5 - box[1]) * sy - 0.5]], np.float64)
 
 
-def crop_box_for_track(track: Track, model: MorphableModel, margin: float = 1.6, smooth: int = 15,
+def crop_box_for_track(model: MorphableModel, track: Track, margin: float = 1.6, smooth: int = 15,
                        aspect: float = 1.0) -> np.ndarray:
     """One box, stable over the whole shot, around the fitted face in every frame.
 

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..geometry import eye_polygons
 from .raster import rasterize
 
-RIGHT_EYE = slice(36, 42)  # the subject's right eye (image left), as Track.pupils[:, 0]
-LEFT_EYE = slice(42, 48)
 PUPIL_RADIUS = 0.18  # pupil disc radius as a fraction of the eye's corner-to-corner width (iris ~ 0.2)
-
-
-def eye_polygons(landmarks: np.ndarray) -> np.ndarray:
-    """(T, 68, 2) landmarks -> (T, 2, 6, 2) eye contours (subject's right eye first)."""
-    lm = np.asarray(landmarks, np.float32)
-    return np.stack([lm[:, RIGHT_EYE], lm[:, LEFT_EYE]], axis=1)
 
 
 def render_eyes(landmarks: np.ndarray, pupils: np.ndarray, size: tuple[int, int], impl: str = "native",
@@ -30,7 +23,7 @@ def render_eyes(landmarks: np.ndarray, pupils: np.ndarray, size: tuple[int, int]
         image (T, H, W, 3) float32: 1 inside the eye openings, 0 elsewhere and on the pupils (pupils are drawn
         only inside the openings); eye (T, H, W) int8: 0 = right eye opening, 1 = left, -1 = neither.
     """
-    poly = eye_polygons(landmarks)  # (T, 2, 6, 2)
+    poly = eye_polygons(np.asarray(landmarks, np.float32))  # (T, 2, 6, 2), subject's right eye first
     n = len(poly)
     centre = poly.mean(axis=2, keepdims=True)  # (T, 2, 1, 2): fan centre (eye contours are star-shaped)
     verts = np.concatenate([poly, centre], axis=2).reshape(n, 14, 2)

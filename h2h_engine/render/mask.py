@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-MOUTH_LANDMARKS = slice(48, 68)
 MOUTH_BOX_AT_256 = 72
 
 
@@ -16,7 +15,7 @@ def mouth_boxes(mouth_points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Mouth boxes centred on the median of the mouth points, 72 px per 256 px of output, kept inside the image.
 
     Args:
-        mouth_points: (T, 20, 2) projected model mouth landmarks (48-67), output pixels.
+        mouth_points: (T, 20, 2) projected model mouth landmarks (:data:`h2h_engine.geometry.MOUTH`), output pixels.
         size: (W, H) output size.
     Returns:
         (T, 4) int32 x0, y0, x1, y1 (x1, y1 exclusive) in output pixels.

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..fitting.sop import project
+from ..geometry import project
 from ..morphable.model import MorphableModel
 from ..track import Track
 from .crop import to_output

@@ -1,7 +1,7 @@
 """Triangle rasterization of projected meshes: the Python API over ``h2h_engine._native``.
 
 Vertices are ``(B, V, 3)``: pixel x, pixel y (pixel ``(i, j)`` has its centre at ``(i + 0.5, j + 0.5)``) and
-depth, larger = nearer (the SOP convention of :func:`h2h_engine.fitting.sop.project`). Coverage follows a
+depth, larger = nearer (the SOP convention of :func:`h2h_engine.geometry.project`). Coverage follows a
 top-left fill rule on vertices snapped to 1/256 px, so meshes are watertight; zero-area triangles and (with
 ``cull_back``) back faces are dropped; the nearest fragment wins. ``impl="ref"`` runs the slow numpy
 reference (:mod:`._raster_ref`); ``device="cuda"`` runs the CUDA kernels (torch CUDA tensors in and out,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FrameRangeError, ModelMismatchError
-from ..fitting.sop import project
+from ..geometry import project
 from ..morphable import MorphableModel
 from ..track import FLAG_LOW_CONFIDENCE, FLAG_NO_FACE, FLAG_RETARGETED, Track
 from .gaze import eye_coords_to_pupils, pupils_to_eye_coords
@@ -103,7 +103,7 @@ def head_pose(rotation: np.ndarray, translation: np.ndarray, scale: np.ndarray, 
     return rotation, p - anchor_offset(rotation, s, anchor), s
 
 
-def check_models(source: Track, target: Track, model: MorphableModel) -> None:
+def check_models(model: MorphableModel, source: Track, target: Track) -> None:
     """Raise ModelMismatchError unless both tracks were made with ``model``."""
     if source.model_digest != target.model_digest:
         raise ModelMismatchError(
@@ -151,16 +151,16 @@ def output_timing(source: Track, target: Track, mode: str, frames: tuple[int, in
     return out_frames[:k], rows, None if tgt_rows is None else tgt_rows[:k]
 
 
-def retarget(source: Track, target: Track, model: MorphableModel, mode: str = "head",
+def retarget(model: MorphableModel, source: Track, target: Track, mode: str = "head",
              frames: tuple[int, int] | None = None, source_offset: int = 0, past_end: str = "stop",
              neutral_offset: bool = True, neutral_percentile: float = 10.0,
              provenance: dict[str, Any] | None = None) -> Track:
     """Mix a source shot's expression, gaze (and in head mode, head motion) into a target shot.
 
     Args:
+        model: the morphable model both tracks were made with.
         source: the driving track (expression, gaze, blinks; head pose in head mode).
         target: the track whose identity (and in face mode, pose) the output keeps.
-        model: the morphable model both tracks were made with.
         mode: ``head`` or ``face`` (see the module docstring).
         frames: inclusive output frame range, numbered like the target's (see :func:`output_timing`).
         source_offset: source row driving the first output frame.
@@ -176,7 +176,7 @@ def retarget(source: Track, target: Track, model: MorphableModel, mode: str = "h
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
     if past_end not in PAST_END:
         raise ValueError(f"past_end must be one of {PAST_END}; got {past_end!r}")
-    check_models(source, target, model)
+    check_models(model, source, target)
     out_frames, rows, tgt_rows = output_timing(source, target, mode, frames, source_offset, past_end)
     used = np.unique(rows)  # statistics count each source frame once
 

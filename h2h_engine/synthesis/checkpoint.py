@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError, InputError
+from ..io.schema import parse, upgrade
 from .config import ModelConfig
 from .generator import make_generator
 
@@ -34,9 +35,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except Exception as e:  # noqa: BLE001 - every unpickling/zip failure means the same thing to the user
         raise CheckpointError(f"checkpoint {path} is corrupt or not a head2head checkpoint "
                               f"({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("schema") != SCHEMA:
+    if not isinstance(ckpt, dict) or (parse(ckpt.get("schema")) or ("",))[0] != parse(SCHEMA)[0]:
         got = ckpt.get("schema") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CheckpointError(f"{path} is not a head2head checkpoint (schema {got!r}, expected {SCHEMA})")
+    ckpt = upgrade(ckpt, SCHEMA, f"checkpoint {path}", CheckpointError)  # older versions upgraded, newer refused
     for key in ("model_config", "generator", "data"):
         if key not in ckpt:
             raise CheckpointError(f"checkpoint {path} has no {key!r} entry (truncated or from another tool)")

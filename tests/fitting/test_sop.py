@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from h2h_engine.fitting.sop import _rodrigues, project, sop_pose
+from h2h_engine.fitting.sop import _rodrigues, sop_pose
+from h2h_engine.geometry import project
 
 
 def _project64(pts: np.ndarray, rot: np.ndarray, trans: np.ndarray, scale: np.ndarray) -> np.ndarray:

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from h2h_engine import Track
-from h2h_engine.hosts.ffmpeg_filter import pyav_filter, reenact_processor
+from h2h_engine.hosts.ffmpeg_filter import _NOT_ON_STREAMS, filter_knobs, pyav_filter, reenact_processor
 from h2h_engine.io import open_frames
 from h2h_engine.io.rawvideo import read_raw_frames
+from h2h_engine.nodes import SPECS
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg CLI not installed")
 pytest.importorskip("h2h_engine.synthesis", reason="the synthesis package (generator, checkpoints) is not merged")
@@ -48,7 +49,7 @@ def _box(plate_track, ckpt):
     from h2h_engine.morphable import load_model
     from h2h_engine.render.crop import crop_box_for_track
 
-    return crop_box_for_track(Track.load(plate_track), load_model(), margin=1.6, smooth=15)
+    return crop_box_for_track(load_model(), Track.load(plate_track), margin=1.6, smooth=15)
 
 
 def test_ffmpeg_pipe_round_trip(tmp_path, clip, plate_track, checkpoint, h2h_exe, env_threads):
@@ -119,3 +120,9 @@ def test_filter_errors(plate_track, checkpoint, h2h_exe, env_threads):
         r = subprocess.run(base + args, input=data, capture_output=True, env=env_threads)
         err = r.stderr.decode().strip()
         assert r.returncode == 2 and re.search(msg, err.splitlines()[-1]), (args, err)
+
+
+def test_filter_knobs_are_the_synthesize_knobs_less_the_file_ones():
+    names = [k.name for k in SPECS["synthesize"].knobs]
+    assert set(_NOT_ON_STREAMS) <= set(names), "every knob the filter leaves out must exist"
+    assert [k.name for k in filter_knobs()] == [n for n in names if n not in _NOT_ON_STREAMS]

@@ -2,8 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from h2h_engine.landmarks import locate_pupils, track_landmarks
-from h2h_engine.landmarks.metrics import binocular_noise, eyes_open, inside_eye_polygon, pupil_jitter
+from h2h_engine.landmarks import (binocular_noise, eyes_open, inside_eye_polygon, locate_pupils, pupil_jitter,
+                                  track_landmarks)
 from h2h_engine.retarget import pupils_to_eye_coords
 
 

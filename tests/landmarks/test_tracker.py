@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from h2h_engine.errors import ConfigError, InputError, NoFaceError
+from h2h_engine.geometry import nme
 from h2h_engine.io import open_frames, write_image
-from h2h_engine.landmarks import track_landmarks
+from h2h_engine.landmarks import landmark_jitter, track_landmarks
 from h2h_engine.landmarks.dlib_models import hog_detector, shape_predictor
-from h2h_engine.landmarks.metrics import landmark_jitter, nme
 from h2h_engine.track import FLAG_LOW_CONFIDENCE, FLAG_NO_FACE, FLAG_REDETECTED
 
 AOC = "WDA_AlexandriaOcasioCortez"

@@ -1,9 +1,12 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from h2h_engine.errors import InputError
 from h2h_engine.morphable import REGIONS, MorphableModel, import_ict
-from h2h_engine.morphable.registry import ict_source
+from h2h_engine.morphable.registry import ict_source, resolve_model_path
+from h2h_engine.render.nmfc import render_mesh
 
 
 def test_ict_model_contents(model):
@@ -43,6 +46,40 @@ def test_roundtrip(tmp_path, model):
     np.testing.assert_array_equal(back.exp_basis, model.exp_basis)
 
 
+def _relabelled(model, regions: tuple[str, ...], label_of: dict[str, str]) -> MorphableModel:
+    """The model with another region table: each ICT region renamed by ``label_of`` (default: kept) and
+    numbered by its position in ``regions``, as an importer of another 3DMM would write it."""
+    lut = np.array([regions.index(label_of.get(name, name)) for name in REGIONS], np.uint8)
+    return replace(model, region=lut[model.region], regions=regions)
+
+
+def test_region_table_of_the_file_is_honoured(tmp_path, model):
+    """An importer for another 3DMM fills its own ``regions`` header: labels in another order, other names."""
+    shuffled = tuple(reversed(REGIONS)) + ("unused",)
+    path = tmp_path / "other.h2hmm.npz"
+    _relabelled(model, shuffled, {}).save(path)
+    other = MorphableModel.load(path)
+    assert other.regions == shuffled and other.digest == model.digest  # tracks of the model still apply
+    assert not np.array_equal(other.region, model.region)
+    for names in ("face_narrow", "face", "mouth", "eyeballs,head", ["iris_left", "teeth"]):
+        assert np.array_equal(other.region_mask(names), model.region_mask(names)), names
+    ref, got = render_mesh(model, ("face_narrow",)), render_mesh(other, ("face_narrow",))
+    assert np.array_equal(ref.vertices, got.vertices) and np.array_equal(ref.triangles, got.triangles)
+    # a coarser 3DMM: only a face and the rest; groups stand for the members it has
+    coarse = _relabelled(model, ("rest", "face_narrow"),
+                         {r: "rest" for r in REGIONS if r != "face_narrow"})
+    assert np.array_equal(coarse.region_mask("face"), model.region_mask("face_narrow"))
+    with pytest.raises(ValueError, match="has no region 'mouth'; its regions: rest, face_narrow"):
+        coarse.region_mask("mouth")
+
+
+def test_region_labels_beyond_the_header_are_refused(tmp_path, model):
+    path = tmp_path / "bad.h2hmm.npz"
+    replace(model, regions=REGIONS[:3]).save(path)
+    with pytest.raises(InputError, match="region labels go up to 15 but its header names 3 regions"):
+        MorphableModel.load(path)
+
+
 def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         MorphableModel.load(tmp_path / "missing.h2hmm.npz")
@@ -55,11 +92,26 @@ def test_bad_inputs(tmp_path):
         import_ict(tmp_path / "empty")
 
 
+def test_ict_archive_comes_only_from_the_environment(tmp_path, monkeypatch):
+    """The installed package never looks beside itself for ../shared: with an empty cache and no
+    H2H_ICT_SOURCE the built-in model is a clear error, even inside a checkout that has the archive."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("H2H_MODEL_PATH", raising=False)
+    monkeypatch.delenv("H2H_ICT_SOURCE", raising=False)
+    assert ict_source() is None
+    with pytest.raises(InputError, match="H2H_ICT_SOURCE is not set.*import-ict"):
+        resolve_model_path("ict")
+    monkeypatch.setenv("H2H_ICT_SOURCE", str(tmp_path / "missing.tar.xz"))
+    with pytest.raises(InputError, match="missing.tar.xz does not exist"):
+        resolve_model_path("ict")
+    assert not (tmp_path / "cache").exists()  # nothing half-imported
+
+
 def test_import_cli(tmp_path):
     from h2h_engine.cli import main
 
     src = ict_source()
-    if src is None:
+    if src is None or not src.exists():
         pytest.skip("shared ICT archive not found")
     out = tmp_path / "ict.h2hmm.npz"
     assert main(["model", "import-ict", str(src), "-o", str(out)]) == 0

@@ -1,8 +1,10 @@
 """The main job end to end on real clips: track both, train a tiny model briefly, retarget, synthesize."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from h2h_engine import Track
 from h2h_engine.cli import main
@@ -16,7 +18,7 @@ def reenacted(tmp_path_factory, clip):
     out = tmp_path_factory.mktemp("reenact") / "out.mp4"
     src, tgt = clip("EDTalk__test_data_mouth_source"), clip("German_20s")
     result = get_spec("reenact")(source=str(src), source_frames="0-29", target=str(tgt), frames="0-35", epochs=1,
-                                 output=str(out))
+                                 device="cpu", output=str(out))
     args = ["--progress", "none", "--print-result", "reenact", "--source", str(src), "--source-frames", "0-29",
             "--target", str(tgt), "--frames", "0-35", "--epochs", "1", "-o", str(out)]
     return out, src, tgt, args, result
@@ -41,6 +43,12 @@ def test_output_is_the_target_plate_with_a_new_face(reenacted):
     assert diff[:, cy - r:cy + r, cx - r:cx + r].mean() > 5.0  # the face: synthesized pixels
 
 
+def test_device_reaches_training(reenacted):
+    *_, result = reenacted
+    run_config = yaml.safe_load((Path(result["checkpoint"]).parent / "config.yaml").read_text())
+    assert run_config["device"] == "cpu"  # --device picks where the target's model trains, not only G's inference
+
+
 def test_rerun_reuses_tracks_and_training(reenacted, capsys):
     out, _, _, args, _ = reenacted
     capsys.readouterr()
@@ -63,5 +71,6 @@ def test_missing_run_dir_is_a_clear_error(reenacted, tmp_path, capsys):
     assert main(["--progress", "none", "reenact", "--source", str(src), "--target", str(tgt), "--source-frames",
                  "0-9", "--frames", "0-9", "--run-dir", str(tmp_path / "nope"),
                  "-o", str(tmp_path / "o.mp4")]) == 2
-    assert "no checkpoint" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--run-dir" in err and "no checkpoint" in err  # names the flag the user actually has
     assert not (tmp_path / "o.mp4").exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from h2h_engine.fitting.sop import project
+from h2h_engine.geometry import project
 from h2h_engine.track import Track
 
 

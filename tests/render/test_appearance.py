@@ -18,7 +18,7 @@ def shot(tmp_path_factory, clip, model):
     out = tmp_path_factory.mktemp("appearance") / "t.h2h.npz"
     assert main(["--progress", "none", "track", str(video), "-o", str(out), "--frames", "0-47"]) == 0
     track = Track.load(out)
-    box = crop_box_for_track(track, model)
+    box = crop_box_for_track(model, track)
     images = crop_frames(np.stack([rgb for _, rgb in open_frames(video, (0, 47))]), box, (128, 128))
     return track, box, images
 

@@ -11,27 +11,27 @@ from h2h_engine.render.mask import mouth_boxes
 
 def test_crop_box_is_stable_and_contains_the_face(model, frontal_shot) -> None:
     track = frontal_shot[0]
-    box = crop_box_for_track(track, model)
+    box = crop_box_for_track(model, track)
     assert box.shape == (4,) and box.dtype == np.float32
     assert box[2] - box[0] == pytest.approx(box[3] - box[1], rel=1e-5)  # square
     lm = track.landmarks + 0.5  # continuous coordinates
     assert (lm[..., 0] > box[0]).all() and (lm[..., 0] < box[2]).all()
     assert (lm[..., 1] > box[1]).all() and (lm[..., 1] < box[3]).all()
     # the same shot split in halves gives nearly the same box (stable, smoothed)
-    half = crop_box_for_track(track.slice(int(track.frames[0]), int(track.frames[9])), model)
+    half = crop_box_for_track(model, track.slice(int(track.frames[0]), int(track.frames[9])))
     assert np.abs(half - box).max() < 0.05 * (box[2] - box[0])
-    wide = crop_box_for_track(track, model, margin=2.0, aspect=2.0)
+    wide = crop_box_for_track(model, track, margin=2.0, aspect=2.0)
     assert (wide[2] - wide[0]) == pytest.approx(2 * (wide[3] - wide[1]), rel=1e-5)
 
 
 def test_crop_box_ignores_an_outlier_frame(model, synth_track) -> None:
-    box = crop_box_for_track(synth_track, model, smooth=5)
+    box = crop_box_for_track(model, synth_track, smooth=5)
     bad = synth_track.slice(int(synth_track.frames[0]), int(synth_track.frames[-1]))
     bad.translation = bad.translation.copy()
     bad.translation[3] += 500  # one wild fit
-    assert np.abs(crop_box_for_track(bad, model, smooth=5) - box).max() < 5
+    assert np.abs(crop_box_for_track(model, bad, smooth=5) - box).max() < 5
     with pytest.raises(InputError, match="no frames"):
-        crop_box_for_track(_no_frames(bad), model)
+        crop_box_for_track(model, _no_frames(bad))
 
 
 def _no_frames(track):

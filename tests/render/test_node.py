@@ -10,6 +10,7 @@ import pytest
 from h2h_engine.cli import main
 from h2h_engine.io import read_image
 from h2h_engine.io.video import open_frames
+from h2h_engine.nodes.render_nmfc import read_boxes
 from h2h_engine.render.conditioning import render_conditioning
 from h2h_engine.track import Track
 
@@ -31,7 +32,7 @@ def test_exr_all_products(tmp_path, model, frontal_shot, clip) -> None:
     out = str(tmp_path / "c.####.exr")
     assert _cli(str(tmp_path / "t.h2h.npz"), "-o", out, "--what", "nmfc,eyes,mask,flow", "--source",
                 str(clip("German_20s"))) == 0
-    side = json.loads((tmp_path / "c.boxes.json").read_text())
+    side = read_boxes(tmp_path / "c.boxes.json")
     assert side["schema"] == "H2HBoxes.1" and side["frames"] == [0, 1, 2, 3, 4] and side["size"] == [256, 256]
     rgb = np.stack([f for _, f in open_frames(clip("German_20s"), (0, 5))])
     # flow of the last frame uses the shot's next frame, when the track has it (here it does not: 4 is last)

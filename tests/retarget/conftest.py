@@ -1,4 +1,9 @@
-"""Real tracks for the retarget tests, made once per session with the Track node (about 25 s on 2 cores)."""
+"""Real tracks for the retarget tests, made once per session with the Track node (about 25 s on 2 cores), and the
+per-frame reference implementation beside them (``retarget_ref.py``)."""
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 import pytest
 
 from h2h_engine.cli import main
@@ -22,3 +27,17 @@ def shots(clip, tmp_path_factory):
 def gaze_shot(clip, tmp_path_factory):
     """A shot whose eyes look far sideways (LivePortrait d0, 512 px)."""
     return _track(clip, tmp_path_factory, "LivePortrait__assets_examples_driving_d0", "0-59")
+
+
+def load_reference() -> ModuleType:
+    """``tests/retarget/retarget_ref.py`` as a module (it is not part of the installed package)."""
+    spec = importlib.util.spec_from_file_location("retarget_ref", Path(__file__).with_name("retarget_ref.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def reference() -> ModuleType:
+    """The slow, obviously-correct reference of ``retarget`` (``retarget_ref``, ``source_row_ref``)."""
+    return load_reference()

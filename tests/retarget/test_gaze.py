@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from h2h_engine.retarget import eye_coords_to_pupils, pupils_to_eye_coords, retarget
-from h2h_engine.retarget.gaze import eye_frames
+from h2h_engine.geometry import eye_frames
 
 
 def test_eye_coordinates_roundtrip(shots):
@@ -24,7 +24,7 @@ def test_eye_coordinates_roundtrip(shots):
 @pytest.mark.parametrize("mode", ["head", "face"])
 def test_retargeted_pupils_keep_source_gaze(shots, gaze_shot, model, mode):
     a, b = gaze_shot, shots[1]
-    out = retarget(a, b, model, mode=mode, past_end="hold")
+    out = retarget(model, a, b, mode=mode, past_end="hold")
     rows = np.minimum(np.arange(len(out)), len(a) - 1)
     src = pupils_to_eye_coords(a.landmarks[rows], a.pupils[rows])
     got = pupils_to_eye_coords(out.landmarks, out.pupils)
@@ -49,7 +49,7 @@ def _inside_eyes(landmarks, pupils):
 
 def test_self_retarget_keeps_pupils_near_detections(shots, model):
     a, _ = shots
-    out = retarget(a, a, model)
+    out = retarget(model, a, a)
     width = np.linalg.norm(a.landmarks[:, 39] - a.landmarks[:, 36], axis=1)
     err = np.linalg.norm(out.pupils - a.pupils, axis=-1) / width[:, None]
     # differs only by the fit's landmark error around the eyes
@@ -59,7 +59,7 @@ def test_self_retarget_keeps_pupils_near_detections(shots, model):
 @pytest.mark.parametrize("mode", ["head", "face"])
 def test_blinks_follow_the_source(shots, model, mode):
     a, b = shots                                       # A blinks three times in these frames
-    out = retarget(a, b, model, mode=mode)
+    out = retarget(model, a, b, mode=mode)
 
     def opening(lm):                                   # (T,) lid opening / eye width, both eyes
         _, _, _, width, lid = eye_frames(lm)

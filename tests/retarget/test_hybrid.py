@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 from h2h_engine.errors import FrameRangeError, ModelMismatchError
-from h2h_engine.fitting.sop import project
+from h2h_engine.geometry import project
 from h2h_engine.retarget import neutral_expression, retarget
-from h2h_engine.retarget._ref import retarget_ref
 from h2h_engine.retarget.hybrid import face_centre
 from h2h_engine.track import FLAG_RETARGETED
 
@@ -23,7 +22,7 @@ def _model_landmarks(track, model):
 @pytest.mark.parametrize("mode", ["head", "face"])
 def test_output_is_target_identity_with_model_landmarks(shots, model, mode):
     a, b = shots
-    out = retarget(a, b, model, mode=mode)
+    out = retarget(model, a, b, mode=mode)
     assert np.array_equal(out.identity, b.identity)
     assert out.image_size == b.image_size and out.fps == b.fps and out.model_digest == b.model_digest
     assert np.all(out.flags & FLAG_RETARGETED)
@@ -34,7 +33,7 @@ def test_output_is_target_identity_with_model_landmarks(shots, model, mode):
 
 def test_head_mode_follows_source_rotation_at_target_placement(shots, model):
     a, b = shots
-    out = retarget(a, b, model, mode="head", neutral_offset=False)
+    out = retarget(model, a, b, mode="head", neutral_offset=False)
     n = len(out)
     assert n == len(a)
     assert np.array_equal(out.rotation, a.rotation)
@@ -65,7 +64,7 @@ def test_head_mode_follows_source_rotation_at_target_placement(shots, model):
 
 def test_face_mode_keeps_target_pose_exactly(shots, model):
     a, b = shots
-    out = retarget(a, b, model, mode="face", past_end="hold")
+    out = retarget(model, a, b, mode="face", past_end="hold")
     assert len(out) == len(b) and np.array_equal(out.frames, b.frames)
     assert np.array_equal(out.rotation, b.rotation)
     assert np.array_equal(out.translation, b.translation)
@@ -80,7 +79,7 @@ def test_face_mode_keeps_target_pose_exactly(shots, model):
 def test_cycle_a_b_a_returns_a(shots, model, mode):
     a, b = shots
     # without the neutral offset nothing is lost on the way through B
-    aba = retarget(retarget(a, b, model, mode=mode, neutral_offset=False), a, model, mode=mode, neutral_offset=False)
+    aba = retarget(model, retarget(model, a, b, mode=mode, neutral_offset=False), a, mode=mode, neutral_offset=False)
     assert np.array_equal(aba.frames, a.frames) and np.array_equal(aba.identity, a.identity)
     assert np.abs(aba.expression - a.expression).max() < 1e-6
     assert np.abs(aba.rotation - a.rotation).max() < 1e-6
@@ -88,7 +87,7 @@ def test_cycle_a_b_a_returns_a(shots, model, mode):
     assert np.abs(aba.scale / a.scale - 1).max() < 1e-6
     assert np.abs(aba.landmarks - _model_landmarks(a, model)).max() < 1e-3
     # with it, only what the bounds clipped in B is lost
-    aba = retarget(retarget(a, b, model, mode=mode), a, model, mode=mode)
+    aba = retarget(model, retarget(model, a, b, mode=mode), a, mode=mode)
     assert np.abs(aba.rotation - a.rotation).max() < 1e-6
     assert np.abs(aba.translation - a.translation).max() < 1e-3
     in_b = a.expression - neutral_expression(a.expression, 10.0) + neutral_expression(b.expression, 10.0)
@@ -101,7 +100,7 @@ def test_cycle_a_b_a_returns_a(shots, model, mode):
 @pytest.mark.parametrize("mode", ["head", "face"])
 def test_retargeting_a_shot_onto_itself_is_the_identity(shots, model, mode):
     a, _ = shots
-    out = retarget(a, a, model, mode=mode)
+    out = retarget(model, a, a, mode=mode)
     assert np.array_equal(out.frames, a.frames)
     assert np.allclose(out.expression, a.expression, atol=1e-6)
     assert np.allclose(out.rotation, a.rotation, atol=1e-6)
@@ -114,7 +113,7 @@ def test_expressions_stay_within_bounds(shots, model):
     a, b = shots
     lo, hi = model.exp_bounds
     # a high "neutral" percentile shifts the coefficients far enough that clipping must act
-    out = retarget(a, b, model, mode="face", neutral_percentile=50.0, past_end="loop")
+    out = retarget(model, a, b, mode="face", neutral_percentile=50.0, past_end="loop")
     raw = a.expression[np.arange(len(out)) % len(a)] - np.median(a.expression, 0) + np.median(b.expression, 0)
     assert raw.min() < lo and raw.max() > hi or raw.min() < lo - 0.01     # the test really exercises the clip
     assert out.expression.min() >= lo and out.expression.max() <= hi
@@ -124,7 +123,7 @@ def test_expressions_stay_within_bounds(shots, model):
 
 def test_neutral_offset_moves_resting_face(shots, model):
     a, b = shots
-    out = retarget(a, b, model, mode="face")
+    out = retarget(model, a, b, mode="face")
     # away from the bounds, the output's resting expression is the target's
     got = neutral_expression(out.expression, 10.0)
     want = neutral_expression(b.expression, 10.0)
@@ -135,11 +134,11 @@ def test_neutral_offset_moves_resting_face(shots, model):
 
 @pytest.mark.parametrize("mode,past_end,offset", [("head", "pingpong", 3), ("face", "loop", 5),
                                                   ("face", "stop", 0), ("head", "hold", 0)])
-def test_matches_reference(shots, model, mode, past_end, offset):
+def test_matches_reference(shots, model, reference, mode, past_end, offset):
     a, b = shots
     frames = (b.frames[0] + 2, b.frames[-1] - 1) if mode == "face" else (7, 7 + len(a) + 20)
     kw = dict(mode=mode, frames=frames, source_offset=offset, past_end=past_end)
-    fast, ref = retarget(a, b, model, **kw), retarget_ref(a, b, model, **kw)
+    fast, ref = retarget(model, a, b, **kw), reference.retarget_ref(model, a, b, **kw)
     assert len(fast) == len(ref)
     for name in FIELDS:
         assert np.allclose(getattr(fast, name), getattr(ref, name), atol=1e-3), name
@@ -149,12 +148,12 @@ def test_mismatched_models_are_rejected(shots, model):
     a, b = shots
     other = replace(b, model_name="other-model", model_digest="0123456789abcdef")
     with pytest.raises(ModelMismatchError, match="0123456789abcdef.*re-track both shots"):
-        retarget(a, other, model)
+        retarget(model, a, other)
     with pytest.raises(ModelMismatchError, match="re-track"):
-        retarget(replace(a, model_digest="0123456789abcdef"), replace(b, model_digest="0123456789abcdef"), model)
+        retarget(model, replace(a, model_digest="0123456789abcdef"), replace(b, model_digest="0123456789abcdef"))
 
 
 def test_face_mode_needs_target_frames(shots, model):
     a, b = shots
     with pytest.raises(FrameRangeError, match="face mode"):
-        retarget(a, b, model, mode="face", frames=(int(b.frames[0]), int(b.frames[-1]) + 1))
+        retarget(model, a, b, mode="face", frames=(int(b.frames[0]), int(b.frames[-1]) + 1))

@@ -8,7 +8,7 @@ from h2h_engine.retarget import retarget
 
 def test_face_mode_renders_on_the_target_face(shots, model):
     a, b = shots
-    out = retarget(a, b, model, mode="face").slice(int(b.frames[0]), int(b.frames[0]) + 9)
+    out = retarget(model, a, b, mode="face").slice(int(b.frames[0]), int(b.frames[0]) + 9)
     tgt = b.slice(int(b.frames[0]), int(b.frames[0]) + 9)
     size = tuple(b.image_size)
     got = render_conditioning(model, out, size, crop="none")

@@ -4,7 +4,6 @@ import pytest
 
 from h2h_engine.errors import FrameRangeError
 from h2h_engine.retarget import PAST_END, retarget, source_rows
-from h2h_engine.retarget._ref import source_row_ref
 
 
 def test_source_rows_examples():
@@ -17,8 +16,8 @@ def test_source_rows_examples():
 
 @pytest.mark.parametrize("past_end", PAST_END)
 @pytest.mark.parametrize("n_src,offset", [(1, 0), (2, 1), (5, 0), (5, 3), (8, 12)])
-def test_source_rows_match_reference(past_end, n_src, offset):
-    want = [source_row_ref(k, n_src, offset, past_end) for k in range(30)]
+def test_source_rows_match_reference(reference, past_end, n_src, offset):
+    want = [reference.source_row_ref(k, n_src, offset, past_end) for k in range(30)]
     want = [r for r in want if r is not None] if past_end == "stop" else want
     if not want:
         with pytest.raises(FrameRangeError):
@@ -31,7 +30,7 @@ def test_source_rows_match_reference(past_end, n_src, offset):
 def test_face_mode_timing_on_real_tracks(shots, model, past_end):
     a, b = shots
     src = a.slice(int(a.frames[0]), int(a.frames[0]) + 14)        # a 15-frame source for a longer target
-    out = retarget(src, b, model, mode="face", past_end=past_end, source_offset=4, neutral_offset=False)
+    out = retarget(model, src, b, mode="face", past_end=past_end, source_offset=4, neutral_offset=False)
     driving = np.array(out.meta["retarget"]["source_frame_of_output"])
     f0 = int(src.frames[0])
     if past_end == "stop":
@@ -53,11 +52,11 @@ def test_face_mode_timing_on_real_tracks(shots, model, past_end):
 
 def test_head_mode_frames_and_offset(shots, model):
     a, b = shots
-    out = retarget(a, b, model, mode="head", source_offset=5)
+    out = retarget(model, a, b, mode="head", source_offset=5)
     assert len(out) == len(a) - 5 and out.frames[0] == b.frames[0]
     assert np.array_equal(out.rotation, a.rotation[5:])
-    out = retarget(a, b, model, mode="head", frames=(100, 100 + 2 * len(a)), past_end="loop")
+    out = retarget(model, a, b, mode="head", frames=(100, 100 + 2 * len(a)), past_end="loop")
     assert np.array_equal(out.frames, np.arange(100, 101 + 2 * len(a)))
     assert np.array_equal(out.rotation[len(a):2 * len(a)], a.rotation)
     with pytest.raises(FrameRangeError, match="source offset"):
-        retarget(a, b, model, mode="head", source_offset=len(a))
+        retarget(model, a, b, mode="head", source_offset=len(a))

@@ -1,7 +1,7 @@
 """Everything the Nuke plugin decides, as plain Python importable without Nuke.
 
 The engine's node specs, shipped with the plugin as ``specs.json`` (written from the engine by
-``python -m h2h_engine.nodes.snapshot --update``), are the only source of knobs: each spec becomes a Group
+``python -m h2h_engine.nodes.snapshot tests/node_specs.json --plugin plugin/nuke/h2h_nuke/specs.json --update``), are the only source of knobs: each spec becomes a Group
 with one Nuke knob per input/output file and per spec knob, typed after the knob type; the command that
 renders a node is built from the same specs. Nothing here imports or runs the engine until a render, so
 Nuke's own Python only needs this folder; renders run an ``h2h`` executable (``$H2H_EXECUTABLE``, default

@@ -1,15 +1,16 @@
 """Slow, obviously-correct reference of :func:`h2h_engine.retarget.retarget`: one output frame at a time.
 
-Used by the tests (the vectorised version must match it) and by ``benchmarks/bench_retarget.py``.
+Used by the retarget tests (the vectorised version must match it; ``conftest.py`` loads it as the ``reference``
+fixture) and by ``benchmarks/bench_retarget.py``. Not part of the installed package.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..fitting.sop import project
-from ..morphable import MorphableModel
-from ..track import FLAG_LOW_CONFIDENCE, FLAG_NO_FACE, FLAG_RETARGETED, Track
-from .gaze import EYES, MIN_OPENING
+from h2h_engine.geometry import EYES, MIN_OPENING, project
+from h2h_engine.geometry.eyes import CORNERS, LOWER_LID, UPPER_LID
+from h2h_engine.morphable import MorphableModel
+from h2h_engine.track import FLAG_LOW_CONFIDENCE, FLAG_NO_FACE, FLAG_RETARGETED, Track
 
 
 def source_row_ref(k: int, n_src: int, source_offset: int, past_end: str) -> int | None:
@@ -37,8 +38,9 @@ def source_row_ref(k: int, n_src: int, source_offset: int, past_end: str) -> int
 
 
 def _eye_frame(lm: np.ndarray, eye: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]:
-    a_i, b_i, up, lo = EYES[eye]
-    a, b = lm[a_i].astype(np.float64), lm[b_i].astype(np.float64)
+    idx = EYES[eye]
+    a, b = lm[idx[CORNERS[0]]].astype(np.float64), lm[idx[CORNERS[1]]].astype(np.float64)
+    up, lo = idx[list(UPPER_LID)], idx[list(LOWER_LID)]
     origin = (a + b) / 2
     width = max(float(np.hypot(*(b - a))), 1e-6)
     ex = (b - a) / width
@@ -57,7 +59,7 @@ def _transfer_pupil(src_lm: np.ndarray, src_pupil: np.ndarray, out_lm: np.ndarra
     return o + alpha * w * ex + (mid + beta * opening) * ey
 
 
-def retarget_ref(source: Track, target: Track, model: MorphableModel, mode: str = "head",
+def retarget_ref(model: MorphableModel, source: Track, target: Track, mode: str = "head",
                  frames: tuple[int, int] | None = None, source_offset: int = 0, past_end: str = "stop",
                  neutral_offset: bool = True, neutral_percentile: float = 10.0) -> Track:
     """Same result as :func:`h2h_engine.retarget.retarget` (arrays only; ``meta`` is not filled in)."""
