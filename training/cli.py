@@ -94,6 +94,7 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-after", type=int, metavar="STEPS",
                    help="stop with a checkpoint after this many steps (time-sliced jobs; resume later)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help='print {"checkpoint": PATH} as JSON')
     return p
 
 
@@ -108,7 +109,7 @@ def _train(args: argparse.Namespace) -> int:
     with claim:
         ckpt = train(args.target, args.track, args.output, cfg, resume=args.resume, stop_after=args.stop_after,
                      show_progress=not args.no_progress)
-    print(f"checkpoint: {ckpt}")
+    print(json.dumps({"checkpoint": str(ckpt)}) if args.json else f"checkpoint: {ckpt}")
     return 0
 
 
@@ -145,6 +146,7 @@ def export_parser() -> argparse.ArgumentParser:
                                 description="Write a checkpoint's generator as TorchScript for hosts that run it.")
     p.add_argument("checkpoint", help="checkpoint.pt of a training run")
     p.add_argument("-o", "--output", required=True, help="TorchScript file to write (.pt)")
+    p.add_argument("--json", action="store_true", help="print the output and G's size as JSON")
     return p
 
 
@@ -154,7 +156,8 @@ def _export(args: argparse.Namespace) -> int:
 
     gen, _ = load_generator(args.checkpoint)
     export_torchscript(gen, args.output)
-    print(f"{args.output}: TorchScript generator ({gen.cfg.size} px)")
+    print(json.dumps({"output": args.output, "size": gen.cfg.size}) if args.json
+          else f"{args.output}: TorchScript generator ({gen.cfg.size} px)")
     return 0
 
 
