@@ -127,7 +127,7 @@ def open_pipe(inp: BinaryIO, size: tuple[int, int] | None = None, pix_fmt: str |
     return StreamFormat("raw", size, pix_fmt, rate), read_raw_frames(stream, size, pix_fmt)
 
 
-def pipe_filter(frames: Iterator[np.ndarray], fmt: StreamFormat, out: BinaryIO, process: FrameProcessor,
+def pipe_filter(fmt: StreamFormat, frames: Iterator[np.ndarray], out: BinaryIO, process: FrameProcessor,
                 start_number: int = 0, progress: Progress | None = None) -> int:
     """Piped frames of ``fmt`` (from :func:`open_pipe`) -> ``process`` -> ``out`` in the same container and
     format (NUT answered with NUT, raw with raw). Frames are numbered from ``start_number`` (the plate's first
@@ -200,7 +200,7 @@ def run_filter_command(args: argparse.Namespace) -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints (also from C code) must not corrupt frames
     process = reenact_processor(size=fmt.size, rate=fmt.rate, **ports, **knobs)
     with out:
-        n = pipe_filter(frames, fmt, out, process, stream["start_number"], PROGRESS_LINES.get(args.progress))
+        n = pipe_filter(fmt, frames, out, process, stream["start_number"], PROGRESS_LINES.get(args.progress))
     print(f"h2h filter: {n} frames ({fmt.container} {fmt.size[0]}x{fmt.size[1]} {fmt.pix_fmt} {fmt.rate:g} fps)",
           file=sys.stderr)
     return 0

@@ -146,7 +146,7 @@ def test_filter_fails_when_no_piped_frame_is_the_tracks(h2h_process, one_line, s
     raw.write_bytes(bytes(2 * 256 * 256 * 3))  # two frames, numbered 1001-1002: the track has 0-5
     with open(raw, "rb") as stdin:
         proc = h2h_process("filter", "--checkpoint", tmp_path / "unused.pt", "--track", track, "--size", "256x256",
-                           "--rate", "25", "--start-number", "1001", stdin=stdin)
+                           "--rate", "25", "--pix-fmt", "rgb24", "--start-number", "1001", stdin=stdin)
         _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "none of the track's 0-5: check --start-number" in one_line(err)
 
