@@ -3,7 +3,7 @@
 ``h2h submit --frames 1001-1100 --chunk 10 --deadline job/ --opencue job.xml -- synthesize --checkpoint C
 --track T --plate plate.####.exr -o comp.####.exr`` writes the Deadline CommandLine-plugin job
 (``job/job_info.job``, ``job/plugin_info.job``: ``deadlinecommand job/job_info.job job/plugin_info.job``) and
-an OpenCue job spec with one shell layer (``cuesubmit``/``opencue.api.launchSpec``). Both queues cut
+an OpenCue job spec with one shell layer (``opencue.api.launchSpec(open("job.xml").read())``). Both queues cut
 ``Frames``/``range`` into tasks of ``ChunkSize``/``chunk`` frames from the first frame, the last one shorter:
 :func:`chunk_ranges`, which :func:`task_commands` expands to the exact command each task runs. Every task
 renders ``--frames A-B`` of a sequence, so chunks and retries join bit for bit (docs/host.md, "Farm").
@@ -69,7 +69,7 @@ class FarmJob:
             job.update(OutputDirectory0=os.path.dirname(output), OutputFilename0=os.path.basename(output))
         executable, *arguments = self.command(DEADLINE_RANGE)
         plugin = {"Executable": executable, "Arguments": " ".join(_deadline_quote(a) for a in arguments),
-                  "Shell": "default", "ShellExecute": "False", "StartupDirectory": os.getcwd()}
+                  "ShellExecute": "False", "StartupDirectory": os.getcwd()}
         return {"job_info.job": _ini(job), "plugin_info.job": _ini(plugin)}
 
     def opencue_spec(self, show: str, shot: str, user: str) -> str:
