@@ -10,6 +10,7 @@ included; ``--json`` is the one spelling of machine-readable output on stdout fo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -83,16 +84,16 @@ def _add_node(sub: Any, spec: NodeSpec) -> None:
     p.set_defaults(_spec=spec)
 
 
-def node_argv(spec: NodeSpec, values: dict[str, str]) -> list[str]:
-    """The command line of ``spec`` with ``values`` (command-line strings): what :func:`_add_node`'s parser
-    reads back into the same values."""
+def node_argv(spec: NodeSpec, values: dict[str, Any]) -> list[str]:
+    """The command line of ``spec`` with ``values`` (as :func:`_add_node`'s parser gives them: strings, bools
+    for bool knobs), which that parser reads back into the same values."""
     argv = [spec.cli_name]
     for port in spec.inputs:
         if port.name in values:
-            argv += [values[port.name]] if port.flag is None else [port.flag, values[port.name]]
+            argv += [str(values[port.name])] if port.flag is None else [port.flag, str(values[port.name])]
     for port in spec.outputs:
         if port.name in values:
-            argv += ["-o" if port.flag in (None, "-o") else port.flag, values[port.name]]
+            argv += ["-o" if port.flag in (None, "-o") else port.flag, str(values[port.name])]
     for knob in spec.knobs:
         if knob.name in values:
             v = values[knob.name]
@@ -156,7 +157,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 _SUBMIT_HELP = """Farm a node command over --frames in tasks of --chunk frames: h2h submit --frames 1001-1100 \
 --chunk 10 --deadline job/ --opencue job.xml -- synthesize --checkpoint C --track T --plate P -o comp.####.exr.
-Deadline: deadlinecommand job/job_info.job job/plugin_info.job (CommandLine plugin); OpenCue: cuesubmit or
+Deadline: deadlinecommand job/job_info.job job/plugin_info.job (CommandLine plugin); OpenCue:
 opencue.api.launchSpec on the XML. Every task runs h2h --progress plain NODE ... --frames A-B with absolute
 paths; the output must be a frame sequence (tasks write their own frames; movies and tracks cannot be chunked)."""
 
@@ -193,7 +194,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
             raise ConfigError(f"output {out} is not a frame sequence: farm tasks each write their frames of one "
                               "sequence (movies and tracks cannot be chunked; farm out.####.exr, then encode)")
     paths = [p.name for p in spec.inputs + spec.outputs] + [k.name for k in spec.knobs if k.type == "path"]
-    values = absolute_paths({k: str(v) for k, v in values.items()}, paths)
+    values = absolute_paths(values, paths)
     name = args.name or f"h2h {spec.cli_name}"
     job = FarmJob(name, args.executable or _default_executable(), tuple(node_argv(spec, values)), frames, args.chunk)
     files: dict[str, str] = {}
@@ -202,9 +203,12 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         files.update({os.path.join(args.deadline, k): v for k, v in job.deadline_files(output).items()})
     if args.opencue is not None:
         files[args.opencue] = job.opencue_spec(args.show, args.shot or name, args.user or getpass.getuser())
-    for path, text in files.items():
-        with claim_output(path, force=args.force), atomic_path(path) as tmp:
-            tmp.write_text(text)
+    with contextlib.ExitStack() as claims:  # every file claimed before any is written
+        for path in files:
+            claims.enter_context(claim_output(path, force=args.force))
+        for path, text in files.items():
+            with atomic_path(path) as tmp:
+                tmp.write_text(text)
     if args.json:
         print(json.dumps({"tasks": [list(t) for t in tasks], "files": list(files),
                           "commands": job.task_commands()}, indent=2))

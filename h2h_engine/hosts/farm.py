@@ -14,7 +14,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 from xml.sax.saxutils import escape
 
 from ..errors import ConfigError
@@ -107,6 +107,6 @@ def _nmtoken(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "h2h"
 
 
-def absolute_paths(values: dict[str, str], paths: Sequence[str]) -> dict[str, str]:
+def absolute_paths(values: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
     """``values`` with the entries named in ``paths`` made absolute (farm workers start elsewhere)."""
-    return {k: (os.path.abspath(v) if k in paths else v) for k, v in values.items()}
+    return {k: (os.path.abspath(str(v)) if k in paths else v) for k, v in values.items()}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
@@ -112,14 +113,16 @@ def open_pipe(inp: BinaryIO, size: tuple[int, int] | None = None, pix_fmt: str |
     is_nut, stream = sniff(inp)
     if is_nut:
         fmt, frames = read_nut(stream)
-        differs = [(f"--size {size[0]}x{size[1]}", f"{fmt.size[0]}x{fmt.size[1]}") if size not in (None, fmt.size)
-                   else None,
-                   (f"--pix-fmt {pix_fmt}", fmt.pix_fmt) if pix_fmt not in (None, fmt.pix_fmt) else None,
-                   (f"--rate {rate:g}", "an unknown rate" if fmt.rate is None else f"{fmt.rate:g} fps")
-                   if rate is not None and (fmt.rate is None or abs(rate - fmt.rate) > 1e-3 * fmt.rate) else None]
-        for flag, own in filter(None, differs):
-            raise InputError(f"{flag} does not match the piped NUT stream ({own}): drop the flag or fix the ffmpeg "
-                             "command")
+        said = {"--size": (size, fmt.size), "--pix-fmt": (pix_fmt, fmt.pix_fmt)}
+        if fmt.rate is None:  # a NUT stream without a rate: the flag's, if any
+            fmt = replace(fmt, rate=rate)
+        elif rate is not None and abs(rate - fmt.rate) > 1e-3 * fmt.rate:
+            said["--rate"] = (f"{rate:g}", f"{fmt.rate:g} fps")
+        for flag, (given, own) in said.items():
+            if given is not None and given != own:
+                show = (lambda v: f"{v[0]}x{v[1]}") if flag == "--size" else str
+                raise InputError(f"{flag} {show(given)} does not match the piped NUT stream ({show(own)}): drop the "
+                                 "flag or fix the ffmpeg command")
         return fmt, frames
     if size is None or pix_fmt is None:
         raise InputError("stdin is not a NUT stream: send ffmpeg ... -f nut -c:v rawvideo -pix_fmt rgb24 - "
@@ -134,13 +137,13 @@ def pipe_filter(fmt: StreamFormat, frames: Iterator[np.ndarray], out: BinaryIO, 
     frame). Returns the frame count."""
     size = fmt.size
     writer = NutWriter(out, fmt) if fmt.container == "nut" else None
+    write = writer.write if writer is not None else out.write
     n = 0
     for f, rgb in process((start_number + i, rgb) for i, rgb in enumerate(frames)):
         if rgb.shape != (size[1], size[0], 3):
             raise InputError(f"frame {f}: the filter made {rgb.shape[1]}x{rgb.shape[0]}, the pipe is "
                              f"{size[0]}x{size[1]}")
-        data = encode_raw(rgb, fmt.pix_fmt)
-        writer.write(data) if writer is not None else out.write(data)
+        write(encode_raw(rgb, fmt.pix_fmt))
         n += 1
         if progress is not None:
             progress(n, 0, "filter")
@@ -194,7 +197,7 @@ def run_filter_command(args: argparse.Namespace) -> int:
     ports = {p.name: getattr(args, p.name) for p in spec.inputs if p.kind != "frames"}
     fmt, frames = open_pipe(sys.stdin.buffer, stream["size"], stream["pix_fmt"], stream["rate"])
     if fmt.rate is None:
-        raise InputError("h2h filter needs --rate with a raw stream (the piped video's rate, as given to ffmpeg)")
+        raise InputError("h2h filter needs --rate: the piped stream does not say its rate (give the rate ffmpeg uses)")
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints (also from C code) must not corrupt frames

@@ -74,7 +74,7 @@ def test_submit_writes_deadline_and_opencue_jobs_that_render_the_shot(tmp_path, 
     work.mkdir()
     shutil.copyfile(track_file, work / "t.h2h.npz")
     monkeypatch.chdir(work)  # relative paths in the node command become absolute in the jobs
-    node = ["render-nmfc", "t.h2h.npz", "-o", "out/c.####.exr", "--size", "64x64", "--what", "nmfc,mask"]
+    node = ["render-nmfc", "t.h2h.npz", "-o", "out/c.####.exr", "--size", "64x64", "--what", "nmfc,mask", "--no-force"]
     capsys.readouterr()
     assert main(["--json", "submit", "--frames", "0-11", "--chunk", "5", "--name", "sh010 nmfc", "--deadline", "job",
                  "--opencue", "job.xml", "--executable", h2h_exe, "--user", "comp", "--", *node]) == 0
@@ -88,7 +88,7 @@ def test_submit_writes_deadline_and_opencue_jobs_that_render_the_shot(tmp_path, 
     assert plugin["Executable"] == h2h_exe and plugin["ShellExecute"] == "False"
     args = shlex.split(plugin["Arguments"])  # double quotes group words, as in Deadline's argument line
     assert args == ["--progress", "plain", "render-nmfc", str(work / "t.h2h.npz"), "-o", str(work / "out/c.####.exr"),
-                    "--size", "64x64", "--what", "nmfc,mask", "--frames", "<STARTFRAME>-<ENDFRAME>"]
+                    "--size", "64x64", "--what", "nmfc,mask", "--no-force", "--frames", "<STARTFRAME>-<ENDFRAME>"]
 
     spec = ET.parse(work / "job.xml").getroot()
     layer = spec.find("job/layers/layer")

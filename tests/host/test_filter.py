@@ -128,7 +128,7 @@ def test_filter_errors(clip, plate_track, checkpoint, h2h_exe, env_threads):
              (["--size", size, "--rate", "25", *raw], frame[:-7], "input ended inside frame 0"),
              (["--size", size, "--rate", "25", "--pix-fmt", "yuv420p"], frame, "invalid choice"),
              (["--rate", "25", *raw], frame, "stdin is not a NUT stream: send ffmpeg"),
-             (["--size", size, *raw], frame, "needs --rate with a raw stream"),
+             (["--size", size, *raw], frame, "needs --rate: the piped stream does not say its rate"),
              # NUT: the stream's own header is checked, so the mis-declarations raw lets through are caught (the
              # other NUT refusals, in-process: tests/io/test_rawvideo.py)
              (raw, deep, r"--pix-fmt rgb24 does not match the piped NUT stream \(rgb48le\)"),
