@@ -159,7 +159,7 @@ def _npy(raw: bytes) -> bytes:
     return buf.getvalue()
 
 
-def test_global_options_before_or_after_any_command(h2h, one_line, shot, tmp_path, capsys):
+def test_global_options_before_or_after_any_command(h2h, one_line, shot, checkpoint, tmp_path, capsys):
     video, track = shot
     for args in (("info", track, "--progress", "none", "--json"), ("--json", "info", track)):
         capsys.readouterr()
@@ -170,6 +170,10 @@ def test_global_options_before_or_after_any_command(h2h, one_line, shot, tmp_pat
                  ("--progress", "json", "train", "--target", video, "--track", missing, "-o", tmp_path / "r")):
         status, err = h2h(*args)
         assert status == 2 and "does not exist" in one_line(err), args
+
+    capsys.readouterr()  # --json after a trainer command reaches the trainer (here: export-generator)
+    assert main(["export-generator", str(checkpoint), "-o", str(tmp_path / "g.pt"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"output": str(tmp_path / "g.pt"), "size": 64}
 
 
 def test_version_and_progress_lines(h2h_process, shot, tmp_path, capsys):
