@@ -236,8 +236,8 @@ def _run_trainer_command(argv: Sequence[str], progress: str, as_json: bool) -> i
             print("h2h: error: usage: h2h eval self-reenactment RUN_DIR [--json]", file=sys.stderr)
             return 2
         rest = rest[1:]
-    if name == "train" and progress != "bar" and "--no-progress" not in rest:
-        rest.append("--no-progress")  # the trainer draws a bar or nothing
+    if name == "train" and progress != "bar":
+        rest += ["--progress", progress]  # the global option, hoisted off the trainer's own arguments
     if as_json:
         rest.append("--json")  # the global option, hoisted off the trainer's own arguments
     try:

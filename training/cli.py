@@ -19,6 +19,7 @@ import yaml
 
 from h2h_engine.errors import ConfigError, report_errors
 from h2h_engine.io.outputs import claim_output
+from h2h_engine.nodes.spec import PROGRESS_LINES
 
 from .config import PRESETS, TrainConfig, load_config
 
@@ -93,7 +94,11 @@ def train_parser() -> argparse.ArgumentParser:
                    f"run's own config.yaml (--set may change only {', '.join(RESUME_KEYS)})")
     p.add_argument("--stop-after", type=int, metavar="STEPS",
                    help="stop with a checkpoint after this many steps (time-sliced jobs; resume later)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--progress", choices=("bar", "json", "plain", "none"), default="bar",
+                   help="progress display: a bar, JSON lines on stderr, 'PROGRESS: N%%' lines on stdout, or none "
+                   "(h2h passes its global --progress here)")
+    p.add_argument("--no-progress", dest="progress", action="store_const", const="none",
+                   help="no progress display (--progress none)")
     p.add_argument("--json", action="store_true", help='print {"checkpoint": PATH} as JSON')
     return p
 
@@ -108,7 +113,7 @@ def _train(args: argparse.Namespace) -> int:
              if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext())
     with claim:
         ckpt = train(args.target, args.track, args.output, cfg, resume=args.resume, stop_after=args.stop_after,
-                     show_progress=not args.no_progress)
+                     show_progress=args.progress == "bar", progress=PROGRESS_LINES.get(args.progress))
     print(json.dumps({"checkpoint": str(ckpt)}) if args.json else f"checkpoint: {ckpt}")
     return 0
 
