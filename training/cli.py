@@ -21,6 +21,7 @@ import yaml
 
 from h2h_engine.errors import ConfigError, report_errors
 from h2h_engine.io.outputs import claim_output
+from h2h_engine.nodes.spec import PROGRESS_LINES
 
 from .config import PRESETS, TrainConfig, load_config
 
@@ -95,7 +96,12 @@ def train_parser() -> argparse.ArgumentParser:
                    f"run's own config.yaml (--set may change only {', '.join(RESUME_KEYS)})")
     p.add_argument("--stop-after", type=int, metavar="STEPS",
                    help="stop with a checkpoint after this many steps (time-sliced jobs; resume later)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--progress", choices=("bar", "json", "plain", "none"), default="bar",
+                   help="progress display: a bar, JSON lines on stderr, 'PROGRESS: N%%' lines on stdout, or none "
+                   "(h2h passes its global --progress here)")
+    p.add_argument("--no-progress", dest="progress", action="store_const", const="none",
+                   help="no progress display (--progress none)")
+    p.add_argument("--json", action="store_true", help='print {"checkpoint": PATH} as JSON')
     return p
 
 
@@ -109,8 +115,8 @@ def _train(args: argparse.Namespace) -> int:
              if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext())
     with claim:
         ckpt = train(args.target, args.track, args.output, cfg, resume=args.resume, stop_after=args.stop_after,
-                     show_progress=not args.no_progress)
-    print(f"checkpoint: {ckpt}")
+                     show_progress=args.progress == "bar", progress=PROGRESS_LINES.get(args.progress))
+    print(json.dumps({"checkpoint": str(ckpt)}) if args.json else f"checkpoint: {ckpt}")
     return 0
 
 
@@ -193,6 +199,7 @@ def export_parser() -> argparse.ArgumentParser:
                                 description="Write a checkpoint's generator as TorchScript for hosts that run it.")
     p.add_argument("checkpoint", help="checkpoint.pt of a training run")
     p.add_argument("-o", "--output", required=True, help="TorchScript file to write (.pt)")
+    p.add_argument("--json", action="store_true", help="print the output and G's size as JSON")
     return p
 
 
@@ -202,7 +209,8 @@ def _export(args: argparse.Namespace) -> int:
 
     gen, _ = load_generator(args.checkpoint)
     export_torchscript(gen, args.output)
-    print(f"{args.output}: TorchScript generator ({gen.cfg.size} px)")
+    print(json.dumps({"output": args.output, "size": gen.cfg.size}) if args.json
+          else f"{args.output}: TorchScript generator ({gen.cfg.size} px)")
     return 0
 
 

@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -129,9 +129,11 @@ class Trainer:
     """One training run in ``run_dir`` (see module docstring). ``rank``/``world`` from torchrun."""
 
     def __init__(self, cfg: TrainConfig, data: ShotData, run_dir: Path, data_info: dict[str, Any],
-                 rank: int = 0, world: int = 1, show_progress: bool = True) -> None:
+                 rank: int = 0, world: int = 1, show_progress: bool = True,
+                 progress: Callable[[int, int, str], None] | None = None) -> None:
         self.cfg, self.data, self.run_dir, self.data_info = cfg, data, run_dir, data_info
         self.rank, self.world, self.show_progress = rank, world, show_progress
+        self.progress = progress if rank == 0 else None  # progress lines (h2h --progress json|plain), rank 0
         dev = pick_device(cfg.device)
         if dev.type == "cuda" and dev.index is None:
             dev = torch.device("cuda", local_rank())
@@ -413,6 +415,8 @@ class Trainer:
             losses = self.train_step()
             bar.update(1)
             bar.set_postfix(g=f"{losses['loss_g']:.3f}", d=f"{losses['loss_d']:.3f}", refresh=False)
+            if self.progress is not None:
+                self.progress(self.step, self.total_steps, "train")
             if self.rank == 0 and (self.step % cfg.log_every == 0 or self.step == end):
                 with open(log_path, "a") as f:
                     f.write(json.dumps({"step": self.step, "epoch": round(self.step / self.per_epoch, 3),
@@ -459,11 +463,13 @@ def _bank_record(cfg: TrainConfig, data: ShotData) -> dict[str, Any]:
 
 
 def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: TrainConfig, resume: bool = False,
-          stop_after: int | None = None, show_progress: bool = True, time_budget: float | None = None) -> Path:
+          stop_after: int | None = None, show_progress: bool = True, time_budget: float | None = None,
+          progress: Callable[[int, int, str], None] | None = None) -> Path:
     """Train (or resume) a run; returns the checkpoint path. Under ``torchrun`` every rank calls this.
 
     The run dir gets ``config.yaml`` and ``run.json`` (inputs) before step 0, ``cache/`` (conditioning),
-    ``log.jsonl`` (losses), ``samples/*.png`` and ``checkpoint.pt``.
+    ``log.jsonl`` (losses), ``samples/*.png`` and ``checkpoint.pt``. ``progress(step, total_steps, "train")``
+    is called after every step (rank 0), beside or instead of the bar (``show_progress``).
     """
     if cfg.lambda_vgg > 0 and not cfg.random_vgg:
         resolve_vgg(cfg)  # fail before the data is prepared
@@ -501,7 +507,8 @@ def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: Train
                 torch.save({"schema": SCHEMA, "model_config": cfg.model.to_dict(), "generator": {}, "data": info,
                             "step": 0, "config": cfg.to_dict()}, tmp)
         return ckpt_path
-    trainer = Trainer(cfg, data, run_dir, info, rank=rank, world=world, show_progress=show_progress)
+    trainer = Trainer(cfg, data, run_dir, info, rank=rank, world=world, show_progress=show_progress,
+                      progress=progress)
     if resume:
         trainer.load(ckpt_path)
         if rank == 0:

@@ -6,6 +6,7 @@ or validated against these specs, so no knob is defined twice.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import re
 import sys
@@ -186,5 +187,17 @@ def _no_progress(done: int, total: int, what: str = "") -> None:
 
 def stderr_json_progress(done: int, total: int, what: str = "") -> None:
     """Progress as JSON lines on stderr (what the Nuke plugin reads from the engine process)."""
-    sys.stderr.write(f'{{"progress": {done}, "total": {total}, "what": "{what}"}}\n')
+    sys.stderr.write(json.dumps({"progress": done, "total": total, "what": what}) + "\n")
     sys.stderr.flush()
+
+
+def stdout_plain_progress(done: int, total: int, what: str = "") -> None:
+    """Progress as ``PROGRESS: 42%`` lines on stdout, one per step (the line Deadline's and OpenCue's
+    progress handlers parse); nothing while the total is unknown (``total`` 0: a stream)."""
+    if total > 0:
+        sys.stdout.write(f"PROGRESS: {min(100, 100 * done // total)}%\n")
+        sys.stdout.flush()
+
+
+PROGRESS_LINES: dict[str, Callable[[int, int, str], None]] = {"json": stderr_json_progress,
+                                                               "plain": stdout_plain_progress}

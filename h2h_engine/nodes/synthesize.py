@@ -117,7 +117,7 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
                     crop_box=[float(v) for v in box])
     record = ck.get("appearance")
     look = _Appearance(checkpoint, record, model, trk, plate_track, box, size) if record else None
-    synth = Synthesizer(gen, device=device)
+    synth = Synthesizer(gen, device=device, source=f"checkpoint {checkpoint}")
     total, done = last - first + 1, 0
     for _, out_first, out_last in synth.schedule.blocks(first, last):
         numbers = [int(f) for f in trk.frames[out_first:out_last + 1]]

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from ..io.atomic import atomic_path
 from .config import ModelConfig
 
@@ -108,10 +108,12 @@ class Synthesizer:
         device: "auto" | "cpu" | "cuda[:n]".
         half: fp16 weights and activations (default: on CUDA only).
         schedule: block/warm-up layout; keep the default to join chunks rendered by others.
+        source: what G came from, for errors (e.g. ``checkpoint run/checkpoint.pt``).
     """
 
     def __init__(self, generator: nn.Module, device: str = "auto", half: bool | None = None,
-                 schedule: Schedule = Schedule()) -> None:
+                 schedule: Schedule = Schedule(), source: str = "generator") -> None:
+        self.source = source
         self.device = pick_device(device)
         self.half = (self.device.type == "cuda") if half is None else half
         self.dtype = torch.float16 if self.half else torch.float32
@@ -148,7 +150,7 @@ class Synthesizer:
                     x = temporal_stack(c, idx.to(self.device), self.cfg.n_cond_frames, offset=lo)
                     y = self.g(x.contiguous(memory_format=self.fmt))
                     for j in range(min(e, out_last - g0 + 1)):
-                        yield g0 + j, to_unit(y[j]).permute(1, 2, 0).cpu().numpy()
+                        yield g0 + j, self._image(y[j], g0 + j)
                 continue
             prev = torch.zeros(1, 3 * n_prev, size, size, device=self.device, dtype=self.dtype)
             prev = prev.contiguous(memory_format=self.fmt)
@@ -160,7 +162,18 @@ class Synthesizer:
                     y = self.g.step(feats[j:j + 1], prev)  # (1, 3, H, W)
                     prev = torch.cat([prev[:, 3:], y], dim=1) if n_prev > 1 else y
                     if g0 + j >= out_first:
-                        yield g0 + j, to_unit(y[0]).permute(1, 2, 0).cpu().numpy()
+                        yield g0 + j, self._image(y[0], g0 + j)
+
+    def _image(self, y: torch.Tensor, index: int) -> np.ndarray:
+        """G's raw output (3, H, W) of track index ``index`` -> (H, W, 3) float32 in [0, 1]. Checked before
+        the clamp (which turns +Inf into white): finite weights can still overflow, and a NaN frame composites
+        as a black face, so a non-finite output is a CheckpointError before anything is written from it."""
+        if not bool(torch.isfinite(y).all()):
+            hint = " (fp16 on CUDA: try --device cpu, float32)" if self.half else ""
+            raise CheckpointError(f"{self.source}: the generator's output is NaN/Inf at frame index {index} (its "
+                                  f"weights overflow {str(self.dtype)[6:]}){hint}; use an earlier checkpoint of "
+                                  "the run")
+        return to_unit(y).permute(1, 2, 0).cpu().numpy()
 
 
 def export_torchscript(generator: nn.Module, path: str | Path) -> None:

@@ -55,3 +55,77 @@ def test_synthesize_chunks_equal_whole(tmp_path, clip, track_file, checkpoint, h
     stamp = (tmp_path / "chunks" / "c.0003.exr").stat().st_mtime_ns
     synth(tmp_path / "chunks" / "c.####.exr", "0-6")
     assert (tmp_path / "chunks" / "c.0003.exr").stat().st_mtime_ns == stamp
+
+
+def test_submit_writes_deadline_and_opencue_jobs_that_render_the_shot(tmp_path, track_file, h2h_exe, env_threads,
+                                                                      monkeypatch, capsys):
+    """``h2h submit``: Deadline job_info/plugin_info and an OpenCue spec over the same chunks; each task's
+    command (the queues' tokens replaced as they replace them) renders its frames from any directory, with
+    ``PROGRESS: N%`` lines on stdout; together the tasks render the shot."""
+    import json
+    import shlex
+    import shutil
+    import xml.etree.ElementTree as ET
+
+    from h2h_engine.cli import main
+    from h2h_engine.hosts.farm import chunk_ranges
+
+    work = tmp_path / "shot dir"  # a space in the paths: quoted in both job formats
+    work.mkdir()
+    shutil.copyfile(track_file, work / "t.h2h.npz")
+    monkeypatch.chdir(work)  # relative paths in the node command become absolute in the jobs
+    node = ["render-nmfc", "t.h2h.npz", "-o", "out/c.####.exr", "--size", "64x64", "--what", "nmfc,mask", "--no-force"]
+    capsys.readouterr()
+    assert main(["--json", "submit", "--frames", "0-11", "--chunk", "5", "--name", "sh010 nmfc", "--deadline", "job",
+                 "--opencue", "job.xml", "--executable", h2h_exe, "--user", "comp", "--", *node]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["tasks"] == [[0, 4], [5, 9], [10, 11]] == [list(t) for t in chunk_ranges((0, 11), 5)]
+
+    job = dict(line.split("=", 1) for line in (work / "job" / "job_info.job").read_text().splitlines())
+    plugin = dict(line.split("=", 1) for line in (work / "job" / "plugin_info.job").read_text().splitlines())
+    assert job == {"Plugin": "CommandLine", "Name": "sh010 nmfc", "Frames": "0-11", "ChunkSize": "5",
+                   "OutputDirectory0": str(work / "out"), "OutputFilename0": "c.####.exr"}
+    assert plugin["Executable"] == h2h_exe and plugin["ShellExecute"] == "False"
+    args = shlex.split(plugin["Arguments"])  # double quotes group words, as in Deadline's argument line
+    assert args == ["--progress", "plain", "render-nmfc", str(work / "t.h2h.npz"), "-o", str(work / "out/c.####.exr"),
+                    "--size", "64x64", "--what", "nmfc,mask", "--no-force", "--frames", "<STARTFRAME>-<ENDFRAME>"]
+
+    spec = ET.parse(work / "job.xml").getroot()
+    layer = spec.find("job/layers/layer")
+    assert spec.findtext("user") == "comp" and spec.find("job").get("name") == "sh010_nmfc"
+    assert layer.get("name") == "render-nmfc" and layer.findtext("services/service") == "shell"
+    assert layer.findtext("range") == "0-11" and layer.findtext("chunk") == "5"
+    cue = shlex.split(layer.findtext("cmd"))
+    assert cue == [h2h_exe, *args[:-1], "#FRAME_START#-#FRAME_END#"]
+
+    monkeypatch.chdir(tmp_path)  # workers start elsewhere
+    for (a, b), command in zip(summary["tasks"], summary["commands"]):
+        deadline = [plugin["Executable"], *args[:-1], args[-1].replace("<STARTFRAME>", str(a)).replace(
+            "<ENDFRAME>", str(b))]
+        opencue = [w.replace("#FRAME_START#", str(a)).replace("#FRAME_END#", str(b)) for w in cue]
+        assert deadline == opencue == command
+        done = subprocess.run(command, env=env_threads, capture_output=True, text=True, check=True)
+        assert done.stdout.splitlines()[-1] == "PROGRESS: 100%", done.stdout
+    assert sorted(p.name for p in (work / "out").glob("c.*.exr")) == [f"c.{f:04d}.exr" for f in range(12)]
+
+
+def test_submit_refuses_what_cannot_be_farmed(tmp_path, track_file, capsys):
+    from h2h_engine.cli import main
+
+    job = tmp_path / "job"
+    base = ["--progress", "none", "submit", "--frames", "0-11", "--deadline", str(job), "--"]
+    render = ["render-nmfc", str(track_file), "--size", "64x64"]
+    cases = [([*render, "-o", str(tmp_path / "n.mp4")], "is not a frame sequence"),
+             ([*render, "-o", str(tmp_path / "n.####.exr"), "--frames", "0-3"], "drop --frames"),
+             ([*render, "-o", str(tmp_path / "n.####.exr"), "--margin", "nan"], "--margin must be a finite"),
+             (["info", str(track_file)], "needs a node command after --")]
+    for node, message in cases:
+        capsys.readouterr()
+        assert main([*base, *node]) == 2, node
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, (node, err)
+    assert not job.exists()
+    ok = [*base, *render, "-o", str(tmp_path / "n.####.exr")]
+    assert main(ok) == 0 and main(ok) == 2  # existing job files are kept unless --force
+    assert "job_info.job exists: pass --force" in capsys.readouterr().err
+    assert main([*ok[:3], "--force", *ok[3:]]) == 0

@@ -29,16 +29,20 @@ def plate_track(tmp_path_factory, clip):
     return out
 
 
-def _pipeline(h2h_exe, env, clip_path, ckpt, track, out, pix_fmt, *extra):
-    """ffmpeg decode | h2h filter | ffmpeg encode, as three processes connected by pipes (no shell)."""
-    dec = subprocess.Popen(["ffmpeg", "-v", "error", "-i", str(clip_path), "-frames:v", str(N), "-f", "rawvideo",
-                            "-pix_fmt", pix_fmt, "-"], stdout=subprocess.PIPE)
+def _pipeline(h2h_exe, env, clip_path, ckpt, track, out, pix_fmt, *extra, container="raw"):
+    """ffmpeg decode | h2h filter | ffmpeg encode, as three processes connected by pipes (no shell). A raw
+    stream is declared on all three command lines; a NUT stream declares itself (no flags anywhere)."""
+    raw = container == "raw"
+    dec = subprocess.Popen(["ffmpeg", "-v", "error", "-i", str(clip_path), "-frames:v", str(N),
+                            *(["-f", "rawvideo"] if raw else ["-f", "nut", "-c:v", "rawvideo"]), "-pix_fmt", pix_fmt,
+                            "-"], stdout=subprocess.PIPE)
+    stream = ["--size", f"{W}x{H}", "--rate", "25", "--pix-fmt", pix_fmt] if raw else []
     flt = subprocess.Popen([h2h_exe, "--progress", "json", "filter", "--checkpoint", str(ckpt), "--track",
-                            str(track), "--size", f"{W}x{H}", "--rate", "25", "--pix-fmt", pix_fmt, "--device", "cpu",
-                            *extra], stdin=dec.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                            str(track), *stream, "--device", "cpu", *extra], stdin=dec.stdout, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=env)
     dec.stdout.close()
-    enc = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{W}x{H}",
-                            "-r", "25", "-i", "-", *out], stdin=flt.stdout)
+    declared = ["-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{W}x{H}", "-r", "25"] if raw else []
+    enc = subprocess.Popen(["ffmpeg", "-v", "error", "-y", *declared, "-i", "-", *out], stdin=flt.stdout)
     flt.stdout.close()
     err = flt.stderr.read().decode()
     assert enc.wait(300) == 0 and flt.wait(300) == 0 and dec.wait(300) == 0, err
@@ -84,13 +88,14 @@ def test_ffmpeg_pipe_round_trip(tmp_path, clip, plate_track, checkpoint, h2h_exe
         assert np.abs(got.astype(int) - out[f].astype(int)).mean() < 0.5, f
 
 
-@pytest.mark.parametrize("pix_fmt", ["rgb48le", "gbrpf32le"])
-def test_deep_formats(tmp_path, clip, plate_track, checkpoint, h2h_exe, env_threads, pix_fmt):
+@pytest.mark.parametrize("pix_fmt,container", [("rgb48le", "raw"), ("gbrpf32le", "raw"), ("rgb48le", "nut")])
+def test_deep_formats(tmp_path, clip, plate_track, checkpoint, h2h_exe, env_threads, pix_fmt, container):
     """16-bit and float pipes keep their precision: the piped result equals the processor run in process on
-    ffmpeg's own decode of the plate in that format (to the format's last bit)."""
+    ffmpeg's own decode of the plate in that format (to the format's last bit), raw or NUT (whose format,
+    size and rate the encoding ffmpeg reads from the filter's output)."""
     raw = tmp_path / "o.raw"
     _pipeline(h2h_exe, env_threads, clip(CLIP), checkpoint, plate_track, ["-f", "rawvideo", "-pix_fmt", pix_fmt,
-              str(raw)], pix_fmt, "--frames", "3-4")
+              str(raw)], pix_fmt, "--frames", "3-4", container=container)
     with open(raw, "rb") as f:
         piped = list(read_raw_frames(f, (W, H), pix_fmt))
     plate = subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip(CLIP)), "-frames:v", str(N), "-f", "rawvideo",
@@ -106,16 +111,31 @@ def test_deep_formats(tmp_path, clip, plate_track, checkpoint, h2h_exe, env_thre
     assert np.abs(piped[3] - piped[2]).mean() > 0.01  # the synthesized frame is not the plate
 
 
-def test_filter_errors(plate_track, checkpoint, h2h_exe, env_threads):
+def test_filter_errors(clip, plate_track, checkpoint, h2h_exe, env_threads):
     base = [h2h_exe, "--progress", "none", "filter", "--checkpoint", str(checkpoint), "--track", str(plate_track),
             "--device", "cpu"]
     frame = bytes(W * H * 3)
     size = f"{W}x{H}"
-    cases = [(["--size", "320x240", "--rate", "25"], frame, f"piped video is 320x240 but the track .* made on {size}"),
-             (["--size", size, "--rate", "30"], frame, "runs at 30 fps but the track"),
-             (["--size", size, "--rate", "25"], frame[:-7], "input ended inside frame 0"),
+
+    def nut(*args):  # the real plate as ffmpeg's self-describing NUT stream
+        return subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip(CLIP)), "-frames:v", "3", *args, "-f", "nut",
+                               "-c:v", "rawvideo", "-"], check=True, capture_output=True).stdout
+
+    deep = nut("-pix_fmt", "rgb48le")
+    raw = ["--pix-fmt", "rgb24"]
+    cases = [(["--size", "320x240", "--rate", "25", *raw], frame,
+              f"piped video is 320x240 but the track .* made on {size}"),
+             (["--size", size, "--rate", "30", *raw], frame, "runs at 30 fps but the track"),
+             (["--size", size, "--rate", "25", *raw], frame[:-7], "input ended inside frame 0"),
              (["--size", size, "--rate", "25", "--pix-fmt", "yuv420p"], frame, "invalid choice"),
-             (["--rate", "25"], frame, "needs --size")]
+             (["--rate", "25", *raw], frame, "stdin is not a NUT stream: send ffmpeg"),
+             (["--size", size, *raw], frame, "needs --rate: the piped stream does not say its rate"),
+             # NUT: the stream's own header is checked, so the mis-declarations raw lets through are caught (the
+             # other NUT refusals, in-process: tests/io/test_rawvideo.py)
+             (raw, deep, r"--pix-fmt rgb24 does not match the piped NUT stream \(rgb48le\)"),
+             ([], nut("-pix_fmt", "rgb24", "-vf", "scale=320:240"), "piped video is 320x240 but the track"),
+             ([], nut("-pix_fmt", "rgb24", "-r", "30"), "runs at 30 fps but the track"),
+             ([], deep, "the pipe held frames 0-2: only 3 of the track's 6 frames 0-5 were reenacted")]
     for args, data, msg in cases:
         r = subprocess.run(base + args, input=data, capture_output=True, env=env_threads)
         err = r.stderr.decode().strip()

@@ -61,7 +61,7 @@ def test_movie_carries_the_driving_audio(tmp_path, clip, exr_plate, checkpoint):
     _h2h("retarget", "--source", tmp_path / "src.h2h.npz", "--target", exr_plate / "plate.h2h.npz", "-o",
          tmp_path / "drv.h2h.npz", "--mode", "face", "--source-offset", "3")
     out = tmp_path / "dub.mp4"
-    assert main(["--progress", "none", "--print-result", "synthesize", "--checkpoint", str(checkpoint), "--track",
+    assert main(["--progress", "none", "--json", "synthesize", "--checkpoint", str(checkpoint), "--track",
                  str(tmp_path / "drv.h2h.npz"), "-o", str(out), "--device", "cpu"]) == 0
     with av.open(str(out)) as c:
         assert c.streams.video[0].frames == 4 and len(c.streams.audio) == 1

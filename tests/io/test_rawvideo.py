@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from h2h_engine.errors import InputError
-from h2h_engine.hosts.ffmpeg_filter import pipe_filter
+from h2h_engine.hosts.ffmpeg_filter import open_pipe, pipe_filter
 from h2h_engine.io import open_frames, read_image
 from h2h_engine.io.rawvideo import PIX_FMTS, decode_raw, encode_raw, frame_bytes, read_raw_frames
 
@@ -48,7 +48,8 @@ def test_pipe_through_ffmpeg_is_lossless(tmp_path, clip, pix_fmt):
     """ffmpeg -> pipe_filter (pass-through) -> ffmpeg (lossless FFV1; float EXR) keeps every sample."""
     src = _ffmpeg_raw(clip("GRID_bbaf2n"), pix_fmt, 5)
     out = io.BytesIO()
-    n = pipe_filter(io.BytesIO(src), out, (360, 288), pix_fmt, lambda frames: frames, start_number=1001)
+    fmt, frames = open_pipe(io.BytesIO(src), (360, 288), pix_fmt)
+    n = pipe_filter(fmt, frames, out, lambda frames: frames, start_number=1001)
     assert n == 5 and out.getvalue() == src
     if pix_fmt == "gbrpf32le":  # float: ffmpeg writes float EXRs, read back by OpenImageIO
         subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", "360x288", "-i", "-",
@@ -70,5 +71,46 @@ def test_truncated_and_bad_format():
     with pytest.raises(InputError, match="not one of rgb24"):
         frame_bytes((4, 4), "yuv420p")
     with pytest.raises(InputError, match="the pipe is 360x288"):
-        pipe_filter(io.BytesIO(bytes(311040)), io.BytesIO(), (360, 288), "rgb24",
+        pipe_filter(*open_pipe(io.BytesIO(bytes(311040)), (360, 288), "rgb24"), io.BytesIO(),
                     lambda frames: ((f, x[:100]) for f, x in frames))
+    with pytest.raises(InputError, match="stdin is not a NUT stream: send ffmpeg"):
+        open_pipe(io.BytesIO(bytes(311040)), (360, 288))  # raw frames need --pix-fmt as well as --size
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("pix_fmt", ["rgb24", "rgb48le"])
+def test_nut_pipe_through_ffmpeg_is_lossless(tmp_path, clip, pix_fmt):
+    """ffmpeg -f nut -> open_pipe (format, size, rate from the stream) -> pipe_filter -> NUT that ffmpeg reads
+    back, unprompted, as the same format, size, rate and samples."""
+    path = clip("GRID_bbaf2n")
+    nut = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "5", "-f", "nut", "-c:v", "rawvideo",
+                          "-pix_fmt", pix_fmt, "-"], check=True, capture_output=True).stdout
+    fmt, frames = open_pipe(io.BytesIO(nut))
+    assert (fmt.container, fmt.size, fmt.pix_fmt, fmt.rate) == ("nut", (360, 288), pix_fmt, 25.0)
+    out = io.BytesIO()
+    assert pipe_filter(fmt, frames, out, lambda frames: frames) == 5
+    (tmp_path / "o.nut").write_bytes(out.getvalue())
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=pix_fmt,width,height,r_frame_rate",
+                            "-of", "csv=p=0", str(tmp_path / "o.nut")], check=True, capture_output=True, text=True)
+    assert probe.stdout.split() == [f"360,288,{pix_fmt},25/1"]
+    assert _ffmpeg_raw(tmp_path / "o.nut", pix_fmt, 5) == _ffmpeg_raw(path, pix_fmt, 5)
+
+
+@needs_ffmpeg
+def test_nut_stream_is_checked(clip):
+    """A NUT stream is read by its own header: flags that disagree, other formats and codecs are refused."""
+    def nut(*args):
+        return subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip("GRID_bbaf2n")), "-frames:v", "2", *args,
+                               "-f", "nut", "-"], check=True, capture_output=True).stdout
+
+    deep = nut("-c:v", "rawvideo", "-pix_fmt", "rgb48le")
+    for kw, message in (({"pix_fmt": "rgb24"}, r"--pix-fmt rgb24 does not match the piped NUT stream \(rgb48le\)"),
+                        ({"size": (720, 288)}, r"--size 720x288 does not match the piped NUT stream \(360x288\)"),
+                        ({"rate": 30.0}, r"--rate 30 does not match the piped NUT stream \(25 fps\)")):
+        with pytest.raises(InputError, match=message):
+            open_pipe(io.BytesIO(deep), **kw)
+    assert open_pipe(io.BytesIO(deep), (360, 288), "rgb48le", 25.0)[0].pix_fmt == "rgb48le"  # agreeing flags pass
+    for args, message in ((("-c:v", "rawvideo", "-pix_fmt", "yuv420p"), "holds rawvideo yuv420p"),
+                          (("-c:v", "ffv1", "-pix_fmt", "rgb24"), "holds ffv1")):
+        with pytest.raises(InputError, match=message):
+            open_pipe(io.BytesIO(nut(*args)))

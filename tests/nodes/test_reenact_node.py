@@ -19,7 +19,7 @@ def reenacted(tmp_path_factory, clip):
     src, tgt = clip("EDTalk__test_data_mouth_source"), clip("German_20s")
     result = get_spec("reenact")(source=str(src), source_frames="0-29", target=str(tgt), frames="0-35", epochs=1,
                                  device="cpu", output=str(out))
-    args = ["--progress", "none", "--print-result", "reenact", "--source", str(src), "--source-frames", "0-29",
+    args = ["--progress", "none", "--json", "reenact", "--source", str(src), "--source-frames", "0-29",
             "--target", str(tgt), "--frames", "0-35", "--epochs", "1", "-o", str(out)]
     return out, src, tgt, args, result
 

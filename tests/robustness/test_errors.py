@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from h2h_engine import __version__
+from h2h_engine.cli import main
+from h2h_engine.nodes.spec import stderr_json_progress
 from training.config import dump_config, load_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,12 +159,41 @@ def _npy(raw: bytes) -> bytes:
     return buf.getvalue()
 
 
-def test_global_options_before_or_after_any_command(h2h, one_line, shot, tmp_path, capsys):
+def test_global_options_before_or_after_any_command(h2h, one_line, shot, checkpoint, tmp_path, capsys):
     video, track = shot
-    for args in (("info", track, "--progress", "none", "--print-result"), ("--print-result", "info", track)):
-        assert h2h(*args)[0] == 0
+    for args in (("info", track, "--progress", "none", "--json"), ("--json", "info", track)):
+        capsys.readouterr()
+        assert main(["--progress", "none", *map(str, args)]) == 0
+        assert json.loads(capsys.readouterr().out)["frames"] == 6, args  # --json: one spelling, either place
     missing = tmp_path / "missing.h2h.npz"
     for args in (("train", "--target", video, "--track", missing, "-o", tmp_path / "r", "--progress", "json"),
                  ("--progress", "json", "train", "--target", video, "--track", missing, "-o", tmp_path / "r")):
         status, err = h2h(*args)
         assert status == 2 and "does not exist" in one_line(err), args
+
+    capsys.readouterr()  # --json after a trainer command reaches the trainer (here: export-generator)
+    assert main(["export-generator", str(checkpoint), "-o", str(tmp_path / "g.pt"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"output": str(tmp_path / "g.pt"), "size": 64}
+
+
+def test_version_and_progress_lines(h2h_process, shot, tmp_path, capsys):
+    """``h2h --version``; ``--progress plain``: one ``PROGRESS: N%`` line per step on stdout (what Deadline
+    and OpenCue parse), rising to 100; ``--progress json``: JSON lines on stderr, even for odd stage names."""
+    proc = h2h_process("--version", stdout=subprocess.PIPE)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out.strip() == f"h2h {__version__}"
+    _, track = shot
+    proc = h2h_process("render-nmfc", track, "-o", tmp_path / "p.####.png", "--size", "64x64", "--what", "nmfc",
+                       "--progress", "plain", stdout=subprocess.PIPE)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    steps = [int(line[len("PROGRESS: "):-1]) for line in out.splitlines()]
+    assert out.splitlines() == [f"PROGRESS: {p}%" for p in steps] and steps[-1] == 100 and steps == sorted(steps)
+    capsys.readouterr()
+    stderr_json_progress(3, 7, 'stage "b"\n')  # a name that only json.dumps writes as valid JSON
+    assert json.loads(capsys.readouterr().err) == {"progress": 3, "total": 7, "what": 'stage "b"\n'}
+    proc = h2h_process("render-nmfc", track, "-o", tmp_path / "j.####.png", "--size", "64x64", "--what", "nmfc",
+                       "--progress", "json", stdout=subprocess.PIPE)
+    out, err = proc.communicate(timeout=120)
+    lines = [json.loads(line) for line in err.splitlines()]
+    assert proc.returncode == 0 and out == "" and lines[-1]["progress"] == lines[-1]["total"] > 0

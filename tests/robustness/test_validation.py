@@ -146,7 +146,7 @@ def test_filter_fails_when_no_piped_frame_is_the_tracks(h2h_process, one_line, s
     raw.write_bytes(bytes(2 * 256 * 256 * 3))  # two frames, numbered 1001-1002: the track has 0-5
     with open(raw, "rb") as stdin:
         proc = h2h_process("filter", "--checkpoint", tmp_path / "unused.pt", "--track", track, "--size", "256x256",
-                           "--rate", "25", "--start-number", "1001", stdin=stdin)
+                           "--rate", "25", "--pix-fmt", "rgb24", "--start-number", "1001", stdin=stdin)
         _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "none of the track's 0-5: check --start-number" in one_line(err)
 
@@ -162,3 +162,25 @@ def test_a_checkpoint_with_nan_weights_is_refused(h2h, one_line, fingerprint, sh
                       tmp_path / "out.####.png", "--device", "cpu")
     assert status == 2 and f"generator weights {name} hold NaN/Inf" in one_line(err)
     assert fingerprint(tmp_path) == before
+
+
+def test_a_checkpoint_whose_finite_weights_overflow_is_refused_before_writing(h2h, one_line, fingerprint, shot,
+                                                                              checkpoint, tmp_path):
+    """Finite weights pass the load check yet can overflow float32 (here the first conv, 3e38 each: its sums
+    are Inf, instance norm makes NaN of them, a black face): G's first output is checked, nothing is written."""
+    from h2h_engine.synthesis.checkpoint import load_generator
+
+    video, track = shot
+    ckpt = torch.load(checkpoint, weights_only=True)
+    name = "cond_encoder.1.weight"  # the 7x7 conv reading the conditioning
+    ckpt["generator"][name] = torch.full_like(ckpt["generator"][name], 3e38)
+    torch.save(ckpt, tmp_path / "big.pt")
+    load_generator(tmp_path / "big.pt")  # every weight is finite: the load check lets it through
+    before = fingerprint(tmp_path)
+    for out, extra in ((tmp_path / "out.####.png", ()), (tmp_path / "comp.mp4", ("--plate", video))):
+        status, err = h2h("synthesize", "--checkpoint", tmp_path / "big.pt", "--track", track, "-o", out,
+                          "--device", "cpu", *extra)
+        assert status == 2, err
+        assert f"checkpoint {tmp_path / 'big.pt'}: the generator's output is NaN/Inf at frame index 0 (its weights " \
+               "overflow float32)" in one_line(err)
+        assert fingerprint(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["big.pt"]

@@ -150,3 +150,20 @@ def test_bad_inputs(run, target, tmp_path, capsys, monkeypatch):
     # the eval of a folder that is not a run
     assert main_eval([str(tmp_path)]) == 2
     assert "not a finished training run" in capsys.readouterr().err
+
+
+def test_h2h_train_progress_lines_and_json(tmp_path, clip, capsys):
+    """``h2h train`` takes the global ``--progress plain`` (one ``PROGRESS: N%`` line per step on stdout, for
+    farm queues) and ``--json`` (the checkpoint as JSON), before or after the command."""
+    video = clip("W009_front_neutral")
+    track = tmp_path / "t.h2h.npz"
+    assert h2h_main(["--progress", "none", "track", str(video), "-o", str(track), "--frames", "0-11"]) == 0
+    small = ["random_vgg=true", "model.ngf=8", "model.ndf=8", "seq_len_start=3", "seq_len_max=3", "epochs=1",
+             "decay_epochs=0", "checkpoint_every=1000", "sample_every=1000"]
+    capsys.readouterr()
+    assert h2h_main(["--json", "train", "--target", str(video), "--track", str(track), "-o", str(tmp_path / "run"),
+                     *_sets(small), "--progress", "plain"]) == 0
+    *steps, last = capsys.readouterr().out.splitlines()
+    assert json.loads(last) == {"checkpoint": str(tmp_path / "run" / "checkpoint.pt")}
+    total = read_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"]  # the run's steps
+    assert steps == [f"PROGRESS: {100 * k // total}%" for k in range(1, total + 1)] and total == 3
