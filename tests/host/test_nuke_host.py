@@ -179,3 +179,29 @@ def test_read_colourspace_passes_through(nuke_host):
     assert cmd[cmd.index("--colourspace") + 1] == "lin_ap1"
     assert host.build.read_colourspace("") == "auto" and host.build.read_colourspace("Linear Rec.709 (sRGB)") == \
         "Linear Rec.709 (sRGB)"
+
+
+def test_movie_read_numbers_frames_as_nuke_does(nuke_host):
+    """A movie Read counts from its ``first`` (Nuke: 1); a track Group fed by it uses those numbers unless its
+    own first_frame knob says otherwise; a sequence keeps its own numbers."""
+    host, nuke = nuke_host
+    spec = host.specs()["track"]
+    g = host.create_node("track")
+    read = type(g)("Read", "movie_read")
+    read["file"].setValue("/shows/x/sh010/plate.mov")
+    read["first"].setValue(1)
+    g.inputs_ = [read]
+    ctx = host.context()
+
+    def command() -> list[str]:
+        return host.build.build_command(spec, host._upstream_input(g, spec, host._values(g, spec), ctx), ctx)
+
+    cmd = command()
+    assert cmd[cmd.index("--first-frame") + 1] == "1"
+    g["first_frame"].setValue(1001)
+    cmd = command()
+    assert cmd[cmd.index("--first-frame") + 1] == "1001"
+    g["first_frame"].setValue(0)
+    read["file"].setValue("/shows/x/sh010/plate.####.exr")
+    cmd = command()
+    assert "--first-frame" not in cmd or cmd[cmd.index("--first-frame") + 1] == "0"

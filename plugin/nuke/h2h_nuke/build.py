@@ -261,10 +261,22 @@ def read_colourspace(value: str) -> str:
     """A Read node's ``colorspace`` knob value as the engine's ``colourspace`` knob takes it (a name of the
     same OCIO config, which Nuke and the engine both take from ``$OCIO``): Nuke shows the config's default for
     the file type as ``default (NAME)``; an empty value is ``auto``."""
-    value = value.strip()
+    value = (value or "").strip()
     if value.startswith("default (") and value.endswith(")"):
         value = value[len("default ("):-1]
     return value or "auto"
+
+
+MOVIE_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".mpg", ".mxf", ".webm")
+
+
+def read_first_frame(path: str, values: dict[str, Any], first: Any) -> dict[str, Any]:
+    """A movie Read's frame numbering for the engine: Nuke numbers a movie's frames from the Read's ``first``
+    (1 by default), the engine from its ``first_frame`` knob (default 0); a Group whose knob is still 0 takes
+    the Read's, so ``--frames`` and the outputs use the numbers the artist sees. Sequences keep their own."""
+    if "first_frame" not in values or values["first_frame"] or not path.lower().endswith(MOVIE_SUFFIXES):
+        return values
+    return {**values, "first_frame": int(first or 1)}
 
 
 def nuke_sequence_path(path: str) -> str:

@@ -105,7 +105,7 @@ def _upstream_input(group: Any, spec: dict, values: dict[str, Any], ctx: build.H
         # the Read's colour space goes through unless the Group names one (a precomp is the Write's EXR)
         if values.get("colourspace") in ("", "auto"):
             values["colourspace"] = build.read_colourspace(upstream["colorspace"].value())
-        return values
+        return build.read_first_frame(values[port["name"]], values, upstream["first"].value())
     path = build.precomp_path(ctx, group.name(), port)
     first, last = build.render_range(spec, values, ctx)
     with nuke.root():
