@@ -220,8 +220,7 @@ def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) 
 
     mine, base = scores(fake), {k: scores(v) for k, v in candidates.items()}
     near, near_cover = neighbour_floor(data, inputs["track"])
-    floor = scores(composite(real, near, composite_alpha(ModelConfig(**{**m.to_dict(), "arch": "none"}), matte,
-                                                         near_cover)))
+    floor = scores(composite(real, near, matte * np.clip(near_cover, 0, 1)))  # as instant composites its warp
     step = int(torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True, mmap=True)["step"])
     summary: dict[str, Any] = {"run": str(run_dir), "checkpoint_step": step, "arch": m.arch, "region": m.region,
         "appearance": list(m.appearance_inputs),

@@ -26,6 +26,7 @@ from h2h_engine.cli import main as h2h_main  # noqa: E402
 from h2h_engine.errors import InputError  # noqa: E402
 from h2h_engine.io import open_frames, write_image  # noqa: E402
 from h2h_engine.morphable import load_model_for  # noqa: E402
+from h2h_engine.io.timecode import parse_rate, rate_text  # noqa: E402
 from h2h_engine.nodes.track import summarize  # noqa: E402
 from h2h_engine.track import Track  # noqa: E402
 
@@ -64,7 +65,9 @@ def prepare(out: Path, clip: Path, n_frames: int, max_mb: float) -> dict[str, An
     if written < n_frames:
         raise InputError(f"{clip} has only {written} frames; asked for {n_frames}")
     t_frames = time.perf_counter() - t0
-    status = h2h_main(["--progress", "none", "track", str(out / FRAMES), "-o", str(out / TRACK)])
+    # JPEG sequences carry no rate: the clip's goes with them
+    status = h2h_main(["--progress", "none", "track", str(out / FRAMES), "--fps", rate_text(parse_rate(source.fps)),
+                       "-o", str(out / TRACK)])
     if status != 0:
         raise InputError(f"tracking {out / FRAMES} failed (h2h track exit status {status})")
     t_track = time.perf_counter() - t0 - t_frames

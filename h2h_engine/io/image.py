@@ -81,8 +81,13 @@ def read_image(path: str | Path, with_meta: bool = False, window: str = "data"
     path = Path(path)
     if not path.is_file():
         raise InputError(f"image {path} does not exist")
-    if not with_meta and _use_cv2(path):
-        return _cv2_read(path)
+    if _use_cv2(path):  # PNG/JPEG without OpenImageIO: no header fields, no windows
+        pixels = _cv2_read(path)
+        if not with_meta:
+            return pixels
+        n = pixels.shape[2]
+        names = ("R", "G", "B", "A")[:n] if n in (3, 4) else tuple(f"channel{i}" for i in range(n))
+        return pixels, ImageMeta(names, (str(pixels.dtype),) * n)
     oiio = require("OpenImageIO", f"reading {path.name}")
     config = oiio.ImageSpec()
     config.attribute("oiio:UnassociatedAlpha", 1)  # as stored: PNG colours are not multiplied by their alpha

@@ -4,8 +4,9 @@ OpenImageIO itself) and an overscan plate keep their geometry."""
 from fractions import Fraction
 
 import numpy as np
-import OpenImageIO as oiio
 import pytest
+
+oiio = pytest.importorskip("OpenImageIO")
 
 from h2h_engine.errors import InputError
 from h2h_engine.io import open_frames, read_image
