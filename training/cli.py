@@ -234,8 +234,9 @@ def eval_ablate_parser() -> argparse.ArgumentParser:
 
 
 def _eval_ablate(args: argparse.Namespace) -> int:
-    from .ablate import SUMMARY, ablate, format_ablation  # noqa: PLC0415
+    from .ablate import SUMMARY, ablate, check_new_folder, format_ablation  # noqa: PLC0415
 
+    check_new_folder(args.output)
     overrides = _overrides([*args.set, f"device={args.device}"])
     with claim_output(str(Path(args.output) / SUMMARY), [args.target, args.track]):
         summary = ablate(args.target, args.track, args.output, args.preset, steps=args.steps, overrides=overrides,

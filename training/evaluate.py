@@ -238,15 +238,15 @@ def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) 
                      composite_alpha(m, matte, cover))
     mean_frame = np.asarray(data.images[:data.n_train], np.float64).mean(0).round().astype(np.uint8)
     candidates = {"mean_frame": composite(real, np.broadcast_to(mean_frame, real.shape), matte)}
+    # no network: the warped frames composited where they sampled the target (the warp is an appearance input)
+    instant = ModelConfig(**{**m.to_dict(), "arch": "none", "appearance": m.appearance or "warp"})
     if data.warp is not None and m.arch != "none":
-        instant = ModelConfig(**{**m.to_dict(), "arch": "none"})
         candidates["instant"] = composite(real, np.asarray(data.warp[data.n_train:]), composite_alpha(instant, matte, cover))
     size, crop = real.shape[1], m.mouth_crop
     scores = ref.scores
     mine, base = scores(fake), {k: scores(v) for k, v in candidates.items()}
     near, near_cover = neighbour_floor(data, inputs["track"])
-    floor = scores(composite(real, near, composite_alpha(ModelConfig(**{**m.to_dict(), "arch": "none"}), matte,
-                                                         near_cover)))
+    floor = scores(composite(real, near, composite_alpha(instant, matte, near_cover)))
     step = int(torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True, mmap=True)["step"])
     summary: dict[str, Any] = {"run": str(run_dir), "checkpoint_step": step, "arch": m.arch, "region": m.region,
         "appearance": list(m.appearance_inputs),
