@@ -7,7 +7,8 @@ on the same held-out frames. The variants (:func:`variants`):
 
 - ``full``: the preset as is;
 - ``no_mouth_d`` / ``no_dynamics_d``: without the mouth discriminator D_M / the dynamics discriminator D_D;
-- ``pix2pix``: single-frame conditioning and no previous outputs, where the architecture allows it;
+- ``pix2pix``: single-frame conditioning and no previous outputs (``head2head`` then has no previous-frames
+  encoder), unless the full model already is single-frame;
 - ``dis_flow``: facial flow from OpenCV DIS instead of the 3DMM, listed as not available (the conditioning
   has no such option: DIS flow is used only outside the rendered face, ``render/flow.py``);
 - ``appearance_*``: the appearance inputs of the CPU presets (``context,warp`` / ``warp`` / ``context``);
@@ -59,9 +60,6 @@ def _pix2pix(cfg: TrainConfig) -> Variant:
     if m.n_cond_frames == 1 and m.n_prev_frames == 0:
         return Variant("pix2pix", what, skip="the full model is already single-frame (model.n_cond_frames 1, "
                        "n_prev_frames 0)")
-    if m.arch == "head2head":
-        return Variant("pix2pix", what, skip="arch head2head always feeds back previous outputs "
-                       "(model.n_prev_frames >= 1)")
     return Variant("pix2pix", what, {"n_cond_frames": 1, "n_prev_frames": 0})
 
 
