@@ -223,13 +223,15 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 TRAINER_COMMANDS = {
     "train": ("main_train", "train the Head2Head GAN on one target shot (h2h train --help)"),
     "eval": ("main_eval", "evaluate: h2h eval self-reenactment RUN_DIR | h2h eval reenactment RESULT --driving "
-                          "TRACK --target TRACK"),
+                          "TRACK --target TRACK | h2h eval cycle RUN_X RUN_Y -o DIR | h2h eval ablate TARGET "
+                          "--track TRACK --preset P -o DIR"),
     "export-generator": ("main_export", "write a checkpoint's generator as TorchScript"),
 }
 
 
 # ``h2h eval KIND``: the trainer's function per kind of evaluation.
-EVAL_COMMANDS = {"self-reenactment": "main_eval", "reenactment": "main_eval_reenactment"}
+EVAL_COMMANDS = {"self-reenactment": "main_eval", "reenactment": "main_eval_reenactment",
+                 "cycle": "main_eval_cycle", "ablate": "main_eval_ablate"}
 
 
 def _run_trainer_command(argv: Sequence[str], progress: str, as_json: bool) -> int:
@@ -240,7 +242,8 @@ def _run_trainer_command(argv: Sequence[str], progress: str, as_json: bool) -> i
     if name == "eval":
         if not rest or rest[0] not in EVAL_COMMANDS:
             print("h2h: error: usage: h2h eval self-reenactment RUN_DIR [--json] | h2h eval reenactment RESULT "
-                  "--driving TRACK --target TRACK [--json] [--report DIR]", file=sys.stderr)
+                  "--driving TRACK --target TRACK [--json] [--report DIR] | h2h eval cycle RUN_X RUN_Y -o DIR | "
+                  "h2h eval ablate TARGET --track TRACK --preset P -o DIR [--steps N]", file=sys.stderr)
             return 2
         function, rest = EVAL_COMMANDS[rest[0]], rest[1:]
     if name == "train" and progress != "bar":

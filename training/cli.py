@@ -1,7 +1,7 @@
-"""Command lines of the trainer: ``h2h train``, ``h2h eval self-reenactment``, ``h2h eval reenactment`` and
-``h2h export-generator``.
+"""Command lines of the trainer: ``h2h train``, ``h2h eval self-reenactment``, ``h2h eval reenactment``,
+``h2h eval cycle``, ``h2h eval ablate`` and ``h2h export-generator``.
 
-Also runnable as ``python -m training.cli {train,eval,eval-reenactment,export} ...`` (what ``torchrun``
+Also runnable as ``python -m training.cli {train,eval,eval-reenactment,eval-cycle,eval-ablate,export} ...`` (what ``torchrun``
 launches for multi-GPU training: ``torchrun --standalone --nproc_per_node 8 -m training.cli train --target ...
 -o RUN``; several machines: see :mod:`training.distributed`).
 Each ``main_*`` returns an exit status: 0, or after printing one line the status of
@@ -194,6 +194,68 @@ def main_eval_reenactment(argv: Sequence[str] | None = None) -> int:
     return _guard(lambda args: _eval_reenactment(args, argv), eval_reenactment_parser(), argv)
 
 
+def eval_cycle_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="h2h eval cycle",
+                                description="Cycle reenactment (paper IV-A): X's held-out frames drive Y with Y's "
+                                "network (face mode), the tracked result drives X back with X's network; "
+                                "per-pixel L2 of the round trip against X's real frames, with heat maps.")
+    p.add_argument("run_x", help="X's training run folder (its held-out frames drive, and are the reference)")
+    p.add_argument("run_y", help="Y's training run folder")
+    p.add_argument("-o", "--output", required=True, help="folder for cycle.json and the heat maps")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the networks run")
+    p.add_argument("--force", action="store_true", help="replace an existing cycle.json")
+    p.add_argument("--json", action="store_true", help="print the JSON summary instead of a table")
+    return p
+
+
+def _eval_cycle(args: argparse.Namespace) -> int:
+    from .eval_cycle import SUMMARY, evaluate_cycle, format_cycle  # noqa: PLC0415
+
+    with claim_output(str(Path(args.output) / SUMMARY), [args.run_x, args.run_y], force=args.force):
+        summary = evaluate_cycle(args.run_x, args.run_y, args.output, device=args.device)
+    print(json.dumps(summary, indent=2) if args.json else format_cycle(summary))
+    return 0
+
+
+def main_eval_cycle(argv: Sequence[str] | None = None) -> int:
+    """``h2h eval cycle RUN_X RUN_Y -o DIR [--json]`` (argv starts after ``cycle``)."""
+    return _guard(_eval_cycle, eval_cycle_parser(), argv)
+
+
+def eval_ablate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="h2h eval ablate",
+                                description="Train the ablation variants of a preset (full; without D_M; without "
+                                "D_D; pix2pix-style; appearance inputs; no network) on the same frames and budget "
+                                "and print one table of their self-reenactment APD, MAPD, mouth APD and flicker.")
+    p.add_argument("target", help="target video (movie or image-sequence pattern)")
+    p.add_argument("--track", required=True, help="its track file (.h2h.npz, from h2h track)")
+    p.add_argument("--preset", required=True, choices=PRESETS, help="the full model's settings")
+    p.add_argument("-o", "--output", required=True, help="new folder: one run folder per variant + ablation.json")
+    p.add_argument("--steps", type=int, help="training steps of every variant (default: the preset's schedule)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one setting of every variant, e.g. --set data.max_frames=90 (repeatable)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where training and G run")
+    p.add_argument("--json", action="store_true", help="print the JSON summary instead of a table")
+    return p
+
+
+def _eval_ablate(args: argparse.Namespace) -> int:
+    from .ablate import SUMMARY, ablate, check_new_folder, format_ablation  # noqa: PLC0415
+
+    check_new_folder(args.output)
+    overrides = _overrides([*args.set, f"device={args.device}"])
+    with claim_output(str(Path(args.output) / SUMMARY), [args.target, args.track]):
+        summary = ablate(args.target, args.track, args.output, args.preset, steps=args.steps, overrides=overrides,
+                         device=args.device)
+    print(json.dumps(summary, indent=2) if args.json else format_ablation(summary))
+    return 0
+
+
+def main_eval_ablate(argv: Sequence[str] | None = None) -> int:
+    """``h2h eval ablate TARGET --track TRACK --preset P -o DIR [--steps N]`` (argv starts after ``ablate``)."""
+    return _guard(_eval_ablate, eval_ablate_parser(), argv)
+
+
 def export_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="h2h export-generator",
                                 description="Write a checkpoint's generator as TorchScript for hosts that run it.")
@@ -222,7 +284,8 @@ def main_export(argv: Sequence[str] | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"train": main_train, "eval": main_eval, "eval-reenactment": main_eval_reenactment,
-                "export": main_export}
+                "eval-cycle": main_eval_cycle,
+                "eval-ablate": main_eval_ablate, "export": main_export}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m training.cli {{{','.join(commands)}}} ...", file=sys.stderr)
         return 2

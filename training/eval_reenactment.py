@@ -150,8 +150,9 @@ def compensated_flicker(model: MorphableModel, track: Track, crops: np.ndarray, 
     return out, sums
 
 
-def _track(path: str, frame_range: tuple[int, int] | None, model_ref: str, what: str,
-           progress: Callable[[int, int, str], None] | None) -> Track:
+def track_result(path: str, frame_range: tuple[int, int] | None, model_ref: str, what: str,
+                 progress: Callable[[int, int, str], None] | None = None) -> Track:
+    """Our tracker and fit on a synthesized shot (what ``h2h track`` runs); NoFaceError naming it if faceless."""
     try:
         return track_shot(path, frame_range, model=model_ref, progress=progress)
     except NoFaceError:
@@ -226,6 +227,12 @@ def _footage(recorded: Any, given: str | None, what: str, flag: str) -> str:
     return recorded
 
 
+def model_ref_of(track: Track) -> str:
+    """What :func:`track_shot` loads a track's model from: the file it records when present, else its name."""
+    recorded = track.meta.get("model_file")
+    return recorded if isinstance(recorded, str) and Path(recorded).is_file() else track.model_name
+
+
 def load_inputs(driving_path: str, target_path: str, plate: str | None = None,
                 source: str | None = None) -> Inputs:
     """Load and cross-check the driving and target tracks (one model; the driving retargeted onto this target
@@ -250,9 +257,7 @@ def load_inputs(driving_path: str, target_path: str, plate: str | None = None,
     else:
         src = _footage(record.get("source", {}).get("meta", {}).get("source"), source, "source", "--source")
         src_frames, mode = np.asarray(record["source_frame_of_output"], np.int64), str(record["mode"])
-    recorded = target_all.meta.get("model_file")
-    model_ref = recorded if isinstance(recorded, str) and Path(recorded).is_file() else target_all.model_name
-    return Inputs(model=model, model_ref=model_ref, driving=driving,
+    return Inputs(model=model, model_ref=model_ref_of(target_all), driving=driving,
                   target=target_all.slice(int(driving.frames[0]), int(driving.frames[-1])), target_all=target_all,
                   plate=plate_path, source=src, source_frames=src_frames, mode=mode)
 
@@ -265,7 +270,7 @@ def score_shot(path: str, frame_range: tuple[int, int] | None, ref: Track, input
     if known is not None and len(known) != len(ref):
         raise InputError(f"{what} {path} has {len(known)} frames, the driving track {len(ref)} "
                          f"({ref.frames[0]}-{ref.frames[-1]}): evaluate the result of this driving track")
-    shot = _track(path, frame_range, inputs.model_ref, what, progress)
+    shot = track_result(path, frame_range, inputs.model_ref, what, progress)
     if len(shot) != len(ref):
         raise InputError(f"{what} {path} has {len(shot)} frames, the driving track {len(ref)}: evaluate the result "
                          "of this driving track")

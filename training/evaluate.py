@@ -28,6 +28,7 @@ good as appearance transfer gets on the shot.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ from h2h_engine.synthesis.config import ModelConfig
 from h2h_engine.synthesis.inference import Synthesizer, composite_alpha
 from h2h_engine.track import Track
 
-from .config import config_from_dict
+from .config import TrainConfig, config_from_dict
 from .data import ShotData, prepare_data
 from .train import CHECKPOINT
 
@@ -182,8 +183,8 @@ def neighbour_floor(data: ShotData, track_path: str | Path, lag: int = FLOOR_LAG
     return warper.warp(held, Retrieval(index.astype(np.int64), np.ones(index.shape, np.float32), 1.0))
 
 
-def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) -> dict[str, Any]:
-    """Evaluate a training run's checkpoint; writes ``RUN_DIR/eval/summary.json`` and heat-map PNGs."""
+def finished_run(run_dir: str | Path) -> tuple[TrainConfig, dict[str, Any]]:
+    """(config, inputs recorded in ``run.json``) of a finished training run; InputError when it is not one."""
     run_dir = Path(run_dir)
     for name in ("run.json", "config.yaml", CHECKPOINT):
         if not (run_dir / name).is_file():
@@ -191,33 +192,58 @@ def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) 
     import yaml  # noqa: PLC0415
 
     cfg = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
-    inputs = json.loads((run_dir / "run.json").read_text())
+    return cfg, json.loads((run_dir / "run.json").read_text())
+
+
+@dataclass
+class HeldOut:
+    """What the held-out frames of a shot are scored against (T_test frames at the model size S)."""
+
+    real: np.ndarray      # (T, S, S, 3) uint8 real crops
+    matte: np.ndarray     # (T, S, S) float32 regenerated region's alpha (ones in crop mode)
+    region: np.ndarray    # (T, S, S) bool: matte > 0
+    nmfc: np.ndarray      # (T, S, S) bool: inside the rendered NMFC
+    mouths: list[tuple[slice, slice]]  # mouth windows
+
+    def scores(self, frames: np.ndarray) -> dict[str, float]:
+        """:func:`sequence_scores` and ``flicker`` of (T, S, S, 3) uint8 frames against the real ones."""
+        out = sequence_scores([frame_metrics(frames[j], self.real[j], self.nmfc[j], self.region[j], self.mouths[j])
+                               for j in range(len(self.real))])
+        out["flicker"] = flicker(frames, self.region)
+        return out
+
+
+def held_out(data: ShotData, m: ModelConfig) -> HeldOut:
+    """The held-out part of a run's prepared data as :class:`HeldOut`."""
+    real = np.asarray(data.images[data.n_train:])
+    matte = (np.asarray(data.matte[data.n_train:], np.float32) if m.region == "face" and data.matte is not None
+             else np.ones(real.shape[:3], np.float32))
+    nmfc = np.asarray(data.cond[data.n_train:, :3], np.float32).sum(1) > 0.01
+    mouths = [mouth_window(data.mouth_box[data.n_train + j], m.mouth_crop, real.shape[1]) for j in range(len(real))]
+    return HeldOut(real, matte, matte > 0, nmfc, mouths)
+
+
+def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) -> dict[str, Any]:
+    """Evaluate a training run's checkpoint; writes ``RUN_DIR/eval/summary.json`` and heat-map PNGs."""
+    run_dir = Path(run_dir)
+    cfg, inputs = finished_run(run_dir)
     data = prepare_data(inputs["target"], inputs["track"], cfg, run_dir / "cache")
     if len(data) - data.n_train < 1:
         raise InputError(f"{run_dir}: no held-out frames")
-    real = np.asarray(data.images[data.n_train:])
     m: ModelConfig = cfg.model
-    matte = (np.asarray(data.matte[data.n_train:], np.float32) if m.region == "face" and data.matte is not None
-             else np.ones(real.shape[:3], np.float32))
+    ref = held_out(data, m)
+    real, matte, region = ref.real, ref.matte, ref.region
     cover = None if data.cover is None else np.asarray(data.cover[data.n_train:], np.float32)
     fake = composite(real, generate_test_frames(run_dir / CHECKPOINT, data, device),
                      composite_alpha(m, matte, cover))
     mean_frame = np.asarray(data.images[:data.n_train], np.float64).mean(0).round().astype(np.uint8)
     candidates = {"mean_frame": composite(real, np.broadcast_to(mean_frame, real.shape), matte)}
+    # no network: the warped frames composited where they sampled the target (the warp is an appearance input)
+    instant = ModelConfig(**{**m.to_dict(), "arch": "none", "appearance": m.appearance or "warp"})
     if data.warp is not None and m.arch != "none":
-        instant = ModelConfig(**{**m.to_dict(), "arch": "none"})
         candidates["instant"] = composite(real, np.asarray(data.warp[data.n_train:]), composite_alpha(instant, matte, cover))
     size, crop = real.shape[1], m.mouth_crop
-    region = matte > 0
-    nmfc = np.asarray(data.cond[data.n_train:, :3], np.float32).sum(1) > 0.01
-    mouths = [mouth_window(data.mouth_box[data.n_train + j], crop, size) for j in range(len(real))]
-
-    def scores(frames: np.ndarray) -> dict[str, float]:
-        out = sequence_scores([frame_metrics(frames[j], real[j], nmfc[j], region[j], mouths[j])
-                               for j in range(len(real))])
-        out["flicker"] = flicker(frames, region)
-        return out
-
+    scores = ref.scores
     mine, base = scores(fake), {k: scores(v) for k, v in candidates.items()}
     near, near_cover = neighbour_floor(data, inputs["track"])
     floor = scores(composite(real, near, matte * np.clip(near_cover, 0, 1)))  # as instant composites its warp

@@ -68,10 +68,13 @@ def retrieve(query: np.ndarray, bank: np.ndarray, k: int = 4, slots: int = 6, te
     k = min(k, len(b))
     nn = np.argpartition(d2, k - 1, axis=1)[:, :k]                         # (T, k)
     dn = np.take_along_axis(d2, nn, 1)
-    scale = scale if scale > 0 else max(float(np.median(dn.min(1))), 1e-8)  # one bandwidth for the shot
-    w = np.exp(-(dn - dn.min(1, keepdims=True)) / (2 * scale))
+    ok = np.isfinite(dn)  # a query whose whole bank is excluded (a short shot) retrieves nothing (weights 0)
+    nearest = np.where(ok, dn, np.inf).min(1, keepdims=True)
+    if scale <= 0:  # one bandwidth for the shot
+        scale = max(float(np.median(nearest[np.isfinite(nearest)])) if np.isfinite(nearest).any() else 0.0, 1e-8)
+    w = np.where(ok, np.exp(-(np.where(ok, dn, 0) - np.where(np.isfinite(nearest), nearest, 0)) / (2 * scale)), 0.0)
     dense = np.zeros(d2.shape, np.float64)
-    np.put_along_axis(dense, nn, w / w.sum(1, keepdims=True), 1)
+    np.put_along_axis(dense, nn, w / np.maximum(w.sum(1, keepdims=True), 1e-300), 1)
     if temporal_sigma > 0 and len(q) > 1:
         dense = gaussian_filter1d(dense, temporal_sigma, axis=0, mode="nearest", truncate=2.0)
     slots = min(slots, len(b))

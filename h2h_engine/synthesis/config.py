@@ -25,7 +25,7 @@ class ModelConfig:
 
     size: int = 256               # square frame side in pixels the networks run at
     n_cond_frames: int = 3        # conditioning of frames t-2..t fed to G (6 channels each)
-    n_prev_frames: int = 2        # previously generated frames fed back to G
+    n_prev_frames: int = 2        # previously generated frames fed back to G (0: feed-forward, pix2pix-style)
     ngf: int = 64                 # generator channels after the first 7x7 conv
     n_downsample: int = 3         # stride-2 convs in each encoder (transposed convs in the decoder)
     n_blocks_encoder: int = 5     # residual blocks at the bottleneck of each encoder
@@ -51,8 +51,9 @@ class ModelConfig:
                      "dynamics_scales"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be >= 1; got {getattr(self, name)}")
-        if self.n_prev_frames < (1 if self.arch == "head2head" else 0) or self.n_downsample < 1:
-            raise ConfigError("model.n_prev_frames (head2head) and model.n_downsample must be >= 1")
+        if self.n_prev_frames < 0 or self.n_downsample < 1:
+            raise ConfigError(f"model.n_prev_frames must be >= 0 and model.n_downsample >= 1; got {self.n_prev_frames}, "
+                              f"{self.n_downsample}")
         for name, choices in (("arch", ARCHS), ("region", REGIONS), ("upsample", ("transpose", "resize"))):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"model.{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}")

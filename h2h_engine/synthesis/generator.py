@@ -5,7 +5,9 @@ blocks) read the conditioning (NMFC + eye image of frames t-2..t, 18 channels) a
 frames (6 channels); their features are summed and decoded by ``n_blocks_decoder`` residual blocks,
 ``n_downsample`` transposed convs (``upsample: resize``: bilinear x2 + 3x3 conv, which avoids the
 checkerboard of transposed convs) and a 7x7 conv with tanh. Instance norm, reflection padding, ReLU.
-With the paper's sizes this is the authors' network (about 70.8 M parameters).
+With the paper's sizes this is the authors' network (about 70.8 M parameters). With ``n_prev_frames`` 0 there
+is no previous-frames encoder: a feed-forward, pix2pix-style G of the frame's conditioning alone (the
+paper's ablation).
 """
 from __future__ import annotations
 
@@ -42,14 +44,15 @@ def _encoder(in_channels: int, cfg: ModelConfig) -> nn.Sequential:
 
 class Generator(nn.Module):
     """G(cond, prev) -> frame. ``cond``: (B, 6 * n_cond_frames, H, W) in [0, 1] (oldest frame first);
-    ``prev``: (B, 3 * n_prev_frames, H, W) in [-1, 1] (oldest first); output (B, 3, H, W) in [-1, 1]."""
+    ``prev``: (B, 3 * n_prev_frames, H, W) in [-1, 1] (oldest first; unused when n_prev_frames is 0);
+    output (B, 3, H, W) in [-1, 1]."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
         ngf, nd = cfg.ngf, cfg.n_downsample
         self.cond_encoder = _encoder(cfg.cond_channels, cfg)
-        self.prev_encoder = _encoder(cfg.prev_channels, cfg)
+        self.prev_encoder = _encoder(cfg.prev_channels, cfg) if cfg.n_prev_frames else None
         up: list[nn.Module] = [ResnetBlock(ngf * 2 ** nd) for _ in range(cfg.n_blocks_decoder)]
         for i in range(nd, 0, -1):
             c = ngf * 2 ** i
@@ -66,11 +69,14 @@ class Generator(nn.Module):
         """Features of the conditioning; independent of the recurrent state, so batchable over frames."""
         return self.cond_encoder(cond)
 
-    def step(self, cond_features: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-        """One frame from precomputed conditioning features (B, C, h, w) and the previous outputs."""
+    def step(self, cond_features: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
+        """One frame from precomputed conditioning features (B, C, h, w) and the previous outputs (ignored
+        without a previous-frames encoder)."""
+        if self.prev_encoder is None:
+            return self.decoder(cond_features)
         return self.decoder(cond_features + self.prev_encoder(prev))
 
-    def forward(self, cond: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+    def forward(self, cond: torch.Tensor, prev: torch.Tensor | None = None) -> torch.Tensor:
         return self.step(self.encode_cond(cond), prev)
 
 

@@ -34,6 +34,34 @@ def test_generator_shapes_and_range():
     assert torch.equal(g.step(g.encode_cond(cond), prev), y)
 
 
+def test_feed_forward_head2head_generator(tmp_path):
+    """n_prev_frames 0 (the pix2pix-style ablation): no previous-frames encoder, the frame from its own
+    conditioning; the Synthesizer runs it frame by frame and it exports as TorchScript."""
+    import dataclasses
+
+    import numpy as np
+
+    from h2h_engine.synthesis.inference import Synthesizer, export_torchscript
+
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(TINY, n_cond_frames=1, n_prev_frames=0)
+    g = Generator(cfg).eval()
+    assert g.prev_encoder is None and g.cond_encoder[1].in_channels == 6
+    recurrent = Generator(dataclasses.replace(TINY, n_cond_frames=1))
+    assert count_parameters(recurrent) - count_parameters(g) == count_parameters(recurrent.prev_encoder)
+    cond = torch.rand(3, 6, 32, 32)
+    with torch.no_grad():
+        y = g(cond)
+        assert y.shape == (3, 3, 32, 32) and torch.equal(g(cond, torch.zeros(3, 0, 32, 32)), y)
+        frames = dict(Synthesizer(g, device="cpu").run(cond.numpy(), 0, 0, 2))
+    assert all(np.abs(frames[i] - (y[i].permute(1, 2, 0).numpy() + 1) / 2).max() < 1e-5 for i in range(3))
+    export_torchscript(g, tmp_path / "g.ts.pt")
+    with torch.no_grad():
+        assert torch.allclose(torch.jit.load(str(tmp_path / "g.ts.pt"))(cond, torch.zeros(3, 0, 32, 32)), y)
+    with pytest.raises(ConfigError, match="n_prev_frames must be >= 0"):
+        ModelConfig(n_prev_frames=-1)
+
+
 def test_model_config_rejects_bad_values():
     with pytest.raises(ConfigError, match="divisible"):
         ModelConfig(size=100, n_downsample=3)
