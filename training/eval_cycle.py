@@ -83,7 +83,8 @@ def evaluate_cycle(run_x: str | Path, run_y: str | Path, out_dir: str | Path, de
                  mode="face", frames=(y_first, y_last))
         xy = _synthesize(run_y / CHECKPOINT, str(tmp / "xy.h2h.npz"), in_y["target"], in_y["track"],
                          str(tmp / "xy" / "xy.####.png"), device)
-        track_result(xy, None, model_ref_of(track_x), "X driving Y").save(tmp / "xy_tracked.h2h.npz")
+        track_result(xy, None, model_ref_of(track_x), "X driving Y", Track.load(tmp / "xy.h2h.npz")).save(
+            tmp / "xy_tracked.h2h.npz")
         retarget(source=str(tmp / "xy_tracked.h2h.npz"), target=in_x["track"], output=str(tmp / "xyx.h2h.npz"),
                  mode="face", frames=(first, last))
         xyx = _synthesize(run_x / CHECKPOINT, str(tmp / "xyx.h2h.npz"), in_x["target"], in_x["track"],

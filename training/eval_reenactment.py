@@ -47,6 +47,8 @@ from h2h_engine.io.writer import FrameWriter
 from h2h_engine.geometry import MOUTH, eye_frame_coords, inter_ocular
 from h2h_engine.landmarks import eyes_open, track_landmarks
 from h2h_engine.morphable import MorphableModel, load_model_for
+from h2h_engine.io.timecode import rate_text
+from h2h_engine.nodes.knobs import track_time
 from h2h_engine.nodes.track import track_shot
 from h2h_engine.render.conditioning import render_conditioning
 from h2h_engine.render.crop import crop_box_for_track, crop_frames
@@ -150,11 +152,13 @@ def compensated_flicker(model: MorphableModel, track: Track, crops: np.ndarray, 
     return out, sums
 
 
-def track_result(path: str, frame_range: tuple[int, int] | None, model_ref: str, what: str,
+def track_result(path: str, frame_range: tuple[int, int] | None, model_ref: str, what: str, made_from: Track,
                  progress: Callable[[int, int, str], None] | None = None) -> Track:
-    """Our tracker and fit on a synthesized shot (what ``h2h track`` runs); NoFaceError naming it if faceless."""
+    """Our tracker and fit on a synthesized shot (what ``h2h track`` runs) at the rate of the track it was
+    ``made_from`` (a PNG sequence carries none); NoFaceError naming it if faceless."""
+    rate = rate_text(track_time(made_from)[0])
     try:
-        return track_shot(path, frame_range, model=model_ref, progress=progress)
+        return track_shot(path, frame_range, model=model_ref, progress=progress, fps=rate)
     except NoFaceError:
         raise NoFaceError(f"{what} {path} shows no face on any frame: nothing to evaluate "
                           "(is it the synthesized shot?)") from None
@@ -270,7 +274,7 @@ def score_shot(path: str, frame_range: tuple[int, int] | None, ref: Track, input
     if known is not None and len(known) != len(ref):
         raise InputError(f"{what} {path} has {len(known)} frames, the driving track {len(ref)} "
                          f"({ref.frames[0]}-{ref.frames[-1]}): evaluate the result of this driving track")
-    shot = track_result(path, frame_range, inputs.model_ref, what, progress)
+    shot = track_result(path, frame_range, inputs.model_ref, what, ref, progress)
     if len(shot) != len(ref):
         raise InputError(f"{what} {path} has {len(shot)} frames, the driving track {len(ref)}: evaluate the result "
                          "of this driving track")
