@@ -104,7 +104,8 @@ def test_ctrl_c_in_train_is_one_line(h2h_process, one_line, shot, tmp_path):
     video, track = shot
     run = tmp_path / "run"
     proc = h2h_process("train", "--target", video, "--track", track, "-o", run, "--set", "lambda_vgg=0",
-                       "--set", "epochs=1000", "--progress", "none")
+                       "--set", "epochs=1000", "--progress", "none",
+                       preexec=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal starts it
     for _ in range(600):  # config.yaml comes before the data preparation, then training runs for long
         if (run / "config.yaml").exists() or proc.poll() is not None:
             break
