@@ -61,8 +61,12 @@ setup(
     description="head2head: video-based neural head synthesis (Head2Head, FG 2020) as an engine for VFX hosts",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["h2h_engine", "h2h_engine.*", "training", "training.*"]),
-    package_data={"h2h_engine": ["configs/*.yaml", "*.pyi"], "training": ["configs/*.yaml"]},
+    # The trainer's code lives in the repository's top-level training/ folder and installs as
+    # h2h_engine.training (no top-level `training` module); the engine imports it only in the train node.
+    packages=[*find_packages(include=["h2h_engine", "h2h_engine.*"]), "h2h_engine.training",
+              *(f"h2h_engine.training.{p}" for p in find_packages("training"))],
+    package_dir={"h2h_engine.training": "training"},
+    package_data={"h2h_engine": ["configs/*.yaml", "*.pyi"], "h2h_engine.training": ["configs/*.yaml"]},
     ext_modules=[Extension("h2h_engine._native", sources=[])],
     cmdclass={"build_ext": CMakeBuild},
     install_requires=[
@@ -80,6 +84,7 @@ setup(
         "opencolorio==2.6.0",  # colour conversions (io/colour.py): the active OCIO config
         "timecode==1.5.1",     # SMPTE timecode arithmetic, drop frame included (io/timecode.py)
     ],
-    extras_require={"test": ["pytest>=8"]},
+    # [train]: what the trainer needs beyond inference (the QC report's plots of h2h eval reenactment --report)
+    extras_require={"test": ["pytest>=8"], "train": ["matplotlib==3.11.2"]},
     entry_points={"console_scripts": ["h2h=h2h_engine.cli:main"]},
 )

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from h2h_engine.nodes import get_spec
-from training.eval_reenactment import IDENTITY_FRAMES, evaluate_reenactment
-from training.qc_report import write_report
+from h2h_engine.training.eval_reenactment import IDENTITY_FRAMES, evaluate_reenactment
+from h2h_engine.training.qc_report import write_report
 
 VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
 TARGET = VIDEOS / "yerfor__MimicTalk__data_raw_examples_German_20s.mp4"

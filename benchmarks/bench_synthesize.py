@@ -4,7 +4,7 @@ Inference: :class:`~h2h_engine.synthesis.inference.Synthesizer` (inference mode,
 batched over frames, fp16 + channels-last on CUDA) against the simple reference, the same generator in eager
 fp32 applied frame by frame (``G(stack(x_{t-2..t}), prev)`` per frame, no batching), on the same random
 conditioning, at the paper preset (256 px, 70.8 M parameters) and the tiny preset (64 px). Training: seconds
-per step of :class:`training.train.Trainer`
+per step of :class:`h2h_engine.training.train.Trainer`
 on random data of the preset's size. Timings interleave the two implementations and keep the best of
 ``--repeats``; peak memory comes from a fresh process per case (CPU: peak RSS; CUDA: peak allocated).
 
@@ -23,7 +23,7 @@ import torch
 
 from h2h_engine.synthesis import Generator
 from h2h_engine.synthesis.inference import Schedule, Synthesizer, pick_device, temporal_stack
-from training.config import load_config
+from h2h_engine.training.config import load_config
 
 
 def _peak_mb(device: torch.device) -> float:
@@ -90,8 +90,8 @@ def _inference_memory(preset: str, impl: str, frames: int, threads: int, device:
 
 
 def _train_case(preset: str, steps: int, threads: int, device: str) -> dict[str, Any]:
-    from training.data import ShotData  # noqa: PLC0415
-    from training.train import Trainer  # noqa: PLC0415
+    from h2h_engine.training.data import ShotData  # noqa: PLC0415
+    from h2h_engine.training.train import Trainer  # noqa: PLC0415
 
     torch.set_num_threads(threads)
     cfg = load_config(preset, overrides={"random_vgg": True, "device": device})

@@ -4,8 +4,9 @@ Every node in :data:`h2h_engine.nodes.SPECS` becomes ``h2h <node>`` with its inp
 arguments or flags, ``-o`` for its output and one ``--flag`` per knob. Errors the engine raises on bad input
 (:class:`~h2h_engine.errors.H2HError`) print one line and exit with status 2; the system's failures (disk
 full, out of memory, Ctrl-C, a closed pipe) also end as one line (:func:`~h2h_engine.errors.report_errors`).
-The global options (``--progress bar|json|plain|none``, ``--json``) go before or after the command, trainer's
-included; ``--json`` is the one spelling of machine-readable output on stdout for every command.
+The global options (``--progress bar|json|plain|none``, ``--no-progress`` = ``--progress none``, ``--json``) go
+before or after the command, the trainer's included; ``--json`` is the one spelling of machine-readable output
+on stdout for every command. ``python -m h2h_engine ...`` is ``h2h ...`` (what ``torchrun -m`` launches).
 """
 from __future__ import annotations
 
@@ -59,10 +60,12 @@ def _help(text: str) -> str:
 
 
 def _add_knob(p: argparse.ArgumentParser, knob: Knob) -> None:
-    help_text = _help(knob.help + (f" (default: {knob.default})" if knob.default not in (None, "") else ""))
+    help_text = _help(knob.help + (f" (default: {knob.default})" if knob.default not in (None, "", ()) else ""))
     if knob.type == "bool":
         p.add_argument(knob.flag, dest=knob.name, action=argparse.BooleanOptionalAction, default=None,
                        help=help_text)
+    elif knob.type == "list":
+        p.add_argument(knob.flag, dest=knob.name, action="append", default=None, metavar="VALUE", help=help_text)
     else:
         metavar = {"frames": "A-B", "size": "WxH"}.get(knob.type)
         p.add_argument(knob.flag, dest=knob.name, default=None, metavar=metavar, help=help_text,
@@ -97,7 +100,12 @@ def node_argv(spec: NodeSpec, values: dict[str, Any]) -> list[str]:
     for knob in spec.knobs:
         if knob.name in values:
             v = values[knob.name]
-            argv += ([knob.flag if v else "--no-" + knob.flag[2:]] if knob.type == "bool" else [knob.flag, str(v)])
+            if knob.type == "bool":
+                argv.append(knob.flag if v else "--no-" + knob.flag[2:])
+            elif knob.type == "list":
+                argv += [a for item in v for a in (knob.flag, str(item))]
+            else:
+                argv += [knob.flag, str(v)]
     return argv
 
 
@@ -218,10 +226,9 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
-# Commands served by the trainer package (``training/``), which the engine itself never imports: the CLI
-# hands the rest of the command line to ``training.cli``.
+# Commands served by the trainer (``h2h_engine.training``, imported only when one of them runs; ``h2h train``
+# is a node): the CLI hands the rest of the command line to ``h2h_engine.training.cli``.
 TRAINER_COMMANDS = {
-    "train": ("main_train", "train the Head2Head GAN on one target shot (h2h train --help)"),
     "eval": ("main_eval", "evaluate: h2h eval self-reenactment RUN_DIR | h2h eval reenactment RESULT --driving "
                           "TRACK --target TRACK | h2h eval cycle RUN_X RUN_Y -o DIR | h2h eval ablate TARGET "
                           "--track TRACK --preset P -o DIR"),
@@ -234,7 +241,7 @@ EVAL_COMMANDS = {"self-reenactment": "main_eval", "reenactment": "main_eval_reen
                  "cycle": "main_eval_cycle", "ablate": "main_eval_ablate"}
 
 
-def _run_trainer_command(argv: Sequence[str], progress: str, as_json: bool) -> int:
+def _run_trainer_command(argv: Sequence[str], as_json: bool) -> int:
     import importlib  # noqa: PLC0415
 
     name, rest = argv[0], list(argv[1:])
@@ -246,20 +253,18 @@ def _run_trainer_command(argv: Sequence[str], progress: str, as_json: bool) -> i
                   "h2h eval ablate TARGET --track TRACK --preset P -o DIR [--steps N]", file=sys.stderr)
             return 2
         function, rest = EVAL_COMMANDS[rest[0]], rest[1:]
-    if name == "train" and progress != "bar":
-        rest += ["--progress", progress]  # the global option, hoisted off the trainer's own arguments
     if as_json:
         rest.append("--json")  # the global option, hoisted off the trainer's own arguments
     try:
-        cli = importlib.import_module("training.cli")
-    except ImportError:
-        print("h2h: error: the trainer package `training` is not installed (pip install -e . from the repository)",
-              file=sys.stderr)
+        cli = importlib.import_module(f"{__package__}.training.cli")
+    except ImportError as e:
+        print(f"h2h: error: h2h {name} needs the trainer (h2h_engine.training), which cannot be imported here "
+              f"({e}): install the engine from the repository (pip install -e '.[train]')", file=sys.stderr)
         return 2
     return getattr(cli, function)(rest)
 
 
-_GLOBAL_OPTIONS = {"--progress": True, "--json": False}  # option -> takes a value
+_GLOBAL_OPTIONS = {"--progress": True, "--json": False, "--no-progress": False}  # option -> takes a value
 
 
 def hoist_global_options(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -274,7 +279,9 @@ def hoist_global_options(argv: Sequence[str]) -> tuple[list[str], list[str]]:
             rest += [a, *args]
             break
         name = a.split("=", 1)[0]
-        if name in _GLOBAL_OPTIONS:
+        if name == "--no-progress":
+            front += ["--progress", "none"]  # the spelling h2h train has long taken
+        elif name in _GLOBAL_OPTIONS:
             front.append(a)
             if _GLOBAL_OPTIONS[name] and "=" not in a and args:
                 front.append(args.pop(0))
@@ -337,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     if rest and rest[0] in TRAINER_COMMANDS:
         options = parser.parse_args([*front, rest[0]])
-        return report_errors(lambda: _run_trainer_command(rest, options.progress, options.json))
+        return report_errors(lambda: _run_trainer_command(rest, options.json))
     args = parser.parse_args([*front, *rest])
     return report_errors(lambda: _run_node(args) if hasattr(args, "_spec") else args._func(args))
 

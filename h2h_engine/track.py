@@ -10,9 +10,12 @@ lands at pixel ``u = s * (R X)_x + t_x``, ``v = t_y - s * (R X)_y`` (image y gro
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from copy import deepcopy
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -120,10 +123,29 @@ class Track:
                   "model": {"name": self.model_name, "digest": self.model_digest}, "meta": self.meta}
         save_npz(path, header, {n: np.asarray(getattr(self, n)) for n in _ARRAYS})
 
+    def copy(self) -> "Track":
+        """A Track that shares no array or meta with this one."""
+        return replace(self, **{n: getattr(self, n).copy() for n in _ARRAYS}, meta=deepcopy(self.meta))
+
     @classmethod
     def load(cls, path: str | Path) -> "Track":
         """Read a track file; raises InputError when it is missing, corrupt, of an unknown schema, or holds
-        values no fit makes (:meth:`validate`)."""
+        values no fit makes (:meth:`validate`). Inside :func:`shared_loads` an unchanged file is read once."""
+        memo = _SHARED.get()
+        try:
+            st = Path(path).stat() if memo is not None else None
+        except OSError:
+            st = None  # the read below says what is wrong
+        if st is None:
+            return cls._read(path)
+        name = str(Path(path).resolve())
+        hit = memo.get(name)
+        if hit is None or hit[:2] != (st.st_size, st.st_mtime_ns):
+            hit = memo[name] = (st.st_size, st.st_mtime_ns, cls._read(path))
+        return hit[2].copy()
+
+    @classmethod
+    def _read(cls, path: str | Path) -> "Track":
         header, arrays = load_npz(path, _ARRAYS, SCHEMA, "track file")
         what = f"track file {path}"
         size, fps, model, meta = (header.get(k) for k in ("image_size", "fps", "model", "meta"))
@@ -174,3 +196,19 @@ class Track:
                 raise InputError(f"{what}: {name} is {kind} at frame {int(self.frames[row])} "
                                  f"({values[:4].tolist()}{'...' if values.size > 4 else ''})")
 
+
+
+# resolved path -> (size, mtime_ns, Track) of the files loaded inside shared_loads(); None outside it
+_SHARED: ContextVar[dict[str, tuple[int, int, Track]] | None] = ContextVar("h2h_shared_tracks", default=None)
+
+
+@contextmanager
+def shared_loads() -> Iterator[None]:
+    """Inside the block :meth:`Track.load` reads each track file once: a later load of the same file (same
+    resolved path, size and mtime) returns a copy of the first. The Python graph runs its nodes inside one,
+    so the nodes reading one track share a single read. Nested blocks share the outer one's loads."""
+    token = _SHARED.set(_SHARED.get() if _SHARED.get() is not None else {})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)

@@ -12,9 +12,11 @@ bash scripts/setup.sh
 VIDEOS=${H2H_VIDEOS:-../shared/videos}
 SRC="$VIDEOS/yerfor__MimicTalk__data_raw_examples_German_20s.mp4"
 TGT="$VIDEOS/tanshuai0219__EDTalk__test_data_pose_source2.mp4"
-h2h reenact --source "$SRC" --source-frames 0-499 --target "$TGT" --frames 0-1049 \
-  --mode face --preset preview --epochs 1 --force -o demo_out/reenact.mp4 "$@"
-RUN=$(ls -d demo_out/reenact.h2h/run-preview-face-e1-* | head -1)
+mkdir -p demo_out
+h2h --json reenact --source "$SRC" --source-frames 0-499 --target "$TGT" --frames 0-1049 \
+  --mode face --preset preview --epochs 1 --force -o demo_out/reenact.mp4 "$@" > demo_out/reenact.json
+# the training run is the train stage's cache folder (demo_out/reenact.h2h/cache/train-<key>/output)
+RUN=$(python -c "import json, pathlib; print(pathlib.Path(json.load(open('demo_out/reenact.json'))['checkpoint']).parent)")
 h2h eval self-reenactment "$RUN" --json > demo_out/eval.json
 python scripts/contact_sheet.py --source "$SRC" --plate "$TGT" --result demo_out/reenact.mp4 --run "$RUN" \
   --frames 40,160,280,400 -o demo_out/contact_sheet.png

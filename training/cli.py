@@ -1,9 +1,10 @@
-"""Command lines of the trainer: ``h2h train``, ``h2h eval self-reenactment``, ``h2h eval reenactment``,
-``h2h eval cycle``, ``h2h eval ablate`` and ``h2h export-generator``.
+"""Command lines of the trainer's evaluations: ``h2h eval self-reenactment``, ``h2h eval reenactment``,
+``h2h eval cycle``, ``h2h eval ablate``, and ``h2h export-generator``.
 
-Also runnable as ``python -m training.cli {train,eval,eval-reenactment,eval-cycle,eval-ablate,export} ...`` (what ``torchrun``
-launches for multi-GPU training: ``torchrun --standalone --nproc_per_node 8 -m training.cli train --target ...
--o RUN``; several machines: see :mod:`training.distributed`).
+``h2h train`` is a node (``h2h_engine/nodes/train.py``), its command line generated from its spec like every
+node's; under ``torchrun`` each process runs that same command: ``torchrun --standalone --nproc_per_node 8
+-m h2h_engine train --target ... -o RUN`` (several machines: see :mod:`h2h_engine.training.distributed`).
+Also runnable as ``python -m h2h_engine.training.cli {eval,eval-reenactment,eval-cycle,eval-ablate,export} ...``.
 Each ``main_*`` returns an exit status: 0, or after printing one line the status of
 :func:`~h2h_engine.errors.report_errors` (2 for an H2HError).
 """
@@ -12,117 +13,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
-
-import yaml
+from typing import Callable, Sequence
 
 from h2h_engine.errors import ConfigError, report_errors
 from h2h_engine.io.outputs import claim_output
-from h2h_engine.nodes.spec import PROGRESS_LINES
 
-from .config import PRESETS, TrainConfig, load_config
-
-# Settings a resumed run may change with --set (they do not change what is trained); others must match.
-RESUME_KEYS = ("device", "checkpoint_every", "sample_every", "log_every")
-
-
-def _overrides(items: Sequence[str]) -> dict[str, Any]:
-    """``["epochs=2", "model.ngf=8"]`` -> nested dict; values parsed as YAML scalars."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set takes KEY=VALUE (e.g. model.ngf=32); got {item!r}")
-        node = out
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {item!r}: {p} is set to a value above; it cannot also hold keys")
-        try:
-            node[leaf] = yaml.safe_load(value)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
-    return out
-
-
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"model": {"ngf": 8}}`` -> ``{"model.ngf": 8}``."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
-
-
-def _resume_config(args: argparse.Namespace) -> TrainConfig:
-    """A resumed run's settings: its own ``config.yaml`` (the command line's when it has none), with the
-    --set keys of RESUME_KEYS applied; ConfigError when --preset/--config or any other --set differs."""
-    saved = Path(args.output) / "config.yaml"
-    if not saved.is_file():
-        return load_config(args.preset or "tiny", args.config, _overrides(args.set))
-    if args.preset is not None or args.config is not None:
-        raise ConfigError(f"--resume continues with {saved}: drop --preset/--config (or start a new run dir)")
-    own = _flat(load_config(None, saved).to_dict())
-    asked = load_config(None, saved, _overrides(args.set))
-    differ = {k: v for k, v in _flat(asked.to_dict()).items() if v != own[k] and k not in RESUME_KEYS}
-    if differ:
-        k, v = next(iter(differ.items()))
-        raise ConfigError(f"--set {k}={v!r} differs from the run's config.yaml ({own[k]!r}): a resumed run keeps "
-                          f"its settings (--set may change only {', '.join(RESUME_KEYS)}); start a new run dir "
-                          "for other settings")
-    return asked
-
+from .config import PRESETS, parse_overrides
 
 def _guard(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser,
            argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     return report_errors(lambda: fn(args))
-
-
-def train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="h2h train", description="Train the Head2Head GAN on one target shot "
-                                "(self-reenactment: first 2/3 of the frames train, the rest is held out).")
-    p.add_argument("--target", required=True, help="target video (movie or image-sequence pattern)")
-    p.add_argument("--track", required=True, help="its track file (.h2h.npz, from h2h track)")
-    p.add_argument("-o", "--output", required=True, help="run folder (config, cache, log, samples, checkpoint)")
-    p.add_argument("--preset", choices=PRESETS, help="base settings (default: tiny; a resumed run keeps its own)")
-    p.add_argument("--config", help="YAML file overriding the preset")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one setting, e.g. --set epochs=10 --set model.ngf=32 (repeatable)")
-    p.add_argument("--resume", action="store_true", help="continue the run in -o from its checkpoint, with the "
-                   f"run's own config.yaml (--set may change only {', '.join(RESUME_KEYS)})")
-    p.add_argument("--stop-after", type=int, metavar="STEPS",
-                   help="stop with a checkpoint after this many steps (time-sliced jobs; resume later)")
-    p.add_argument("--progress", choices=("bar", "json", "plain", "none"), default="bar",
-                   help="progress display: a bar, JSON lines on stderr, 'PROGRESS: N%%' lines on stdout, or none "
-                   "(h2h passes its global --progress here)")
-    p.add_argument("--no-progress", dest="progress", action="store_const", const="none",
-                   help="no progress display (--progress none)")
-    p.add_argument("--json", action="store_true", help='print {"checkpoint": PATH} as JSON')
-    return p
-
-
-def _train(args: argparse.Namespace) -> int:
-    from .train import CHECKPOINT, train  # noqa: PLC0415 - keep --help fast
-
-    cfg = _resume_config(args) if args.resume else load_config(args.preset or "tiny", args.config,
-                                                               _overrides(args.set))
-    # rank 0 holds the run's checkpoint (torchrun's other ranks write nothing): lock it, clear a killed run's temps
-    claim = (claim_output(str(Path(args.output) / CHECKPOINT), (args.target, args.track), force=True)
-             if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext())
-    with claim:
-        ckpt = train(args.target, args.track, args.output, cfg, resume=args.resume, stop_after=args.stop_after,
-                     show_progress=args.progress == "bar", progress=PROGRESS_LINES.get(args.progress))
-    print(json.dumps({"checkpoint": str(ckpt)}) if args.json else f"checkpoint: {ckpt}")
-    return 0
-
-
-def main_train(argv: Sequence[str] | None = None) -> int:
-    """``h2h train --target VIDEO --track TRACK -o RUN_DIR [--preset tiny|paper] [--config CFG] [--resume]``."""
-    return _guard(_train, train_parser(), argv)
 
 
 def eval_parser() -> argparse.ArgumentParser:
@@ -243,7 +146,7 @@ def _eval_ablate(args: argparse.Namespace) -> int:
     from .ablate import SUMMARY, ablate, check_new_folder, format_ablation  # noqa: PLC0415
 
     check_new_folder(args.output)
-    overrides = _overrides([*args.set, f"device={args.device}"])
+    overrides = parse_overrides([*args.set, f"device={args.device}"])
     with claim_output(str(Path(args.output) / SUMMARY), [args.target, args.track]):
         summary = ablate(args.target, args.track, args.output, args.preset, steps=args.steps, overrides=overrides,
                          device=args.device)
@@ -283,11 +186,11 @@ def main_export(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"train": main_train, "eval": main_eval, "eval-reenactment": main_eval_reenactment,
-                "eval-cycle": main_eval_cycle,
+    commands = {"eval": main_eval, "eval-reenactment": main_eval_reenactment, "eval-cycle": main_eval_cycle,
                 "eval-ablate": main_eval_ablate, "export": main_export}
     if not argv or argv[0] not in commands:
-        print(f"usage: python -m training.cli {{{','.join(commands)}}} ...", file=sys.stderr)
+        print(f"usage: python -m h2h_engine.training.cli {{{','.join(commands)}}} ... (training: h2h train, or "
+              "torchrun ... -m h2h_engine train)", file=sys.stderr)
         return 2
     return commands[argv[0]](argv[1:])
 

@@ -8,7 +8,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 
@@ -158,3 +158,65 @@ def config_from_dict(d: dict[str, Any]) -> TrainConfig:
 def dump_config(cfg: TrainConfig) -> str:
     """YAML text of a config (what a run dir's ``config.yaml`` holds)."""
     return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+# Settings a resumed run may change with --set (they do not change what is trained); others must match.
+RESUME_KEYS = ("device", "checkpoint_every", "sample_every", "log_every")
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["epochs=2", "model.ngf=8"]`` (``--set`` items) -> nested dict; values parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set takes KEY=VALUE (e.g. model.ngf=32); got {item!r}")
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {p} is set to a value above; it cannot also hold keys")
+        try:
+            node[leaf] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
+    return out
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"ngf": 8}}`` -> ``{"model.ngf": 8}``."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def run_config(run_dir: str | Path, preset: str | None, path: str | Path | None, items: Sequence[str],
+               resume: bool) -> TrainConfig:
+    """The settings a training run in ``run_dir`` uses: a new run's from ``preset`` (default tiny), ``path``
+    and the ``--set`` items; a resumed run's own ``config.yaml`` (the new run's when it has none) with the
+    items of RESUME_KEYS applied. ConfigError when a resume asks for other settings: a ``preset`` and ``path``
+    (with the items) that do not make the run's config, or any other ``--set`` that differs."""
+    saved = Path(run_dir) / "config.yaml"
+    if not resume or not saved.is_file():
+        return load_config(preset or "tiny", path, parse_overrides(items))
+    own = _flat(load_config(None, saved).to_dict())
+
+    def first_difference(cfg: TrainConfig) -> tuple[str, Any] | None:
+        return next(((k, v) for k, v in _flat(cfg.to_dict()).items() if v != own[k] and k not in RESUME_KEYS), None)
+
+    if preset is not None or path:  # they must reproduce the run (a host that always sends its preset)
+        differ = first_difference(load_config(preset, path or None, parse_overrides(items)))
+        if differ is not None:
+            k, v = differ
+            raise ConfigError(f"--resume continues with {saved}, whose {k} is {own[k]!r}, not {v!r}: drop "
+                              "--preset/--config (or start a new run dir)")
+    asked = load_config(None, saved, parse_overrides(items))
+    differ = first_difference(asked)
+    if differ is not None:
+        k, v = differ
+        raise ConfigError(f"--set {k}={v!r} differs from the run's config.yaml ({own[k]!r}): a resumed run keeps "
+                          f"its settings (--set may change only {', '.join(RESUME_KEYS)}); start a new run dir "
+                          "for other settings")
+    return asked

@@ -7,7 +7,6 @@ Everything is stored once as ``.npy`` files under ``RUN_DIR/cache/`` (memory-map
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -18,10 +17,11 @@ import numpy as np
 import torch
 
 from h2h_engine.errors import InputError
-from h2h_engine.io import FramePattern, atomic_path, is_pattern, open_frames
+from h2h_engine.io import atomic_path, open_frames
 from h2h_engine.morphable import load_model_for
 from h2h_engine.render.appearance import Retrieval, Warper
-from h2h_engine.render.conditioning import render_conditioning
+from h2h_engine.nodes.cache import content_key
+from h2h_engine.render.conditioning import render_rows
 from h2h_engine.render.crop import crop_box_for_track, crop_frames
 from h2h_engine.synthesis.inference import appearance_channels, conditioning_stack, temporal_stack
 from h2h_engine.track import Track
@@ -103,16 +103,14 @@ class ShotData:
         return np.concatenate([cond, np.concatenate(extra, -1).transpose(0, 3, 1, 2)], 1)
 
 
-def _fingerprint(video: Path, track_path: Path, cfg: TrainConfig, model_digest: str) -> str:
-    seq = FramePattern.parse(video) if is_pattern(str(video)) else None
-    files = [seq.path(f) for f in seq.existing_frames()] if seq else [video]  # a movie or a sequence's files
-    stats = [(p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    h = hashlib.sha1()
-    h.update(Path(track_path).read_bytes())
-    h.update(json.dumps([CACHE_VERSION, str(video.resolve()), stats, cfg.model.size,
-                         cfg.data.crop_margin, cfg.data.crop_smooth, cfg.data.max_frames, model_digest,
-                         _appearance_key(cfg)]).encode())
-    return h.hexdigest()[:16]
+def _cache_key(video: Path, track_path: Path, cfg: TrainConfig, model_digest: str) -> str:
+    """The conditioning cache's :func:`~h2h_engine.nodes.cache.content_key`: the video and the track by
+    content, and the settings the cached arrays depend on."""
+    d = cfg.data
+    settings = {"version": CACHE_VERSION, "size": cfg.model.size, "crop_margin": d.crop_margin,
+                "crop_smooth": d.crop_smooth, "max_frames": d.max_frames, "model": model_digest,
+                "appearance": _appearance_key(cfg)}
+    return content_key("train-data", settings, {"video": video, "track": track_path}, length=16)
 
 
 def _appearance_key(cfg: TrainConfig) -> list:
@@ -130,18 +128,19 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def prepare_data(video: str | Path, track_path: str | Path, cfg: TrainConfig, cache_root: str | Path,
-                 progress: Callable[[int, int, str], None] | None = None) -> ShotData:
-    """Build (or reuse) the cached arrays of a shot; returns them memory-mapped."""
+                 progress: Callable[[int, int, str], None] | None = None, track: Track | None = None) -> ShotData:
+    """Build (or reuse) the cached arrays of a shot; returns them memory-mapped. ``track``: the file's Track
+    when the caller has loaded it already."""
     video, track_path = Path(video), Path(track_path)
     if not video.exists() and "%" not in str(video) and "#" not in str(video):
         raise InputError(f"target video {video} does not exist")
-    track = Track.load(track_path)
+    track = Track.load(track_path) if track is None else track
     if cfg.data.max_frames:
         track = track.slice(int(track.frames[0]), int(track.frames[min(cfg.data.max_frames, len(track)) - 1]))
     if len(track) < 6:
         raise InputError(f"track {track_path} has {len(track)} frames; training needs at least 6")
     model = load_model_for(track, what=f"track {track_path}")
-    key = _fingerprint(video, track_path, cfg, model.digest)
+    key = _cache_key(video, track_path, cfg, model.digest)
     folder = Path(cache_root) / f"data-{key}"
     if not (folder / "meta.json").is_file():
         _build_cache(video, track, model, cfg, folder, progress)
@@ -182,14 +181,12 @@ def _build_cache(video: Path, track: Track, model, cfg: TrainConfig, folder: Pat
     if seen != t:
         raise InputError(f"{video} has {seen} of the track's {t} frames ({first}-{last}): wrong video for this track?")
     for a in range(0, t, RENDER_CHUNK):
-        b = min(a + RENDER_CHUNK, t)  # render one frame more so flow[b-1] is real
-        part = track.slice(int(track.frames[a]), int(track.frames[min(b, t - 1)]))
-        c = render_conditioning(model, part, (s, s), crop=box, what=("nmfc", "eyes", "mask", "flow"))
-        n = b - a
-        cond[a:b] = conditioning_stack(c.nmfc[:n], c.eyes[:n])
-        mask[a:b] = c.mask[:n]
-        mouth[a:b] = c.mouth_box[:n]
-        flow[a:b] = c.flow[:n].transpose(0, 3, 1, 2)
+        b = min(a + RENDER_CHUNK, t)
+        c = render_rows(model, track, a, b, (s, s), crop=box, what=("nmfc", "eyes", "mask", "flow"))
+        cond[a:b] = conditioning_stack(c.nmfc, c.eyes)
+        mask[a:b] = c.mask
+        mouth[a:b] = c.mouth_box
+        flow[a:b] = c.flow.transpose(0, 3, 1, 2)
         if progress:
             progress(t + b, 2 * t, "render conditioning")
     for arr in (images, cond, mask, flow):

@@ -6,7 +6,7 @@ matching + VGG19, optional L1) and the discriminators once. Sequences start at r
 a zero state and grow from ``seq_len_start`` to ``seq_len_max`` frames, doubling every ``grow_every_epochs``.
 The learning rate decays linearly to 0 over the last ``decay_epochs``.
 
-Multi-process data parallel under ``torchrun`` (see :mod:`training.distributed`): G and the discriminators
+Multi-process data parallel under ``torchrun`` (see :mod:`h2h_engine.training.distributed`): G and the discriminators
 are wrapped in DistributedDataParallel, and every rank trains on its share of each step's sequences.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from torch import nn
 from h2h_engine.errors import CheckpointError, ConfigError
 from h2h_engine.io import atomic_path, write_image
 from h2h_engine.morphable import load_model_for
-from h2h_engine.synthesis.checkpoint import SCHEMA, read_checkpoint
+from h2h_engine.synthesis.checkpoint import CHECKPOINT, SCHEMA, read_checkpoint
 from h2h_engine.synthesis.discriminators import (DynamicsDiscriminator, MultiscaleDiscriminator, dynamics_window,
                                                  image_discriminator, mouth_discriminator)
 from h2h_engine.synthesis.generator import make_generator
@@ -40,8 +40,6 @@ from h2h_engine.track import Track
 from .config import TrainConfig, dump_config
 from .data import ShotData, prepare_data
 from .distributed import LossStep, data_parallel, init_distributed, local_rank, rank_share
-
-CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass
@@ -444,12 +442,12 @@ def _truncate_log(path: Path, step: int) -> None:
 BANK = "bank"
 
 
-def _write_bank(run_dir: Path, track: str | Path, data: ShotData) -> None:
+def _write_bank(run_dir: Path, track: Track, data: ShotData) -> None:
     """Store what inference needs to rebuild the appearance inputs: ``RUN_DIR/bank/`` holds the training
     crops and their track."""
     folder = run_dir / BANK
     folder.mkdir(parents=True, exist_ok=True)
-    bank = Track.load(track).slice(int(data.frames[0]), int(data.frames[data.n_train - 1]))
+    bank = track.slice(int(data.frames[0]), int(data.frames[data.n_train - 1]))
     bank.save(folder / "bank.h2h.npz")
     with atomic_path(folder / "images.npy") as tmp:
         np.save(tmp, np.asarray(data.images[:data.n_train]))
@@ -482,25 +480,27 @@ def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: Train
         raise CheckpointError(f"nothing to resume: {ckpt_path} does not exist")
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
-        if not (resume and (run_dir / "config.yaml").is_file()):  # a resume keeps the run's record (training.cli)
+        if not (resume and (run_dir / "config.yaml").is_file()):  # a resume keeps the run's record (config.run_config)
             with atomic_path(run_dir / "config.yaml") as tmp:
                 tmp.write_text(dump_config(cfg))
         with atomic_path(run_dir / "run.json") as tmp:
             tmp.write_text(json.dumps({"target": str(Path(target).resolve()), "track": str(Path(track).resolve()),
                                        "world_size": world}, indent=2))
-        data = prepare_data(target, track, cfg, run_dir / "cache")
+    shot = Track.load(track)  # read once: the data, the model record and the bank all come from it
+    if rank == 0:
+        data = prepare_data(target, track, cfg, run_dir / "cache", track=shot)
     if world > 1:
         dist.barrier()
     if rank != 0:
-        data = prepare_data(target, track, cfg, run_dir / "cache")
-    model = load_model_for(Track.load(track))  # what the checkpoint records; prepare_data checked it
+        data = prepare_data(target, track, cfg, run_dir / "cache", track=shot)
+    model = load_model_for(shot)  # what the checkpoint records; prepare_data checked it
     info = {"crop_margin": cfg.data.crop_margin, "crop_smooth": cfg.data.crop_smooth,
             "morphable_name": model.name, "morphable_digest": model.digest,
             "crop_box": [float(v) for v in data.crop_box], "n_train": data.n_train, "n_frames": len(data)}
     if data.appearance or cfg.model.region == "face":
         info["appearance"] = _bank_record(cfg, data)
         if rank == 0 and not (resume and (run_dir / info["appearance"]["bank_images"]).is_file()):
-            _write_bank(run_dir, track, data)
+            _write_bank(run_dir, shot, data)
     if cfg.model.arch == "none":  # the instant preset: nothing to train, the checkpoint says how to composite
         if rank == 0 and not resume:
             with atomic_path(ckpt_path) as tmp:

@@ -244,10 +244,10 @@ def section_train(data: Data, budget: Budget, work: Path, out_dir: Path, device:
                   state: TrainState) -> dict[str, Any]:
     """Train the preset for ``budget.train_seconds``, then evaluate it on the held-out third."""
     from h2h_engine.synthesis.vgg import find_vgg_weights
-    from training.config import load_config
-    from training.data import prepare_data
-    from training.evaluate import METRICS, evaluate_run
-    from training.train import steps_per_epoch, train
+    from h2h_engine.training.config import load_config
+    from h2h_engine.training.data import prepare_data
+    from h2h_engine.training.evaluate import METRICS, evaluate_run
+    from h2h_engine.training.train import steps_per_epoch, train
 
     overrides = {**budget.overrides, "device": device.type}
     vgg = "imagenet" if find_vgg_weights(None) is not None else "random-init (no VGG19 weights on this machine)"
@@ -294,8 +294,8 @@ def section_inference(data: Data, budget: Budget, work: Path, device: torch.devi
     from h2h_engine.synthesis.checkpoint import load_generator
     from h2h_engine.synthesis.generator import Generator, count_parameters
     from h2h_engine.synthesis.inference import Synthesizer, export_torchscript, temporal_stack
-    from training.config import load_config
-    from training.data import prepare_data
+    from h2h_engine.training.config import load_config
+    from h2h_engine.training.data import prepare_data
 
     cfg = state.cfg or load_config(budget.preset, overrides={**budget.overrides, "device": device.type})
     trained = state.checkpoint is not None and state.checkpoint.is_file()

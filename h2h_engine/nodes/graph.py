@@ -14,25 +14,28 @@ Example::
     g.run(nmfc)              # runs render_nmfc only; the tracks and the retarget come from the cache
     print(nmfc.path())       # .h2h_cache/render_nmfc-<key>/output.####.exr
 
-A node's cache key hashes its name, the engine version, its validated knob values (defaults filled) and
-its inputs: an upstream node's output by that node's key (so keys chain), a file by its content (SHA-256,
-remembered per size+mtime in ``<cache>/hashes.json``), an image sequence or folder by each file's name, size
-and mtime. Outputs not given explicitly go to ``<cache>/<node>-<key>/<port><suffix>``; a node counts as
-done when its ``<node>-<key>.done.json`` marker exists and its outputs are on disk.
+A node's cache key (:func:`~.cache.content_key`, the engine's one key scheme) hashes its name, the engine
+version, its validated knob values (defaults filled; knobs with ``keyed=False``, such as ``force``, left
+out) and its inputs: an upstream node's output by that node's key (so keys chain), a file by its content
+(SHA-256, remembered per size+mtime in ``<cache>/hashes.json``), an image sequence or folder by each file's
+name, size and mtime. Outputs not given explicitly go to ``<cache>/<node>-<key>/<port><suffix>``; a node
+counts as done when its ``<node>-<key>.done.json`` marker exists and its outputs are on disk (a node whose
+``force`` knob is on always runs). During :meth:`Graph.run` every track file is loaded once
+(:func:`~h2h_engine.track.shared_loads`): the nodes that read one track share the first load.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import __version__
 from ..errors import ConfigError
 from ..io.atomic import atomic_path
 from ..io.frames import FramePattern, is_pattern
+from ..track import shared_loads
+from .cache import HASHES, Upstream, content_key, fingerprint
 from .registry import get_spec
 from .spec import PORT_SUFFIX, NodeSpec
 
@@ -96,8 +99,7 @@ class Graph:
         self.nodes: list[Node] = []
         self.ran: list[Node] = []
         self._hashes_path = self.cache_dir / "hashes.json"
-        self._hashes: dict[str, list] = (json.loads(self._hashes_path.read_text())
-                                         if self._hashes_path.is_file() else {})
+        HASHES.read(self._hashes_path)
 
     def add(self, node: str, **values: Any) -> Node:
         """Add a node by spec name (``track``, ``render_nmfc``...); inputs may be paths or other nodes."""
@@ -108,56 +110,28 @@ class Graph:
         return n
 
     # -- keys ---------------------------------------------------------------------------------------------
-    def _file_digest(self, path: Path) -> str:
-        st = path.stat()
-        memo = self._hashes.get(str(path.resolve()))
-        if memo and memo[0] == st.st_size and memo[1] == st.st_mtime_ns:
-            return memo[2]
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        self._hashes[str(path.resolve())] = [st.st_size, st.st_mtime_ns, h.hexdigest()]
-        return h.hexdigest()
-
     def fingerprint(self, value: str | os.PathLike) -> str:
-        """Content fingerprint of an input file, image sequence or folder."""
-        text = str(value)
-        if is_pattern(text):
-            seq = FramePattern.parse(text)
-            files = [seq.path(f) for f in seq.existing_frames()]
-            if not files:
-                raise ConfigError(f"input sequence {text} has no frames on disk")
-            return _digest([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files])
-        p = Path(text)
-        if p.is_dir():
-            return _digest([(str(f.relative_to(p)), f.stat().st_size, f.stat().st_mtime_ns)
-                            for f in sorted(p.rglob("*")) if f.is_file()])
-        if p.is_file():
-            return self._file_digest(p)
-        raise ConfigError(f"input {text} does not exist")
+        """Content fingerprint of an input file, image sequence or folder (:func:`~.cache.fingerprint`)."""
+        return fingerprint(value)
 
     def key(self, node: Node) -> str:
         """The node's cache key (see the module docstring)."""
         spec = node.spec
         knobs = spec.validate(_placeholders(spec, node.values))
-        parts: dict[str, Any] = {"node": spec.name, "engine": __version__,
-                                 "knobs": {k.name: knobs[k.name] for k in spec.knobs}, "inputs": {}}
+        settings: dict[str, Any] = {"knobs": {k.name: knobs[k.name] for k in spec.knobs if k.keyed}}
+        inputs: dict[str, Any] = {}
         for k in spec.knobs:  # a file named by a path knob counts by its content too
-            if k.type == "path" and knobs[k.name] and Path(str(knobs[k.name])).exists():
-                parts["knobs"][k.name] = [knobs[k.name], self.fingerprint(knobs[k.name])]
+            if k.keyed and k.type == "path" and knobs[k.name] and Path(str(knobs[k.name])).exists():
+                inputs[f"knob:{k.name}"] = knobs[k.name]
         for p in spec.inputs:
             v = node.values.get(p.name)
             if isinstance(v, Node):
                 v = Output(v, v.spec.outputs[0].name)
-            if isinstance(v, Output):
-                parts["inputs"][p.name] = ["node", v.node.key(), v.port]
-            elif v is not None:
-                parts["inputs"][p.name] = ["file", self.fingerprint(v)]
+            inputs[p.name] = Upstream(v.node.key(), v.port) if isinstance(v, Output) else v
         for p in spec.outputs:  # outputs the user placed explicitly are part of what the node does
             if node.values.get(p.name) is not None:
-                parts[f"output:{p.name}"] = str(Path(node.values[p.name]).absolute())
-        return _digest(parts)[:20]
+                settings[f"output:{p.name}"] = str(Path(node.values[p.name]).absolute())
+        return content_key(spec.name, settings, inputs)
 
     def output_paths(self, node: Node) -> dict[str, str]:
         """Every output of ``node``: as given, or inside its cache folder."""
@@ -183,9 +157,12 @@ class Graph:
         self.ran = []
         done: dict[int, dict[str, Any]] = {}
         result: dict[str, Any] = {}
-        for t in targets or tuple(self.nodes):
-            result = self._run(t, done, ())
-        self._save_hashes()
+        try:
+            with shared_loads():
+                for t in targets or tuple(self.nodes):
+                    result = self._run(t, done, ())
+        finally:
+            HASHES.write(self._hashes_path)
         return result
 
     def _run(self, node: Node, done: dict[int, dict[str, Any]], stack: tuple[int, ...]) -> dict[str, Any]:
@@ -203,8 +180,8 @@ class Graph:
             values[k] = v
         outputs = self.output_paths(node)
         marker = self._marker(node)
-        if self.is_cached(node):
-            record = json.loads(marker.read_text())
+        if self.is_cached(node) and not node.spec.validate(_placeholders(node.spec, node.values)).get("force"):
+            record = {**json.loads(marker.read_text()), "outputs": outputs}  # where they are now (a moved cache)
         else:
             for name, path in outputs.items():
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -219,17 +196,9 @@ class Graph:
         done[id(node)] = record
         return record
 
-    def _save_hashes(self) -> None:
-        if self._hashes:
-            with atomic_path(self._hashes_path) as tmp:
-                tmp.write_text(json.dumps(self._hashes))
-
 
 def _exists(path: str) -> bool:
     if is_pattern(path):
         return bool(FramePattern.parse(path).existing_frames())
     return Path(path).exists()
 
-
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()

@@ -1,17 +1,13 @@
 """Knobs several nodes share, declared once here so every node (and every host) spells them the same way."""
 from __future__ import annotations
 
-import hashlib
-import json
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..io.audio import AUDIO_CHOICES, AudioSpec, audio_for
-from ..io.frames import is_pattern
 from ..io.timecode import parse_rate
 from ..track import Track
+from .cache import content_key
 from .spec import Knob
 
 COLOURSPACE = Knob("colourspace", "str", "auto",
@@ -21,7 +17,7 @@ COLOURSPACE = Knob("colourspace", "str", "auto",
 FORCE = Knob("force", "bool", False,
              "replace outputs already on disk: an existing track or movie file is otherwise refused; sequence "
              "frames are otherwise kept when their header stamp shows the same settings made them, so farm chunks "
-             "can be retried and interrupted renders resume")
+             "can be retried and interrupted renders resume", keyed=False)
 AUDIO = Knob("audio", "choice", "source",
              "movie outputs: carry the driving (source) clip's audio aligned with the retarget, the target "
              "plate's audio, or none", choices=AUDIO_CHOICES)
@@ -55,15 +51,8 @@ def audio_for_track(choice: str, track: Track, first_frame: int) -> AudioSpec | 
 
 
 def settings_stamp(node: str, values: dict[str, Any], files: list[str | None]) -> str:
-    """Fingerprint of what decides a node's pixels: its name, the engine version, the knob ``values`` that
-    affect the pixels (not the frame range or resume flags) and its input ``files`` (base name, size and
-    mtime; a sequence pattern by its text). Farm chunks of one job get the same stamp, so
-    ``FrameWriter(stamp=...)`` keeps their frames on a re-run, and a re-run with other settings does not."""
-    def describe(f: str | None) -> Any:
-        if f is None or is_pattern(str(f)) or not Path(f).is_file():
-            return f
-        st = Path(f).stat()
-        return [Path(f).name, st.st_size, st.st_mtime_ns]
-
-    blob = json.dumps([node, __version__, values, [describe(f) for f in files]], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    """The :func:`~.cache.content_key` of what decides a node's pixels: its name, the engine version, the knob
+    ``values`` that affect the pixels (not the frame range or resume flags) and its input ``files`` by
+    content. Farm chunks of one job get the same stamp, so ``FrameWriter(stamp=...)`` keeps their frames on a
+    re-run, and a re-run with other settings does not."""
+    return content_key(node, values, {str(i): f for i, f in enumerate(files)}, length=16)

@@ -1,10 +1,18 @@
-"""Reenact node: the whole job in one command — track both shots, train (or reuse) the target's model,
-retarget the source onto the target, and synthesize the result onto the target plate.
+"""Reenact node: the whole job in one command, as one Python graph of the other nodes: track both shots,
+retarget the source onto the target, train (or reuse) the target's model, and synthesize onto the target
+plate::
 
-Intermediate results live in a work folder and are cached by content (:class:`~h2h_engine.nodes.graph.Graph`):
-re-running with a changed knob recomputes only what depends on it, and an interrupted training run resumes
-from its last checkpoint. Training comes from the ``training`` package (imported only for that step); with
-``--run-dir`` pointing at a finished run, the engine alone is enough.
+    track(source) --+
+                    +--> retarget --------------------+
+    track(target) --+                                 +--> synthesize --> OUT
+          |  +--> train (target video + its track) --+
+          +--------------------------------------------(plate track)
+
+Every stage is cached by content under the work folder (:class:`~h2h_engine.nodes.graph.Graph`): re-running
+with a changed knob recomputes only what depends on it (a synthesize knob never re-trains), and every track
+file is read once per run. An interrupted training run resumes from its last checkpoint. Training is the
+``train`` node, which imports the trainer only when it runs: with ``--run-dir`` pointing at a finished run
+there is no train stage, and the engine alone is enough.
 """
 from __future__ import annotations
 
@@ -12,17 +20,16 @@ import math
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import ConfigError, InputError
+from ..errors import InputError
 from ..io.frames import FramePattern, is_pattern
-from ..track import Track
+from ..synthesis.checkpoint import CHECKPOINT
 from .graph import Graph
 from .knobs import AUDIO, COLOURSPACE, FORCE
 from .retarget import SPEC as RETARGET
 from .spec import Knob, NodeSpec, Port
 from .synthesize import SPEC as SYNTHESIZE
 from .track import SPEC as TRACK
-
-PRESETS = ("instant", "preview", "production", "paper", "tiny")  # training/configs/*.yaml
+from .train import PRESETS
 
 
 def default_work_dir(output: str) -> Path:
@@ -40,56 +47,58 @@ def mode_overrides(preset: str, mode: str) -> dict[str, Any]:
             else {"region": "crop", "appearance": "warp"}}
 
 
-def trained_checkpoint(target: str, track: str, run_dir: Path, preset: str, epochs: int, device: str = "auto",
-                       overrides: dict[str, Any] | None = None) -> Path:
-    """Train the target's model in ``run_dir`` on ``device`` (auto | cpu | cuda[:N]), resuming an interrupted
-    run; a finished run returns at once."""
-    try:
-        from training.config import load_config  # noqa: PLC0415 - the trainer is optional for the engine
-        from training.train import CHECKPOINT, train  # noqa: PLC0415
-    except ImportError:
-        raise ConfigError("training needs the `training` package (pip install -e . from the repository); "
-                          "or pass --run-dir with a finished run") from None
-    overrides = {**(overrides or {}), "device": device}
+def train_settings(preset: str, mode: str, epochs: int) -> tuple[str, ...]:
+    """The train node's ``--set`` items for a reenactment: the mode's model settings and, for ``epochs`` > 0,
+    the paper's schedule (2/3 at full rate, 1/3 decaying)."""
+    items = [f"model.{k}={v}" for k, v in mode_overrides(preset, mode).get("model", {}).items()]
     if epochs:
-        full = max(1, math.ceil(epochs * 2 / 3))  # the paper's schedule: 2/3 at full rate, 1/3 decaying
-        overrides.update(epochs=full, decay_epochs=epochs - full)
-    cfg = load_config(preset, None, overrides)
-    return train(target, track, run_dir, cfg, resume=(run_dir / CHECKPOINT).exists())
+        full = max(1, math.ceil(epochs * 2 / 3))
+        items += [f"epochs={full}", f"decay_epochs={epochs - full}"]
+    return tuple(items)
+
+
+def reenact_graph(source: str, target: str, output: str, mode: str, source_frames: tuple[int, int] | None,
+                  frames: tuple[int, int] | None, preset: str, epochs: int, run_dir: str, work_dir: str,
+                  feather: float, mask: str, device: str, colourspace: str, audio: str, force: bool,
+                  progress: Callable[[int, int, str], None] | None = None, fps: str = "",
+                  first_frame: int = 0) -> Graph:
+    """The reenactment as a graph (nothing run yet); its last node is synthesize. A train node resumes the
+    run it finds in its cache folder (an interrupted one)."""
+    work = Path(work_dir) if work_dir else default_work_dir(output)
+    g = Graph(work / "cache", progress=progress)
+    time = {"fps": fps, "first_frame": first_frame}
+    src = g.add("track", input=source, frames=source_frames, colourspace=colourspace, **time)
+    tgt = g.add("track", input=target, frames=frames, colourspace=colourspace, **time)
+    drv = g.add("retarget", source=src, target=tgt, mode=mode, past_end="stop", within_target=True)
+    if run_dir:
+        checkpoint: Any = Path(run_dir) / CHECKPOINT
+        if not checkpoint.is_file():
+            raise InputError(f"--run-dir {run_dir} holds no {CHECKPOINT} (train it with h2h train first)")
+        checkpoint = str(checkpoint)
+    else:
+        checkpoint = g.add("train", target=target, track=tgt, preset=preset, set=train_settings(preset, mode, epochs),
+                           device=device)  # the device is not part of the key: a model trained elsewhere is reused
+        checkpoint.set(resume=(Path(checkpoint.path()) / CHECKPOINT).is_file())
+    g.add("synthesize", checkpoint=checkpoint, track=drv, plate=target, plate_track=tgt, output=output,
+          feather=feather, mask=mask, device=device, colourspace=colourspace, audio=audio, force=force)
+    return g
 
 
 def run(source: str, target: str, output: str, mode: str, source_frames: tuple[int, int] | None,
         frames: tuple[int, int] | None, preset: str, epochs: int, run_dir: str, work_dir: str,
         feather: float, mask: str, device: str, colourspace: str, audio: str, force: bool,
         progress: Callable[[int, int, str], None], fps: str = "", first_frame: int = 0) -> dict[str, Any]:
-    """Reenact ``target`` with ``source``'s performance into ``output``; returns paths and the synth result.
-    ``fps`` and ``first_frame`` apply to both shots (the track node's knobs)."""
-    work = Path(work_dir) if work_dir else default_work_dir(output)
-    g = Graph(work / "cache", progress=progress)
-    time = {"fps": fps, "first_frame": first_frame}
-    src = g.add("track", input=source, frames=source_frames, colourspace=colourspace, **time)
-    tgt = g.add("track", input=target, frames=frames, colourspace=colourspace, **time)
-    g.run(src, tgt)
-    tgt_frames = Track.load(tgt.path()).frames
-    drv = g.add("retarget", source=src, target=tgt, mode=mode,
-                frames=(int(tgt_frames[0]), int(tgt_frames[-1])), past_end="stop")
-    g.run(drv)
-
-    if run_dir:
-        ckpt = Path(run_dir) / "checkpoint.pt"
-        if not ckpt.is_file():
-            raise InputError(f"--run-dir {run_dir} holds no checkpoint.pt (train it with h2h train first)")
-    else:
-        over = mode_overrides(preset, mode)
-        schedule = f"-e{epochs}" if epochs else ""  # a run is reused only for the same target and schedule
-        region = f"-{over['model']['region']}" if over else ""
-        ckpt = trained_checkpoint(target, tgt.path(), work / f"run-{preset}{region}{schedule}-{tgt.key()[:12]}",
-                                  preset, epochs, device, over)
-    result = SYNTHESIZE(progress=progress, checkpoint=str(ckpt), track=drv.path(), plate=target,
-                        plate_track=tgt.path(), output=output, feather=feather, mask=mask, device=device,
-                        colourspace=colourspace, audio=audio, force=force)
-    return {"output": output, "work_dir": str(work), "source_track": src.path(), "target_track": tgt.path(),
-            "retargeted_track": drv.path(), "checkpoint": str(ckpt), "synthesize": result}
+    """Reenact ``target`` with ``source``'s performance into ``output``; returns the paths of every stage's
+    result, the synthesize node's result and the stages that ran (the others came from the cache). ``fps``
+    and ``first_frame`` apply to both shots (the track node's knobs)."""
+    g = reenact_graph(source, target, output, mode, source_frames, frames, preset, epochs, run_dir, work_dir,
+                      feather, mask, device, colourspace, audio, force, progress, fps, first_frame)
+    src, tgt, drv, *train, synth = g.nodes
+    result = g.run(synth)
+    return {"output": output, "work_dir": str(g.cache_dir.parent), "source_track": src.path(),
+            "target_track": tgt.path(), "retargeted_track": drv.path(),
+            "checkpoint": str(Path(train[0].path()) / CHECKPOINT) if train else str(Path(run_dir) / CHECKPOINT),
+            "synthesize": result["result"], "ran": [n.spec.name for n in g.ran]}
 
 
 SPEC = NodeSpec(

@@ -10,7 +10,7 @@ import importlib
 
 from .spec import NodeSpec
 
-NODE_MODULES = ("track", "retarget", "render_nmfc", "synthesize", "reenact")  # pipeline order
+NODE_MODULES = ("track", "retarget", "render_nmfc", "train", "synthesize", "reenact")  # pipeline order
 SPECS: dict[str, NodeSpec] = {}
 
 

@@ -33,7 +33,7 @@ from ..io.schema import upgrade
 from ..io.video import open_frames
 from ..io.writer import FrameWriter
 from ..morphable import load_model_for
-from ..render.conditioning import PRODUCTS, render_conditioning, resolve_box
+from ..render.conditioning import PRODUCTS, last_rendered_row, render_rows, resolve_box
 from ..render.crop import crop_box_for_track
 from ..render.mask import mouth_boxes
 from ..render.nmfc import DEFAULT_REGIONS, REGION_CHOICES, project_track
@@ -133,7 +133,7 @@ def _pixels(cond: Any, k: int, products: list[str], movie: bool) -> np.ndarray:
 
 
 def _frame_reader(path: str, first: int, last: int, size: tuple[int, int], first_frame: int = 0
-                  ) -> Callable[[list[int]], np.ndarray]:
+                  ) -> Callable[[np.ndarray], np.ndarray]:
     """fetch(frame numbers, ascending over calls) -> (N, H, W, 3) uint8, decoding the source once (a movie's
     frames numbered from ``first_frame``, as the track's)."""
     src = open_frames(path, (first, last), first_frame=first_frame)
@@ -142,7 +142,7 @@ def _frame_reader(path: str, first: int, last: int, size: tuple[int, int], first
     it: Iterator[tuple[int, np.ndarray]] = iter(src)
     cache: dict[int, np.ndarray] = {}
 
-    def fetch(frames: list[int]) -> np.ndarray:
+    def fetch(frames: np.ndarray) -> np.ndarray:
         for f in list(cache):
             if f < frames[0]:
                 del cache[f]
@@ -150,10 +150,10 @@ def _frame_reader(path: str, first: int, last: int, size: tuple[int, int], first
             cache[f] = rgb
             if f >= frames[-1]:
                 break
-        missing = [f for f in frames if f not in cache]
+        missing = [int(f) for f in frames if int(f) not in cache]
         if missing:
             raise InputError(f"source {path} lacks frame(s) {missing[:5]} of the track")
-        return np.stack([cache[f] for f in frames])
+        return np.stack([cache[int(f)] for f in frames])
 
     return fetch
 
@@ -190,11 +190,6 @@ def run(track: str, output: str, size: tuple[int, int] | None, crop: str, what: 
                "crop_box": None if box is None else [float(v) for v in box], "regions": region_list,
                "products": products, "outputs": [wr.path for wr, _ in writers],
                "frames": [int(f) for f in full.frames], "mouth_boxes": mouth.tolist()}
-    # Flow of a frame needs the shot's next frame: each chunk renders one frame past its end when there is one.
-    def next_frame(f: int) -> int:
-        i = row_of[f]
-        return int(full.frames[i + 1]) if i + 1 < len(full) else f
-
     fetch = None
     if "flow" in products:
         src = source or tr.meta.get("source")
@@ -202,8 +197,8 @@ def run(track: str, output: str, size: tuple[int, int] | None, crop: str, what: 
             raise InputError(f"flow needs the source frames; the track's source {src} is gone: pass --source")
         if not src:
             raise InputError("flow needs the source frames (optical flow outside the face): pass --source")
-        fetch = _frame_reader(str(src), int(tr.frames[0]), next_frame(int(tr.frames[-1])), tr.image_size,
-                              int(full.meta.get("first_frame", 0)))
+        end = int(full.frames[last_rendered_row(len(full), row_of[int(tr.frames[-1])] + 1, products)])
+        fetch = _frame_reader(str(src), int(tr.frames[0]), end, tr.image_size, int(full.meta.get("first_frame", 0)))
     chunk = max(1, min(64, _PIXEL_BUDGET // (w * h)))
     n = len(tr)
     progress(0, n, "render-nmfc")
@@ -215,10 +210,9 @@ def run(track: str, output: str, size: tuple[int, int] | None, crop: str, what: 
             if not force and not movie and all(wr.exists(f) for wr, _ in writers for f in numbers):
                 progress(b, n, "render-nmfc")
                 continue
-            part = full.slice(numbers[0], next_frame(numbers[-1]) if "flow" in products else numbers[-1])
-            rgb = fetch([int(f) for f in part.frames]) if fetch is not None else None
-            cond = render_conditioning(mm, part, size, crop=geom_box, what=products, frames_rgb=rgb,
-                                       regions=region_list)
+            # flow of a chunk's last frame reads the shot's next frame: render_rows renders one row past it
+            cond = render_rows(mm, full, row_of[numbers[0]], row_of[numbers[-1]] + 1, size, crop=geom_box,
+                               what=products, frames_rgb=fetch, regions=region_list)
             for k, f in enumerate(numbers):
                 for wr, prods in writers:
                     wr.attributes = {"h2h:crop_box": json.dumps(sidecar["crop_box"]),

@@ -13,7 +13,7 @@ from .spec import Knob, NodeSpec, Port
 
 def run(source: str, target: str, output: str, mode: str, frames: tuple[int, int] | None, source_offset: int,
         past_end: str, neutral_offset: bool, neutral_percentile: float, model: str, force: bool,
-        progress: Callable[[int, int, str], None]) -> dict[str, Any]:
+        progress: Callable[[int, int, str], None], within_target: bool = False) -> dict[str, Any]:
     """Read both tracks, retarget, write the output track atomically; returns a summary. (``force``,
     replacing an existing OUT, is applied by the spec's output claim before this runs.)"""
     src, tgt = Track.load(source), Track.load(target)
@@ -22,7 +22,7 @@ def run(source: str, target: str, output: str, mode: str, frames: tuple[int, int
     out = retarget(mm, src, tgt, mode=mode, frames=frames, source_offset=source_offset, past_end=past_end,
                    neutral_offset=neutral_offset, neutral_percentile=neutral_percentile,
                    provenance={"source_path": str(Path(source).resolve()),
-                               "target_path": str(Path(target).resolve())})
+                               "target_path": str(Path(target).resolve())}, within_target=within_target)
     out.save(output)
     progress(1, 1, "retarget")
     driving = out.meta["retarget"]["source_frame_of_output"]
@@ -46,6 +46,8 @@ SPEC = NodeSpec(
              "frame", minimum=0),
         Knob("past_end", "choice", "stop", "output frames past the source's end: stop the output, hold the last "
              "source frame, loop the source, or pingpong", choices=PAST_END),
+        Knob("within_target", "bool", False, "head mode: end the output within the target's frames, where its "
+             "plate has frames to composite onto (face mode always is)"),
         Knob("neutral_offset", "bool", True, "subtract the source's resting expression and add the target's"),
         Knob("neutral_percentile", "float", 10.0, "percentile of each expression coefficient over a shot taken as "
              "its resting value", minimum=0.0, maximum=50.0),

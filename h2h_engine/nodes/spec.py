@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from ..io.frames import MAX_SIDE, parse_frame_range
 from ..io.outputs import claim_output
 
-KNOB_TYPES = ("int", "float", "bool", "str", "choice", "multichoice", "frames", "size", "path")
+KNOB_TYPES = ("int", "float", "bool", "str", "choice", "multichoice", "frames", "size", "path", "list")
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,10 @@ class Knob:
     """One parameter of a node.
 
     ``type`` is one of KNOB_TYPES; ``frames`` is an inclusive ``A-B`` frame range, ``size`` is ``WxH``,
-    ``multichoice`` a comma-separated subset of ``choices``. ``minimum``/``maximum`` bound numbers.
+    ``multichoice`` a comma-separated subset of ``choices``, ``list`` strings given one by one (the CLI flag
+    repeated: ``--set a=1 --set b=2``; one per line in a string). ``minimum``/``maximum`` bound numbers. ``keyed`` False: the value
+    decides how a node runs, not what its outputs hold (``force``, ``resume``), so the Python graph leaves it
+    out of the node's cache key.
     """
 
     name: str
@@ -35,6 +38,7 @@ class Knob:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] = ()
+    keyed: bool = True
 
     def __post_init__(self) -> None:
         if self.type not in KNOB_TYPES:
@@ -61,6 +65,9 @@ class Knob:
                 return v
             elif t in ("str", "path"):
                 return str(value)
+            elif t == "list":  # a string holds one item per line (a host's multi-line text field)
+                items = value.splitlines() if isinstance(value, str) else [str(v) for v in value]
+                return tuple(item.strip() for item in items if item.strip())
             elif t == "choice":
                 v = str(value)
                 if v not in self.choices:
@@ -165,13 +172,14 @@ class NodeSpec:
         return out
 
     def __call__(self, progress: Callable[[int, int, str], None] | None = None, **values: Any) -> Any:
-        """Run the node from Python with validated knobs, each output claimed first
-        (:func:`~h2h_engine.io.outputs.claim_output`: never an input, locked, kept unless ``force``)."""
+        """Run the node from Python with validated knobs, each output file claimed first
+        (:func:`~h2h_engine.io.outputs.claim_output`: never an input, locked, kept unless ``force``); a run
+        folder (kind ``run``) is the node's own to claim (the trainer locks ``RUN/checkpoint.pt``)."""
         checked = self.validate(values)
         inputs = [str(checked[p.name]) for p in self.inputs if checked.get(p.name) is not None]
         with contextlib.ExitStack() as claims:
             for port in self.outputs:
-                if checked.get(port.name) is not None:
+                if checked.get(port.name) is not None and port.kind != "run":
                     claims.enter_context(claim_output(str(checked[port.name]), inputs, bool(checked.get("force"))))
             return self.run(**checked, progress=progress or _no_progress)
 

@@ -25,7 +25,7 @@ from ..morphable import load_model_for
 from ..render.appearance import AppearanceSettings, Retrieval, Warper
 from ..render.conditioning import render_conditioning
 from ..render.crop import crop_box_for_track, crop_frames, paste_back
-from ..synthesis.checkpoint import load_generator, read_checkpoint
+from ..synthesis.checkpoint import checkpoint_file, load_generator, read_checkpoint
 from ..synthesis.config import ModelConfig
 from ..synthesis.inference import Schedule, Synthesizer, appearance_channels, composite_alpha, conditioning_stack
 from ..track import Track
@@ -95,6 +95,7 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
     This is the one per-frame synthesis + composite path: the node writes its frames to files, ``h2h filter``
     to a pipe.
     """
+    checkpoint = str(checkpoint_file(checkpoint))
     gen, ck = load_generator(checkpoint)
     cfg = gen.cfg
     trk = Track.load(track)
@@ -229,6 +230,7 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
         force: bool = False, colourspace: str = "auto", audio: str = "source", plate_track: str | None = None,
         progress: Callable[[int, int, str], None] = lambda *a: None) -> dict[str, Any]:
     """Synthesize ``frames`` of ``track`` (all by default) into ``output`` (sequence pattern or movie)."""
+    checkpoint = str(checkpoint_file(checkpoint))
     trk = Track.load(track)
     a, b = frames if frames is not None else (int(trk.frames[0]), int(trk.frames[-1]))
     start = _first_needed(checkpoint, trk, a, b)
@@ -269,7 +271,7 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
 SPEC = NodeSpec(
     name="synthesize",
     help="Render frames of a track with a trained Head2Head generator (face crops, or composited on a plate).",
-    inputs=(Port("checkpoint", "checkpoint", "trained run's checkpoint.pt", flag="--checkpoint"),
+    inputs=(Port("checkpoint", "checkpoint", "trained run's checkpoint.pt (or its run folder)", flag="--checkpoint"),
             Port("track", "track", "track to render (the target's own, or retargeted)", flag="--track"),
             Port("plate", "frames", "target plate to composite onto (movie or sequence)", flag="--plate",
                  optional=True),

@@ -1,8 +1,8 @@
 """Everything the generator is conditioned on, per frame: NMFC, eye image, face mask, mouth box, facial flow."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -41,6 +41,11 @@ class Conditioning:
     mouth_box: np.ndarray
     flow: np.ndarray | None
     crop_box: np.ndarray | None
+
+    def head(self, n: int) -> "Conditioning":
+        """The first ``n`` frames."""
+        return replace(self, frames=self.frames[:n], nmfc=self.nmfc[:n], eyes=self.eyes[:n], mask=self.mask[:n],
+                       mouth_box=self.mouth_box[:n], flow=None if self.flow is None else self.flow[:n])
 
 
 def resolve_box(model: MorphableModel, track: Track, size: tuple[int, int],
@@ -112,3 +117,28 @@ def render_conditioning(model: MorphableModel, track: Track, size: tuple[int, in
     mouth = project_track(model, track, geom_box, (w, h), model.landmarks[MOUTH])[..., :2]
     return Conditioning(frames=np.asarray(track.frames), nmfc=nmfc, eyes=eyes, mask=face_mask(tri_id),
                         mouth_box=mouth_boxes(mouth, (w, h)), flow=flow, crop_box=box)
+
+
+def last_rendered_row(n_rows: int, end: int, what: Sequence[str]) -> int:
+    """The last track row :func:`render_rows` renders for rows ``..end - 1`` of a track of ``n_rows``: ``end``
+    itself when flow is asked for and the track has that row (the frame the flow of row ``end - 1`` maps
+    to), else ``end - 1``."""
+    return min(end, n_rows - 1) if "flow" in what else end - 1
+
+
+def render_rows(model: MorphableModel, track: Track, a: int, b: int, size: tuple[int, int],
+                crop: str | np.ndarray = "auto", what: Sequence[str] = ("nmfc", "eyes", "mask"),
+                frames_rgb: Callable[[np.ndarray], np.ndarray] | None = None, impl: str = "native",
+                regions: Sequence[str] = DEFAULT_REGIONS) -> Conditioning:
+    """The conditioning of rows ``a..b-1`` of ``track`` (``b - a`` frames) as part of the whole shot, the one
+    way chunks of a shot are rendered: the flow of a frame maps it to the shot's next frame, so with
+    ``flow`` the row past the chunk is rendered too (when there is one) and dropped; chunked renders then
+    equal a render of the whole track. ``crop``: the shot's box (or "none"), not one made from the chunk.
+    ``frames_rgb(frame numbers)`` -> (N, H0, W0, 3) uint8: the source frames of the rendered rows, for the
+    flow outside the face (zero without)."""
+    if not 0 <= a < b <= len(track):
+        raise ValueError(f"rows {a}..{b - 1} are not rows of a track of {len(track)} frames")
+    part = track.slice(int(track.frames[a]), int(track.frames[last_rendered_row(len(track), b, what)]))
+    rgb = frames_rgb(part.frames) if frames_rgb is not None else None
+    return render_conditioning(model, part, size, crop=crop, what=what, frames_rgb=rgb, impl=impl,
+                               regions=regions).head(b - a)

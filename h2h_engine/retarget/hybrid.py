@@ -118,12 +118,14 @@ def check_models(model: MorphableModel, source: Track, target: Track) -> None:
 
 
 def output_timing(source: Track, target: Track, mode: str, frames: tuple[int, int] | None,
-                  source_offset: int, past_end: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                  source_offset: int, past_end: str, within_target: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Output frame numbers, the source row driving each, and (face mode) the target row posing each.
 
     Output frames are numbered like the target's. Face mode: the target frames in ``frames`` (default: all).
     Head mode: ``frames`` (default: as many frames as the source has from ``source_offset`` on, numbered from the
-    target's first frame); no target frame is needed per output frame.
+    target's first frame); no target frame is needed per output frame, unless ``within_target`` keeps the
+    output inside the target's frames (what compositing onto the target's plate needs).
 
     Returns:
         frames (K,) int64, source rows (K,) int64, target rows (K,) int64 or None (head mode).
@@ -145,6 +147,11 @@ def output_timing(source: Track, target: Track, mode: str, frames: tuple[int, in
                 raise FrameRangeError(f"source offset {source_offset} is past the source's {len(source)} frames; "
                                       f"use a smaller --source-offset or give --frames")
             frames = (int(target.frames[0]), int(target.frames[0]) + n - 1)
+        if within_target:
+            frames = (max(frames[0], int(target.frames[0])), min(frames[1], int(target.frames[-1])))
+            if frames[0] > frames[1]:
+                raise FrameRangeError(f"no output frame is inside the target's frames {target.frames[0]}-"
+                                      f"{target.frames[-1]}")
         out_frames = np.arange(frames[0], frames[1] + 1, dtype=np.int64)
     rows = source_rows(len(out_frames), len(source), source_offset, past_end)
     k = len(rows)
@@ -154,7 +161,7 @@ def output_timing(source: Track, target: Track, mode: str, frames: tuple[int, in
 def retarget(model: MorphableModel, source: Track, target: Track, mode: str = "head",
              frames: tuple[int, int] | None = None, source_offset: int = 0, past_end: str = "stop",
              neutral_offset: bool = True, neutral_percentile: float = 10.0,
-             provenance: dict[str, Any] | None = None) -> Track:
+             provenance: dict[str, Any] | None = None, within_target: bool = False) -> Track:
     """Mix a source shot's expression, gaze (and in head mode, head motion) into a target shot.
 
     Args:
@@ -168,6 +175,7 @@ def retarget(model: MorphableModel, source: Track, target: Track, mode: str = "h
         neutral_offset: move the source's resting expression onto the target's.
         neutral_percentile: percentile of each coefficient over a shot taken as its resting value.
         provenance: extra JSON-safe facts recorded in ``meta["retarget"]`` (e.g. the input paths).
+        within_target: head mode: keep the output inside the target's frames (face mode always is).
     Returns:
         A Track with K output frames: (K, 68, 2) model landmarks, (K, 2, 2) pupils, target identity,
         FLAG_RETARGETED set on every frame, ``meta["retarget"]`` describing how it was made.
@@ -177,7 +185,7 @@ def retarget(model: MorphableModel, source: Track, target: Track, mode: str = "h
     if past_end not in PAST_END:
         raise ValueError(f"past_end must be one of {PAST_END}; got {past_end!r}")
     check_models(model, source, target)
-    out_frames, rows, tgt_rows = output_timing(source, target, mode, frames, source_offset, past_end)
+    out_frames, rows, tgt_rows = output_timing(source, target, mode, frames, source_offset, past_end, within_target)
     used = np.unique(rows)  # statistics count each source frame once
 
     neutrals = (None, None)
@@ -207,7 +215,7 @@ def retarget(model: MorphableModel, source: Track, target: Track, mode: str = "h
         "mode": mode,
         "knobs": {"frames": None if frames is None else list(frames), "source_offset": int(source_offset),
                   "past_end": past_end, "neutral_offset": bool(neutral_offset),
-                  "neutral_percentile": float(neutral_percentile)},
+                  "neutral_percentile": float(neutral_percentile), "within_target": bool(within_target)},
         "model": {"name": model.name, "digest": model.digest},
         "source": {"frames": [int(source.frames[0]), int(source.frames[-1])], "fps": float(source.fps),
                    "image_size": list(source.image_size), "meta": _without_retarget(source.meta)},

@@ -23,11 +23,23 @@ from .config import ModelConfig
 from .generator import make_generator
 
 SCHEMA = "H2HCheckpoint.1"
+CHECKPOINT = "checkpoint.pt"  # a training run folder's checkpoint (RUN/checkpoint.pt)
+
+
+def checkpoint_file(path: str | Path) -> Path:
+    """``path`` itself, or for a training run folder its ``checkpoint.pt``; InputError when the folder has none."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / CHECKPOINT).is_file():
+            raise InputError(f"run folder {path} holds no {CHECKPOINT} (train it with h2h train first)")
+        return path / CHECKPOINT
+    return path
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint dict safely (``weights_only=True``); InputError if missing, CheckpointError if corrupt."""
-    path = Path(path)
+    """Load a checkpoint dict safely (``weights_only=True``) from its file or run folder; InputError if missing,
+    CheckpointError if corrupt."""
+    path = checkpoint_file(path)
     if not path.is_file():
         raise InputError(f"checkpoint {path} does not exist")
     try:

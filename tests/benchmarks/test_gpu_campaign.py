@@ -104,7 +104,7 @@ def test_engine_runs_without_optional_packages(prepared: Path, blocked: Path, tm
     script = f"""
 import numpy as np, pytest
 from pathlib import Path
-import h2h_engine, h2h_engine.cli, h2h_engine.nodes, training.train, training.evaluate
+import h2h_engine, h2h_engine.cli, h2h_engine.nodes, h2h_engine.training.train, h2h_engine.training.evaluate
 from h2h_engine.errors import MissingPackageError
 from h2h_engine.io import open_frames, read_image, write_image
 from h2h_engine.landmarks.shape import ShapePredictor

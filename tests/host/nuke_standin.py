@@ -185,7 +185,7 @@ def make_module(first: int, last: int, width: int, height: int, script: str = ""
                                   deleted=[], frame=first, cancel=False, opened=[])
     m = types.ModuleType("nuke")
     for cls in ("Int_Knob", "Double_Knob", "Boolean_Knob", "String_Knob", "Enumeration_Knob", "File_Knob",
-                "Tab_Knob", "Text_Knob", "PyScript_Knob"):
+                "Multiline_Eval_String_Knob", "Tab_Knob", "Text_Knob", "PyScript_Knob"):
         setattr(m, cls, _knob_class(cls))
     root = Node("Root", script or "Root")
     for k, v in (("first_frame", first), ("last_frame", last), ("proxy", proxy), ("proxy_type", "scale"),

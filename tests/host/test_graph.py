@@ -9,6 +9,7 @@ from h2h_engine.errors import ConfigError
 from h2h_engine.io import open_frames, read_image
 from h2h_engine.io.writer import FrameWriter
 from h2h_engine.nodes import graph as graph_module
+from h2h_engine.nodes.cache import FileHashes
 from h2h_engine.nodes.graph import Graph
 
 
@@ -48,9 +49,10 @@ def test_file_hashes_are_remembered(tmp_path, clip):
     shutil.copy(clip("GRID_bbaf2n"), movie)
     g = Graph(tmp_path / "cache")
     key = g.fingerprint(movie)
-    g._save_hashes()
-    g2 = Graph(tmp_path / "cache")  # a new session reads the digest instead of hashing the file again
-    assert g2._hashes[str(movie.resolve())][2] == key
+    g.run()  # a run stores the digests it knows in <cache>/hashes.json
+    remembered = FileHashes()  # a new session reads the digest instead of hashing the file again
+    remembered.read(tmp_path / "cache" / "hashes.json")
+    assert remembered.memo[str(movie.resolve())][2] == key
 
 
 @pytest.fixture(scope="module")

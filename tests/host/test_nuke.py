@@ -81,6 +81,8 @@ def _sample_values(spec: NodeSpec) -> dict:
             out[k.name] = "1001-1010"
         elif k.type == "size":
             out[k.name] = "320x240"
+        elif k.type == "list":
+            out[k.name] = f"{k.name}.a=1\n{k.name}.b=two words"  # a multi-line knob: one item per line
         else:
             out[k.name] = f"/tmp/{k.name} with space"
     for p in spec.inputs + spec.outputs:
@@ -97,7 +99,8 @@ def test_every_node_has_a_menu_entry_and_knobs(specs_json, nuke_build):
             k = spec.knob(d.name)
             assert d.nuke_class == nuke_build.NUKE_KNOB_CLASS[k.type]
             assert d.tooltip.startswith(k.help)
-            assert d.values == (k.choices if k.type == "choice" else ())
+            # a choice without an engine default shows an empty first entry, left out of the command
+            assert d.values == ((("",) if k.default is None else ()) + k.choices if k.type == "choice" else ())
             assert d.range == ((k.minimum, k.maximum) if k.minimum is not None and k.maximum is not None else None)
             if k.default not in (None, ""):  # the knob shows the engine's default, spelled as the CLI takes it
                 assert k.parse(d.default) == k.parse(k.default)

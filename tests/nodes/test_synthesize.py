@@ -8,7 +8,6 @@ import torch
 from h2h_engine.cli import main
 from h2h_engine.io import open_frames, read_image
 from h2h_engine.nodes import get_spec
-from training.cli import main_train
 
 CLIP = "OpenTalker__DPE__data_s"
 
@@ -21,8 +20,8 @@ def trained(tmp_path_factory, clip):
     video, track = clip(CLIP), tmp / "target.h2h.npz"
     assert main(["--progress", "none", "track", str(video), "-o", str(track), "--frames", "0-89"]) == 0
     sets = ["random_vgg=true", "model.ngf=8", "model.ndf=8", "epochs=1", "decay_epochs=0", "lr=0.001"]
-    assert main_train(["--target", str(video), "--track", str(track), "-o", str(tmp / "run"), "--no-progress",
-                       "--stop-after", "6", *[a for s in sets for a in ("--set", s)]]) == 0
+    assert main(["--progress", "none", "train", "--target", str(video), "--track", str(track), "-o", str(tmp / "run"),
+                 "--stop-after", "6", *[a for s in sets for a in ("--set", s)]]) == 0
     return video, track, tmp / "run" / "checkpoint.pt"
 
 
@@ -126,8 +125,8 @@ def instant(tmp_path_factory, clip):
     tmp = tmp_path_factory.mktemp("instant")
     video, track = clip("EDTalk__test_data_pose_source2"), tmp / "target.h2h.npz"
     assert main(["--progress", "none", "track", str(video), "-o", str(track), "--frames", "0-35"]) == 0
-    assert main_train(["--target", str(video), "--track", str(track), "-o", str(tmp / "run"), "--no-progress",
-                       "--preset", "instant", "--set", "data.retrieval_exclude=3"]) == 0
+    assert main(["--progress", "none", "train", "--target", str(video), "--track", str(track), "-o", str(tmp / "run"),
+                 "--preset", "instant", "--set", "data.retrieval_exclude=3"]) == 0
     return video, track, tmp / "run" / "checkpoint.pt"
 
 

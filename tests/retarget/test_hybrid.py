@@ -157,3 +157,15 @@ def test_face_mode_needs_target_frames(shots, model):
     a, b = shots
     with pytest.raises(FrameRangeError, match="face mode"):
         retarget(model, a, b, mode="face", frames=(int(b.frames[0]), int(b.frames[-1]) + 1))
+
+
+def test_head_mode_within_target_ends_at_the_targets_frames(shots, model):
+    a, b = shots
+    short = b.slice(int(b.frames[0]), int(b.frames[4]))  # a target of 5 frames, a longer source
+    assert len(retarget(model, a, short, mode="head")) == len(a)  # head mode needs no target frame ...
+    within = retarget(model, a, short, mode="head", within_target=True)  # ... unless asked to stay on its plate
+    assert within.frames.tolist() == short.frames.tolist()
+    assert within.meta["retarget"]["knobs"]["within_target"] is True
+    late = (int(short.frames[-1]) + 1, int(short.frames[-1]) + 5)
+    with pytest.raises(FrameRangeError, match="inside the target's frames"):
+        retarget(model, a, short, mode="head", frames=late, within_target=True)

@@ -28,7 +28,7 @@ def test_cli_writes_a_retargeted_track(shots, model, tmp_path):
     assert rec["source_path"] == str((tmp_path / "a.h2h.npz").resolve())
     assert rec["target_path"] == str((tmp_path / "b.h2h.npz").resolve())
     assert rec["knobs"] == {"frames": [lo, hi], "source_offset": 2, "past_end": "hold", "neutral_offset": False,
-                            "neutral_percentile": 10.0}
+                            "neutral_percentile": 10.0, "within_target": False}
     assert rec["source_frame_of_output"] == (a.frames[2:12]).tolist()
 
     # the same node from Python gives the same track

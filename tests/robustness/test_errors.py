@@ -19,7 +19,7 @@ import pytest
 from h2h_engine import __version__
 from h2h_engine.cli import main
 from h2h_engine.nodes.spec import stderr_json_progress
-from training.config import dump_config, load_config
+from h2h_engine.training.config import dump_config, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 

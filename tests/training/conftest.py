@@ -1,12 +1,14 @@
-"""Real reenactments for the evaluation tests: the news anchor of German_20s (A, the target) driven by the
-speaker of EDTalk mouth_source (B), and by himself, 30 frames each, with the no-network ``instant`` preset
-(seconds), plus one ``h2h eval reenactment --report --json`` of the B-driven result shared by the tests."""
+"""Shared fixtures of the trainer's tests: the tracked training target (``target_shot``), and real
+reenactments for the evaluation tests: the news anchor of German_20s (A, the target) driven by the speaker of
+EDTalk mouth_source (B), and by himself, 30 frames each, with the no-network ``instant`` preset (seconds),
+plus one ``h2h eval reenactment --report --json`` of the B-driven result shared by the tests."""
 from __future__ import annotations
 
 import contextlib
 import io
 import json
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -15,6 +17,26 @@ from h2h_engine.io.writer import FrameWriter
 
 FRAMES = "0-29"
 IDENTITY_FRAMES = "6"  # rows with a dlib descriptor (dlib's network is the slow part on 2 cores)
+TARGET_CLIP = "OpenTalker__DPE__data_s"  # the training target: a frontal TV interview, talking
+
+
+@pytest.fixture(scope="session")
+def target_shot(tmp_path_factory, clip) -> Callable[[str], tuple[Path, Path]]:
+    """``target_shot("A-B")``: (video, track file) of the training target over frames A-B, tracked once per
+    range per session (test_train.py trains on 0-89, test_distributed.py on 0-17)."""
+    from h2h_engine.cli import main
+
+    made: dict[str, tuple[Path, Path]] = {}
+
+    def make(frames: str) -> tuple[Path, Path]:
+        if frames not in made:
+            video = clip(TARGET_CLIP)
+            track = tmp_path_factory.mktemp("track") / "target.h2h.npz"
+            assert main(["--progress", "none", "track", str(video), "-o", str(track), "--frames", frames]) == 0
+            made[frames] = (video, track)
+        return made[frames]
+
+    return make
 
 
 def _reenact(source: str, target: str, output: Path, work: Path) -> dict:
@@ -62,7 +84,7 @@ def write_movie():
 @pytest.fixture(scope="session")
 def ab_report(reenactments, tmp_path_factory) -> tuple[dict, Path, list[str]]:
     """(the --json summary, the --report folder, the command's arguments) of the B-driven result."""
-    from training.cli import main_eval_reenactment
+    from h2h_engine.training.cli import main_eval_reenactment
 
     folder = tmp_path_factory.mktemp("qc") / "report"
     args = [reenactments["ab"], "--driving", reenactments["ab_driving"], "--target", reenactments["target"],

@@ -10,9 +10,9 @@ import math
 import pytest
 
 from h2h_engine.cli import main as h2h_main
-from training.ablate import format_ablation, variants
-from training.cli import main_eval_ablate
-from training.config import load_config
+from h2h_engine.training.ablate import format_ablation, variants
+from h2h_engine.training.cli import main_eval_ablate
+from h2h_engine.training.config import load_config
 
 CLIP = "OpenTalker__DPE__data_s"  # frontal TV interview, talking
 FRAMES = "0-44"  # 30 training frames, 15 held out

@@ -4,12 +4,15 @@ from __future__ import annotations
 import pytest
 
 from h2h_engine.errors import ConfigError
-from training.config import PRESETS, config_from_dict, dump_config, load_config
-from training.train import lr_at, seq_len_at
+from h2h_engine.nodes import train as train_node
+from h2h_engine.training.config import PRESETS, config_from_dict, dump_config, load_config
+from h2h_engine.training.train import lr_at, seq_len_at
 
 
 def test_presets_load():
     assert {"tiny", "paper"} <= set(PRESETS)
+    # the train node names the presets without importing the trainer: the same set as training/configs/
+    assert set(train_node.PRESETS) == set(PRESETS) and len(train_node.PRESETS) == len(PRESETS)
     paper = load_config("paper")
     assert (paper.model.size, paper.model.ngf, paper.model.n_downsample) == (256, 64, 3)
     assert (paper.model.n_blocks_encoder, paper.model.n_blocks_decoder) == (5, 4)

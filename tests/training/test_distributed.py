@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +26,10 @@ import torch
 
 from h2h_engine.cli import main as h2h_main
 from h2h_engine.synthesis.checkpoint import read_checkpoint
-from training.cli import main_train
-from training.config import config_from_dict
-from training.distributed import rank_share
-from training.train import build_networks
+from h2h_engine.training.config import config_from_dict
+from h2h_engine.training.distributed import rank_share
+from h2h_engine.training.train import build_networks
 
-REPO = Path(__file__).resolve().parents[2]
-CLIP = "OpenTalker__DPE__data_s"
 FRAMES = "0-17"  # 12 training frames
 # tiny preset, narrower; sequences of 6 frames = 2 steps of 3; 12 frames / (3 x 2 sequences) = 2 steps per
 # epoch, 2 epochs = 4 steps. D_D's second temporal scale (7 frames) never fits: its parameters stay unused.
@@ -50,11 +48,11 @@ def _args(target: tuple[Path, Path], out: Path, extra: list[str], resume: bool =
 
 
 def _torchrun(launcher: list[str], args: list[str], nodes: int = 1) -> None:
-    """``torchrun LAUNCHER -m training.cli train ARGS``, once per node (concurrently); all must succeed."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", *launcher, "-m", "training.cli", "train", *args]
-    procs = [subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """``torchrun LAUNCHER -m h2h_engine train ARGS`` (the installed engine's train node in every process), once
+    per node (concurrently); all must succeed."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", *launcher, "-m", "h2h_engine", "train", *args]
+    procs = [subprocess.Popen(cmd, cwd=tempfile.gettempdir(), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for _ in range(nodes)]
     outs = [p.communicate(timeout=300)[0] for p in procs]
     for p, out in zip(procs, outs):
@@ -96,11 +94,9 @@ def _with_cache(src: Path, new: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def target(tmp_path_factory, clip):
-    video = clip(CLIP)
-    track = tmp_path_factory.mktemp("track") / "target.h2h.npz"
-    assert h2h_main(["--progress", "none", "track", str(video), "-o", str(track), "--frames", FRAMES]) == 0
-    return video, track
+def target(target_shot):
+    """(video, track file) of the target shot (conftest.py), frames FRAMES."""
+    return target_shot(FRAMES)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +104,7 @@ def single(tmp_path_factory, target):
     """One step of one process with both sequences in one batch (U-Net, no fed-back frames)."""
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("runs") / "single"
-    assert main_train(_args(target, out, [*UNET, "batch=2"]) + ["--stop-after", "1"]) == 0
+    assert h2h_main(["train", *_args(target, out, [*UNET, "batch=2"]), "--stop-after", "1"]) == 0
     return out
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from h2h_engine.cli import main as h2h_main
 from h2h_engine.io import read_image
-from training.cli import main_eval_cycle, main_train
+from h2h_engine.training.cli import main_eval_cycle
 
 FRAMES = "0-59"  # 40 training frames, 20 held out (the cycle's frames)
 
@@ -22,8 +22,8 @@ def _run(tmp_path_factory, clip, name: str) -> str:
     root = tmp_path_factory.mktemp(name[:12])
     track = root / "shot.h2h.npz"
     assert h2h_main(["--progress", "none", "track", video, "-o", str(track), "--frames", FRAMES]) == 0
-    assert main_train(["--target", video, "--track", str(track), "-o", str(root / "run"), "--preset", "instant",
-                       "--no-progress"]) == 0
+    assert h2h_main(["--progress", "none", "train", "--target", video, "--track", str(track), "-o", str(root / "run"),
+                     "--preset", "instant"]) == 0
     return str(root / "run")
 
 

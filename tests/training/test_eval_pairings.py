@@ -2,7 +2,7 @@
 reenact`` scores near the tracker's noise floor; B's real footage passed off as A's result fails identity."""
 from __future__ import annotations
 
-from training.eval_reenactment import evaluate_reenactment
+from h2h_engine.training.eval_reenactment import evaluate_reenactment
 
 IDENTITY_FRAMES = 6
 

@@ -10,7 +10,7 @@ import pytest
 from h2h_engine.cli import main as h2h_main
 from h2h_engine.io.writer import FrameWriter
 from h2h_engine.track import Track
-from training.eval_reenactment import correlation, rotation_error_deg
+from h2h_engine.training.eval_reenactment import correlation, rotation_error_deg
 
 IDENTITY_FRAMES = 6
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.evaluate import apd_l2, heat_colours, mouth_window, psnr, ssim
+from h2h_engine.training.evaluate import apd_l2, heat_colours, mouth_window, psnr, ssim
 
 
 def test_apd_l2_known_values():
@@ -53,7 +53,7 @@ def test_pixel_weighted_aggregation_matches_the_paper_definition(clip):
     """APD, MAPD and mouth APD over a sequence: the sum of per-pixel L2 distances over all frames divided by the
     pixels counted, checked against a direct implementation on real frames whose masks change size."""
     from h2h_engine.io import open_frames
-    from training.evaluate import frame_metrics, sequence_scores
+    from h2h_engine.training.evaluate import frame_metrics, sequence_scores
 
     frames = np.stack([rgb[:128, :128] for _, rgb in open_frames(clip("OpenTalker__DPE__data_s"), (0, 11))])
     real, fake = frames[:-3], frames[3:]  # a 3-frame offset: real, moving differences

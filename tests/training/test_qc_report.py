@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from training.eval_reenactment import FLICKER_SIZE
-from training.qc_report import CONTACT_SHEET, REPORT_PAGE, STRIP_ROWS
+from h2h_engine.training.eval_reenactment import FLICKER_SIZE
+from h2h_engine.training.qc_report import CONTACT_SHEET, REPORT_PAGE, STRIP_ROWS
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome", "chrome"))
                  if p), None)

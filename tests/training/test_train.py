@@ -15,9 +15,8 @@ import yaml
 
 from h2h_engine.cli import main as h2h_main
 from h2h_engine.synthesis.checkpoint import read_checkpoint
-from training.cli import main_eval, main_train
+from h2h_engine.training.cli import main_eval
 
-CLIP = "OpenTalker__DPE__data_s"  # frontal TV interview, talking
 FRAMES = "0-89"  # 60 training frames, 30 held out
 # The convergence run: the tiny preset at 64 px, 32 + 8 epochs (800 steps); VGG off (a random VGG carries no
 # perceptual signal; the resume runs below exercise the VGG term).
@@ -33,12 +32,9 @@ def _sets(items: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def target(tmp_path_factory, clip):
-    """(video, track file) of the target shot."""
-    video = clip(CLIP)
-    track = tmp_path_factory.mktemp("track") / "target.h2h.npz"
-    assert h2h_main(["--progress", "none", "track", str(video), "-o", str(track), "--frames", FRAMES]) == 0
-    return video, track
+def target(target_shot):
+    """(video, track file) of the target shot (conftest.py), frames FRAMES."""
+    return target_shot(FRAMES)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +42,8 @@ def run(tmp_path_factory, target):
     torch.set_num_threads(2)
     out = tmp_path_factory.mktemp("runs") / "tiny"
     video, track = target
-    assert main_train(["--target", str(video), "--track", str(track), "-o", str(out), "--preset", "tiny",
-                       "--no-progress", *_sets(TRAIN_SETTINGS)]) == 0
+    assert h2h_main(["train", "--target", str(video), "--track", str(track), "-o", str(out), "--preset", "tiny",
+                     "--no-progress", *_sets(TRAIN_SETTINGS)]) == 0
     return out
 
 
@@ -58,15 +54,16 @@ def _with_cache(run: Path, new: Path) -> Path:
 
 
 def _train_args(target, out: Path, extra: list[str]) -> list[str]:
+    """``h2h train`` of ``target`` into ``out`` with the ``--set`` items ``extra``, progress off."""
     video, track = target
-    return ["--target", str(video), "--track", str(track), "-o", str(out), "--no-progress", *_sets(extra)]
+    return ["train", "--target", str(video), "--track", str(track), "-o", str(out), "--no-progress", *_sets(extra)]
 
 
-def test_run_dir(run):
+def test_run_dir(run, target):
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["model"]["size"] == 64 and cfg["lambda_vgg"] == 0 and cfg["lambda_l1"] == 10
     inputs = json.loads((run / "run.json").read_text())
-    assert inputs["target"].endswith(CLIP + ".mp4")
+    assert inputs["target"] == str(target[0].resolve())
     assert list((run / "samples").glob("*.png"))
     ckpt = read_checkpoint(run / "checkpoint.pt")
     assert ckpt["model_config"] == cfg["model"] and ckpt["step"] == 40 * 20  # 40 epochs x 20 steps of 3 frames
@@ -99,12 +96,12 @@ def test_heldout_apd_beats_mean_frame(run, capsys):
 def test_resume_equals_uninterrupted(run, target, tmp_path):
     torch.set_num_threads(1)
     whole = _with_cache(run, tmp_path / "whole")
-    assert main_train(_train_args(target, whole, SMALL)) == 0
+    assert h2h_main(_train_args(target, whole, SMALL)) == 0
     parts = _with_cache(run, tmp_path / "parts")
-    assert main_train(_train_args(target, parts, SMALL) + ["--stop-after", "7"]) == 0
+    assert h2h_main(_train_args(target, parts, SMALL) + ["--stop-after", "7"]) == 0
     mid = read_checkpoint(parts / "checkpoint.pt")
     assert mid["step"] == 7 and mid["carry"]["pos"] == 3  # stopped inside a training sequence
-    assert main_train(_train_args(target, parts, SMALL) + ["--resume"]) == 0
+    assert h2h_main(_train_args(target, parts, SMALL) + ["--resume"]) == 0
     a, b = read_checkpoint(whole / "checkpoint.pt"), read_checkpoint(parts / "checkpoint.pt")
     assert a["step"] == b["step"] == 40
     for key in ("generator", *[f"discriminators.{k}" for k in a["discriminators"]]):
@@ -124,28 +121,28 @@ def test_resume_equals_uninterrupted(run, target, tmp_path):
 def test_bad_inputs(run, target, tmp_path, capsys, monkeypatch):
     video, track = target
     # an existing run without --resume, and --resume of nothing
-    assert main_train(_train_args(target, run, [])) == 2
+    assert h2h_main(_train_args(target, run, [])) == 2
     assert "--resume" in capsys.readouterr().err
-    assert main_train(_train_args(target, tmp_path / "new", []) + ["--resume"]) == 2
+    assert h2h_main(_train_args(target, tmp_path / "new", []) + ["--resume"]) == 2
     assert "nothing to resume" in capsys.readouterr().err
     # resuming with another model config
-    assert main_train(_train_args(target, run, ["model.ngf=32"]) + ["--resume"]) == 2
+    assert h2h_main(_train_args(target, run, ["model.ngf=32"]) + ["--resume"]) == 2
     assert "model.ngf=32 differs from the run's config.yaml (16)" in capsys.readouterr().err
     # a corrupt checkpoint
     broken = _with_cache(run, tmp_path / "broken")
     (broken / "checkpoint.pt").write_bytes((run / "checkpoint.pt").read_bytes()[:5000])
-    assert main_train(_train_args(target, broken, ["lambda_vgg=0", "lr=0.001"]) + ["--resume"]) == 2
+    assert h2h_main(_train_args(target, broken, ["lambda_vgg=0", "lr=0.001"]) + ["--resume"]) == 2
     assert "corrupt" in capsys.readouterr().err
     # VGG weights required but absent
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
-    assert main_train(_train_args(target, tmp_path / "vgg", ["require_vgg=true"])) == 2
+    assert h2h_main(_train_args(target, tmp_path / "vgg", ["require_vgg=true"])) == 2
     assert "require_vgg" in capsys.readouterr().err
     # unknown config key, wrong type
-    assert main_train(_train_args(target, tmp_path / "cfg", ["epoch=3"])) == 2
+    assert h2h_main(_train_args(target, tmp_path / "cfg", ["epoch=3"])) == 2
     assert "unknown config key" in capsys.readouterr().err
     # a missing track
-    assert main_train(["--target", str(video), "--track", str(tmp_path / "none.h2h.npz"), "-o",
-                       str(tmp_path / "x")]) == 2
+    assert h2h_main(["--progress", "none", "train", "--target", str(video), "--track", str(tmp_path / "none.h2h.npz"),
+                     "-o", str(tmp_path / "x")]) == 2
     assert "does not exist" in capsys.readouterr().err
     # the eval of a folder that is not a run
     assert main_eval([str(tmp_path)]) == 2
@@ -163,7 +160,9 @@ def test_h2h_train_progress_lines_and_json(tmp_path, clip, capsys):
     capsys.readouterr()
     assert h2h_main(["--json", "train", "--target", str(video), "--track", str(track), "-o", str(tmp_path / "run"),
                      *_sets(small), "--progress", "plain"]) == 0
-    *steps, last = capsys.readouterr().out.splitlines()
-    assert json.loads(last) == {"checkpoint": str(tmp_path / "run" / "checkpoint.pt")}
+    lines = capsys.readouterr().out.splitlines()
+    steps = [line for line in lines if line.startswith("PROGRESS:")]
+    assert lines[:len(steps)] == steps  # the progress lines, then the result
+    assert json.loads("\n".join(lines[len(steps):])) == {"checkpoint": str(tmp_path / "run" / "checkpoint.pt")}
     total = read_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"]  # the run's steps
     assert steps == [f"PROGRESS: {100 * k // total}%" for k in range(1, total + 1)] and total == 3

@@ -31,6 +31,7 @@ NUKE_KNOB_CLASS = {
     "frames": "String_Knob",       # "A-B"; empty = the script's frame range
     "size": "String_Knob",         # "WxH"; empty = the script's format
     "path": "File_Knob",
+    "list": "Multiline_Eval_String_Knob",  # one item per line; each becomes one repetition of the flag
 }
 
 # Knobs every Nuke node (and Group) already has: a spec knob of one of these names cannot become a knob.
@@ -140,6 +141,8 @@ def knob_descs(spec: dict) -> list[KnobDesc]:
             tip += f" (comma-separated, from: {', '.join(k['choices'])})"
         elif t == "frames":
             tip += " (A-B; empty: the script's frame range)"
+        elif t == "list":
+            tip += " (one per line)"
         elif t == "size":
             tip += " (WxH; empty: the script's format, scaled in proxy mode)"
         default = k["default"]
@@ -147,11 +150,14 @@ def knob_descs(spec: dict) -> list[KnobDesc]:
             default = f"{default[0]}x{default[1]}"
         elif t == "frames" and isinstance(default, list):
             default = f"{default[0]}-{default[1]}"
+        elif t == "list":
+            default = "\n".join(default or ())
         elif default is None:
             default = "" if t in ("str", "path", "frames", "size", "multichoice") else None
         rng = (k["min"], k["max"]) if "min" in k and "max" in k else None
-        out.append(KnobDesc(k["name"], NUKE_KNOB_CLASS[t], _label(k["name"]), tip, default,
-                            tuple(k.get("choices", ())) if t == "choice" else (), rng, "knob", t))
+        # a choice whose engine default is unset gets an empty first entry (the command then leaves it out)
+        values = (("",) if default is None else ()) + tuple(k.get("choices", ())) if t == "choice" else ()
+        out.append(KnobDesc(k["name"], NUKE_KNOB_CLASS[t], _label(k["name"]), tip, default, values, rng, "knob", t))
     return out
 
 
@@ -244,6 +250,10 @@ def build_command(spec: dict, values: dict[str, Any], ctx: HostContext, executab
         value = v.get(k["name"], k["default"])
         if k["type"] == "bool":
             cmd.append(flag if value else "--no-" + flag[2:])
+            continue
+        if k["type"] == "list":  # a multi-line knob's text or a list: the flag once per item
+            items = value.splitlines() if isinstance(value, str) else list(value or ())
+            cmd += [a for item in items if str(item).strip() for a in (flag, str(item).strip())]
             continue
         if value is None or value == "" or (isinstance(value, list) and not value):
             continue
