@@ -9,8 +9,8 @@ on the same held-out frames. The variants (:func:`variants`):
 - ``no_mouth_d`` / ``no_dynamics_d``: without the mouth discriminator D_M / the dynamics discriminator D_D;
 - ``pix2pix``: single-frame conditioning and no previous outputs (``head2head`` then has no previous-frames
   encoder), unless the full model already is single-frame;
-- ``dis_flow``: facial flow from OpenCV DIS instead of the 3DMM, listed as not available (the conditioning
-  has no such option: DIS flow is used only outside the rendered face, ``render/flow.py``);
+- ``dis_flow``: D_D's facial flow from OpenCV DIS optical flow of the real frames instead of the 3DMM
+  (``data.flow dis``), where a D_D is trained;
 - ``appearance_*``: the appearance inputs of the CPU presets (``context,warp`` / ``warp`` / ``context``);
 - ``instant``: no network (``arch none``), the retrieved training frames composited.
 
@@ -42,6 +42,7 @@ class Variant:
     name: str
     what: str
     model: dict[str, Any] = field(default_factory=dict)  # model.* overrides
+    data: dict[str, Any] = field(default_factory=dict)   # data.* overrides
     skip: str = ""                                       # non-empty: not trained, with this reason
 
 
@@ -61,6 +62,15 @@ def _pix2pix(cfg: TrainConfig) -> Variant:
         return Variant("pix2pix", what, skip="the full model is already single-frame (model.n_cond_frames 1, "
                        "n_prev_frames 0)")
     return Variant("pix2pix", what, {"n_cond_frames": 1, "n_prev_frames": 0})
+
+
+def _dis_flow(cfg: TrainConfig) -> Variant:
+    name, what = "dis_flow", "D_D's facial flow from OpenCV DIS instead of the 3DMM"
+    if cfg.model.arch == "none" or not cfg.model.use_dynamics_d:
+        return Variant(name, what, skip="the flow feeds only D_D, which the preset does not train")
+    if cfg.data.flow == "dis":
+        return Variant(name, what, skip="the full model already uses DIS flow (data.flow dis)")
+    return Variant(name, what, data={"flow": "dis"})
 
 
 def _appearance(cfg: TrainConfig, option: str) -> Variant:
@@ -86,9 +96,7 @@ def variants(cfg: TrainConfig) -> list[Variant]:
             _discriminator(cfg, "no_mouth_d", "use_mouth_d", "without the mouth discriminator D_M"),
             _discriminator(cfg, "no_dynamics_d", "use_dynamics_d", "without the dynamics discriminator D_D"),
             _pix2pix(cfg),
-            Variant("dis_flow", "facial flow from OpenCV DIS instead of the 3DMM",
-                    skip="not available: the conditioning has no DIS facial-flow option (render/flow.py uses "
-                    "DIS only outside the rendered face)"),
+            _dis_flow(cfg),
             *(_appearance(cfg, o) for o in APPEARANCE_OPTIONS),
             instant]
 
@@ -116,12 +124,13 @@ def ablate(target: str, track: str, out_dir: str | Path, preset: str, steps: int
     cache.mkdir(parents=True, exist_ok=True)
     rows, test_frames = [], None
     for v in variants(base):
-        row: dict[str, Any] = {"name": v.name, "what": v.what, "model": v.model}
+        row: dict[str, Any] = {"name": v.name, "what": v.what, "model": v.model, "data": v.data}
         if v.skip:
             rows.append({**row, "skipped": v.skip})
             continue
         over = dict(overrides or {})
         over["model"] = {**over.get("model", {}), **v.model}
+        over["data"] = {**over.get("data", {}), **v.data}
         cfg = load_config(preset, None, over)
         run = out_dir / v.name
         run.mkdir()

@@ -18,6 +18,7 @@ from h2h_engine.render.appearance import AppearanceSettings
 from h2h_engine.synthesis.config import ModelConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+FLOW_SOURCES = ("model", "dis")  # data.flow
 PRESETS = tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
 
 
@@ -35,6 +36,8 @@ class DataConfig:
     retrieval_exclude: int = 25   # training frames never retrieve frames this close to themselves (copies)
     matte_dilate: float = 0.025   # face matte: dilation of the rendered face, fraction of the crop side
     matte_feather: float = 0.02   # face matte: soft edge, fraction of the crop side
+    flow: str = "model"           # D_D's facial flow: "model" (3DMM motion inside the face) or "dis" (OpenCV DIS
+                                  # optical flow of the real crop frames, the ablation of paper Table I)
 
     def appearance(self, retrieval_scale: float = 0.0) -> AppearanceSettings:
         """The retrieval and matte settings (render/appearance.py) these knobs make."""
@@ -86,6 +89,8 @@ class TrainConfig:
         if self.seq_len_max < self.seq_len_start or self.seq_len_start < self.frames_per_step:
             raise ConfigError(f"need frames_per_step ({self.frames_per_step}) <= seq_len_start "
                               f"({self.seq_len_start}) <= seq_len_max ({self.seq_len_max})")
+        if self.data.flow not in FLOW_SOURCES:
+            raise ConfigError(f"data.flow must be one of {', '.join(FLOW_SOURCES)}; got {self.data.flow!r}")
         if not 0 < self.data.train_fraction < 1:
             raise ConfigError(f"data.train_fraction must be in (0, 1); got {self.data.train_fraction}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):

@@ -23,6 +23,7 @@ from h2h_engine.render.appearance import Retrieval, Warper
 from h2h_engine.nodes.cache import content_key
 from h2h_engine.render.conditioning import render_rows
 from h2h_engine.render.crop import crop_box_for_track, crop_frames
+from h2h_engine.render.flow import optical_flow
 from h2h_engine.synthesis.inference import appearance_channels, conditioning_stack, temporal_stack
 from h2h_engine.track import Track
 
@@ -108,7 +109,7 @@ def _cache_key(video: Path, track_path: Path, cfg: TrainConfig, model_digest: st
     content, and the settings the cached arrays depend on."""
     d = cfg.data
     settings = {"version": CACHE_VERSION, "size": cfg.model.size, "crop_margin": d.crop_margin,
-                "crop_smooth": d.crop_smooth, "max_frames": d.max_frames, "model": model_digest,
+                "crop_smooth": d.crop_smooth, "max_frames": d.max_frames, "model": model_digest, "flow": d.flow,
                 "appearance": _appearance_key(cfg)}
     return content_key("train-data", settings, {"video": video, "track": track_path}, length=16)
 
@@ -182,11 +183,14 @@ def _build_cache(video: Path, track: Track, model, cfg: TrainConfig, folder: Pat
         raise InputError(f"{video} has {seen} of the track's {t} frames ({first}-{last}): wrong video for this track?")
     for a in range(0, t, RENDER_CHUNK):
         b = min(a + RENDER_CHUNK, t)
-        c = render_rows(model, track, a, b, (s, s), crop=box, what=("nmfc", "eyes", "mask", "flow"))
+        c = render_rows(model, track, a, b, (s, s), crop=box,
+                        what=("nmfc", "eyes", "mask") + (("flow",) if cfg.data.flow == "model" else ()))
         cond[a:b] = conditioning_stack(c.nmfc, c.eyes)
         mask[a:b] = c.mask
         mouth[a:b] = c.mouth_box
-        flow[a:b] = c.flow.transpose(0, 3, 1, 2)
+        # DIS: the real crop frames' optical flow, one frame past the chunk so flow[b-1] is real
+        f = c.flow if cfg.data.flow == "model" else optical_flow(images[a:min(b + 1, t)])[:b - a]
+        flow[a:b] = f.transpose(0, 3, 1, 2)
         if progress:
             progress(t + b, 2 * t, "render conditioning")
     for arr in (images, cond, mask, flow):
