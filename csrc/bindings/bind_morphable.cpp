@@ -4,7 +4,6 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
-#include <optional>
 
 #include "common/blendshape.h"
 #include "common/check.h"
@@ -16,33 +15,23 @@ namespace {
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using IntArray = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
 
-py::array_t<float> BlendshapeBinding(const FloatArray& base, const FloatArray& basis, const FloatArray& coefs,
-                                     std::optional<IntArray> vertices) {
+py::array_t<float> BlendshapeBinding(const FloatArray& base, const FloatArray& basis, const FloatArray& coefs) {
   const char* fn = "blendshape";
-  H2H_CHECK_SHAPE(basis, fn, "basis", "(E, V, 3)", -1, -1, 3);
-  const int64_t e = basis.shape(0), v = basis.shape(1);
-  H2H_CHECK_SHAPE(coefs, fn, "coefs", "(T, E) matching basis", -1, e);
   H2H_CHECK_SHAPE(base, fn, "base", "(K, 3)", -1, 3);
-  const int64_t k = base.shape(0), t = coefs.shape(0);
-  if (vertices) {
-    H2H_CHECK_SHAPE(*vertices, fn, "vertices", "(K,) matching base", k);
-    const int32_t* idx = vertices->data();
-    for (int64_t i = 0; i < k; ++i)
-      H2H_CHECK(idx[i] >= 0 && idx[i] < v, fn, "vertex index " << idx[i] << " outside [0, " << v << ")");
-  } else {
-    H2H_CHECK(k == v, fn, "base has " << k << " vertices, basis " << v << " (pass vertices for a subset)");
-  }
-  H2H_CHECK(v < (int64_t{1} << 29) && t < (int64_t{1} << 31) && e < (int64_t{1} << 31), fn, "arrays too large");
+  const int64_t k = base.shape(0);
+  H2H_CHECK_SHAPE(basis, fn, "basis", "(E, K, 3) matching base", -1, k, 3);
+  const int64_t e = basis.shape(0);
+  H2H_CHECK_SHAPE(coefs, fn, "coefs", "(T, E) matching basis", -1, e);
+  const int64_t t = coefs.shape(0);
+  H2H_CHECK(k < (int64_t{1} << 29) && t < (int64_t{1} << 31) && e < (int64_t{1} << 31), fn, "arrays too large");
   py::array_t<float> out({t, k, int64_t{3}});
   h2h::BlendshapeParams p;
   p.base = base.data();
   p.basis = basis.data();
-  p.vertices = vertices ? vertices->data() : nullptr;
   p.coefs = coefs.data();
   p.out = out.mutable_data();
   p.frames = static_cast<int>(t);
   p.num_basis = static_cast<int>(e);
-  p.num_vertices = static_cast<int>(v);
   p.num_subset = static_cast<int>(k);
   {
     py::gil_scoped_release release;
@@ -55,7 +44,6 @@ py::array_t<float> BlendshapeBinding(const FloatArray& base, const FloatArray& b
 
 void BindMorphable(py::module_& m) {
   m.def("blendshape", &BlendshapeBinding, py::arg("base"), py::arg("basis"), py::arg("coefs"),
-        py::arg("vertices") = py::none(),
-        "(T, K, 3) float32 base (K, 3) + coefs (T, E) . basis (E, V, 3)[:, vertices]; each value summed in one "
-        "fixed order (deterministic whatever T or the thread count)");
+        "(T, K, 3) float32 base (K, 3) + coefs (T, E) . basis (E, K, 3); each value summed in one fixed order "
+        "(deterministic whatever T or the thread count)");
 }
