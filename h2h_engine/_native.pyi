@@ -39,6 +39,12 @@ def interpolate_fwd(attr: NDArray[np.float32], tri: NDArray[np.int32], tri_id: N
                     bary: NDArray[np.float32]) -> NDArray[np.float32]:
     """attr (V, C) or (B, V, C) at (tri_id, bary) -> (B, H, W, C), 0 where tri_id < 0."""
 
+def render_eyes_fwd(fans: NDArray[np.float32], pupils: NDArray[np.float32], radius: NDArray[np.float32], x0: int,
+                    y0: int, x1: int, y1: int, width: int, height: int
+                    ) -> tuple[NDArray[np.float32], NDArray[np.int8]]:
+    """Eye fans (T, 2, 7, 2) relative to the window (x0, y0)-(x1, y1), pupils (T, 2, 2), radii (T, 2) -> image
+    (T, H, W, 3) float32 (1 in the openings, 0 on the pupils), eye (T, H, W) int8 (0 right, 1 left, -1 neither)."""
+
 def warp_blend_fwd(tri_id: NDArray[np.int32], bary: NDArray[np.float32], tri: NDArray[np.int32],
                    src_pos: NDArray[np.float32], src_depth: NDArray[np.float32], src_image: NDArray[np.uint8],
                    frame: NDArray[np.int32], depth_of: NDArray[np.int32], weight: NDArray[np.float32],

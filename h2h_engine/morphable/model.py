@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -36,6 +37,11 @@ REGION_GROUPS = {
     "iris": ("iris_left", "iris_right"),
     "eye_sockets": ("eye_socket_left", "eye_socket_right"),
 }
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
 
 
 @dataclass
@@ -75,8 +81,8 @@ class MorphableModel:
     regions: tuple[str, ...] = REGIONS
     source: str = ""
     digest: str = field(default="")
-    # Vertex subsets of the bases gathered once (see _subset_bases); not part of the model's value.
-    _subsets: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    # Arrays derived from the model and kept with it (see memo); not part of the model's value.
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.digest:
@@ -84,8 +90,21 @@ class MorphableModel:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_subsets"] = {}  # a cache: rebuilt on demand, never pickled
+        state["_memo"] = {}  # a cache: rebuilt on demand, never pickled
         return state
+
+    _MEMO_SIZE = 16  # derived results kept (vertex subsets of the bases, render meshes, ...), least recent dropped
+
+    def memo(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per ``key`` for this model and kept (for the last few keys). What it returns
+        is shared between callers: numpy arrays in it should be made read-only."""
+        hit = self._memo.pop(key, None)
+        if hit is None:
+            hit = make()
+            while len(self._memo) >= self._MEMO_SIZE:
+                self._memo.pop(next(iter(self._memo)))
+        self._memo[key] = hit  # most recently used last
+        return hit
 
     # -- sizes -------------------------------------------------------------------------------------------
     @property
@@ -135,8 +154,6 @@ class MorphableModel:
         out = _native.blendshape(base, exp_basis, exp.reshape(-1, self.n_exp))
         return out[0] if exp.ndim == 1 else out
 
-    _MAX_SUBSETS = 8  # vertex subsets whose gathered bases are kept (render meshes, landmarks, crop points...)
-
     def _subset_bases(self, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(K, 3) mean, (n_id, K, 3) and (n_exp, K, 3) bases of a vertex subset ((K,) indices or a (V,) bool
         mask), gathered on first use and kept for the last few subsets."""
@@ -145,15 +162,9 @@ class MorphableModel:
         if idx.ndim != 1 or (len(idx) and (idx.min() < 0 or idx.max() >= self.n_vertices)):
             raise ValueError(f"vertices must be (K,) indices in [0, {self.n_vertices}) or a ({self.n_vertices},) "
                              f"bool mask; got shape {vertices.shape}")
-        key = idx.tobytes()
-        hit = self._subsets.pop(key, None)
-        if hit is None:
-            hit = tuple(np.ascontiguousarray(a[..., idx, :], np.float32)
-                        for a in (self.mean, self.id_basis, self.exp_basis))
-            while len(self._subsets) >= self._MAX_SUBSETS:
-                self._subsets.pop(next(iter(self._subsets)))
-        self._subsets[key] = hit  # most recently used last
-        return hit
+        return self.memo(("subset_bases", idx.tobytes()), lambda: tuple(
+            _read_only(np.ascontiguousarray(a[..., idx, :], np.float32)) for a in (self.mean, self.id_basis,
+                                                                                   self.exp_basis)))
 
     def region_mask(self, names: str | list[str] | tuple[str, ...]) -> np.ndarray:
         """(V,) bool mask of the vertices in the named regions (of ``self.regions``) or region groups (see

@@ -41,16 +41,24 @@ class RenderMesh:
 
 
 def render_mesh(model: MorphableModel, regions: Sequence[str] = DEFAULT_REGIONS) -> RenderMesh:
-    """The triangles of the named regions (see REGION_CHOICES), with their NMFC colours."""
+    """The triangles of the named regions (see REGION_CHOICES), with their NMFC colours (made once per model and
+    regions; the arrays are read-only)."""
     regions = [regions] if isinstance(regions, str) else list(regions)
     bad = [r for r in regions if r not in REGION_CHOICES]
     if bad or not regions:
         raise ValueError(f"regions must be a non-empty subset of {REGION_CHOICES}; got {regions}")
-    tri = model.region_triangles(regions)
-    used = np.unique(tri).astype(np.int32)
-    remap = np.full(model.n_vertices, -1, np.int32)
-    remap[used] = np.arange(len(used), dtype=np.int32)
-    return RenderMesh(used, remap[tri], np.ascontiguousarray(model.nmfc[used], np.float32))
+
+    def make() -> RenderMesh:
+        tri = model.region_triangles(regions)
+        used = np.unique(tri).astype(np.int32)
+        remap = np.full(model.n_vertices, -1, np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        mesh = RenderMesh(used, remap[tri], np.ascontiguousarray(model.nmfc[used], np.float32))
+        for a in (mesh.vertices, mesh.triangles, mesh.colours):
+            a.flags.writeable = False
+        return mesh
+
+    return model.memo(("render_mesh", tuple(regions)), make)
 
 
 def project_track(model: MorphableModel, track: Track, box: np.ndarray, size: tuple[int, int],
