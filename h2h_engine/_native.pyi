@@ -40,7 +40,7 @@ def interpolate_fwd(attr: NDArray[np.float32], tri: NDArray[np.int32], tri_id: N
     """attr (V, C) or (B, V, C) at (tri_id, bary) -> (B, H, W, C), 0 where tri_id < 0."""
 
 def render_eyes_fwd(fans: NDArray[np.float32], pupils: NDArray[np.float32], radius: NDArray[np.float32], x0: int,
-                    y0: int, x1: int, y1: int, width: int, height: int
+                    y0: int, x1: int, y1: int, width: int, height: int, image: NDArray[np.float32] | None = None
                     ) -> tuple[NDArray[np.float32], NDArray[np.int8]]:
     """Eye fans (T, 2, 7, 2) relative to the window (x0, y0)-(x1, y1), pupils (T, 2, 2), radii (T, 2) -> image
     (T, H, W, 3) float32 (1 in the openings, 0 on the pupils), eye (T, H, W) int8 (0 right, 1 left, -1 neither)."""

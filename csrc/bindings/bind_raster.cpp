@@ -166,7 +166,7 @@ void RasterizeFwdCuda(std::uintptr_t pos, std::uintptr_t tri, std::uintptr_t att
 #endif
 
 py::tuple RenderEyesFwd(const FloatArray& fans, const FloatArray& pupils, const FloatArray& radius, int x0, int y0,
-                        int x1, int y1, int width, int height) {
+                        int x1, int y1, int width, int height, const py::object& image_out) {
   const char* fn = "render_eyes_fwd";
   H2H_CHECK_SHAPE(fans, fn, "fans", "(T, 2, 7, 2)", -1, 2, 7, 2);
   const int64_t t = fans.shape(0);
@@ -176,7 +176,7 @@ py::tuple RenderEyesFwd(const FloatArray& fans, const FloatArray& pupils, const 
   H2H_CHECK(0 <= x0 && x0 <= x1 && x1 <= width && 0 <= y0 && y0 <= y1 && y1 <= height, fn,
             "window (" << x0 << ", " << y0 << ", " << x1 << ", " << y1 << ") must lie inside " << width << "x" << height);
   H2H_CHECK(t < (int64_t{1} << 31), fn, "too many frames");
-  py::array_t<float> image({t, int64_t{height}, int64_t{width}, int64_t{3}});
+  auto image = OutputArray<float>(image_out, {t, height, width, 3}, fn, "image");
   py::array_t<int8_t> eye({t, int64_t{height}, int64_t{width}});
   h2h::EyeParams p;
   p.fans = fans.data();
@@ -271,9 +271,9 @@ void BindRaster(py::module_& m) {
   m.def("interpolate_fwd", &InterpolateFwd, py::arg("attr"), py::arg("tri"), py::arg("tri_id"), py::arg("bary"),
         "attr (V,C) or (B,V,C) at (tri_id, bary) -> (B,H,W,C), 0 where tri_id < 0");
   m.def("render_eyes_fwd", &RenderEyesFwd, py::arg("fans"), py::arg("pupils"), py::arg("radius"), py::arg("x0"),
-        py::arg("y0"), py::arg("x1"), py::arg("y1"), py::arg("width"), py::arg("height"),
+        py::arg("y0"), py::arg("x1"), py::arg("y1"), py::arg("width"), py::arg("height"), py::arg("image") = py::none(),
         "eye fans (T,2,7,2) relative to the window (x0,y0)-(x1,y1), pupils (T,2,2), radii (T,2) -> image "
-        "(T,H,W,3) float32, eye (T,H,W) int8");
+        "(T,H,W,3) float32, eye (T,H,W) int8; pass image to reuse it as the output");
   m.def("warp_blend_fwd", &WarpBlendFwd, py::arg("tri_id"), py::arg("bary"), py::arg("tri"), py::arg("src_pos"),
         py::arg("src_depth"), py::arg("src_image"), py::arg("frame"), py::arg("depth_of"), py::arg("weight"),
         py::arg("depth_tolerance"),

@@ -208,6 +208,7 @@ def run(track: str, output: str, size: tuple[int, int] | None, crop: str, what: 
     n = len(tr)
     progress(0, n, "render-nmfc")
     ok = False
+    cond = None  # the previous chunk's result: its arrays are reused when the next chunk has as many frames
     try:
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
@@ -217,8 +218,9 @@ def run(track: str, output: str, size: tuple[int, int] | None, crop: str, what: 
                 continue
             part = full.slice(numbers[0], next_frame(numbers[-1]) if "flow" in products else numbers[-1])
             rgb = fetch([int(f) for f in part.frames]) if fetch is not None else None
+            reuse = cond if cond is not None and len(cond.frames) == len(part) else None
             cond = render_conditioning(mm, part, size, crop=geom_box, what=products, frames_rgb=rgb,
-                                       regions=region_list)
+                                       regions=region_list, out=reuse)
             for k, f in enumerate(numbers):
                 for wr, prods in writers:
                     wr.attributes = {"h2h:crop_box": json.dumps(sidecar["crop_box"]),

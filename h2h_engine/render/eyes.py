@@ -16,7 +16,7 @@ _FAN = np.array([[k, (k + 1) % 6, 6] for k in range(6)], np.int32)  # one eye: c
 
 
 def render_eyes(landmarks: np.ndarray, pupils: np.ndarray, size: tuple[int, int], impl: str = "native",
-                pupil_radius: float = PUPIL_RADIUS) -> tuple[np.ndarray, np.ndarray]:
+                pupil_radius: float = PUPIL_RADIUS, image: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Draw eye images.
 
     Args:
@@ -25,6 +25,7 @@ def render_eyes(landmarks: np.ndarray, pupils: np.ndarray, size: tuple[int, int]
         size: (W, H).
         impl: "native" (one C++ pass) or "ref" (numpy reference).
         pupil_radius: pupil disc radius relative to each eye's width (corner to corner).
+        image: a (T, H, W, 3) float32 array to draw into (reused memory), or None for a new one.
     Returns:
         image (T, H, W, 3) float32: 1 inside the eye openings, 0 elsewhere and on the pupils (pupils are drawn
         only inside the openings); eye (T, H, W) int8: 0 = right eye opening, 1 = left, -1 = neither.
@@ -54,8 +55,12 @@ def render_eyes(landmarks: np.ndarray, pupils: np.ndarray, size: tuple[int, int]
         from .. import _native  # noqa: PLC0415 - the extension is only needed for impl="native"
 
         return _native.render_eyes_fwd(np.ascontiguousarray(fans), pupils, radius, int(x0), int(y0), int(x1),
-                                       int(y1), w, h)
-    return _render_eyes_ref(fans, pupils, radius, (int(x0), int(y0), int(x1), int(y1)), (w, h))
+                                       int(y1), w, h, image=image)
+    ref, eye = _render_eyes_ref(fans, pupils, radius, (int(x0), int(y0), int(x1), int(y1)), (w, h))
+    if image is None:
+        return ref, eye
+    image[...] = ref
+    return image, eye
 
 
 def _render_eyes_ref(fans: np.ndarray, pupils: np.ndarray, radius: np.ndarray, window: tuple[int, int, int, int],

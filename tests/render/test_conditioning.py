@@ -132,6 +132,22 @@ def test_native_eyes_equal_the_reference(model, shot, request) -> None:
             assert (eye >= 0).sum() > 10 * len(track) and ((eye >= 0) & (image[..., 0] == 0)).any()
 
 
+def test_reused_arrays_give_the_same_images(model, frontal_shot) -> None:
+    """``out=`` (a chunk loop reusing the previous chunk's arrays) writes exactly what new arrays would hold."""
+    track, rgb = frontal_shot
+    first, second = track.slice(0, 9), track.slice(10, 19)
+    for what, kw in ((("nmfc", "eyes", "mask"), {}), (("nmfc", "mask", "flow"), {"frames_rgb": rgb[:10]})):
+        fresh = render_conditioning(model, first, SIZE, what=what, **kw)
+        prev = render_conditioning(model, second, SIZE, what=("nmfc", "eyes", "mask"))
+        again = render_conditioning(model, first, SIZE, what=what, out=prev, **kw)
+        assert again.nmfc is prev.nmfc and again.eyes is prev.eyes and again.mask is prev.mask
+        for name in ("nmfc", "eyes", "mask", "tri_id", "mouth_box", "flow"):
+            a, b = getattr(fresh, name), getattr(again, name)
+            assert (a is None and b is None) or a.tobytes() == b.tobytes(), name
+    with pytest.raises(ValueError, match="out must be"):
+        render_conditioning(model, track.slice(0, 3), SIZE, out=fresh)
+
+
 def test_regions_and_products(model, frontal_shot) -> None:
     track = frontal_shot[0].slice(0, 1)
     face = render_conditioning(model, track, SIZE, what=("nmfc",))
