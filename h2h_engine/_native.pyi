@@ -20,8 +20,13 @@ def fit_shape_solve(mean: NDArray[np.float64], id_basis: NDArray[np.float64], ex
     """Bounded batch identity/expression solve with fixed cameras -> (identity, expression, cost, iterations)."""
 
 # -- morphable model (csrc/bindings/bind_morphable.cpp) -----------------------------------------------------
-def blendshape(base: NDArray[np.float32], basis: NDArray[np.float32], coefs: NDArray[np.float32]) -> NDArray[np.float32]:
-    """base (K, 3) + coefs (T, E) . basis (E, K, 3) -> (T, K, 3); one fixed summation order per value."""
+def blendshape(base: NDArray[np.float32], basis: NDArray[np.float32], coefs: NDArray[np.float32],
+               rotation: NDArray[np.float32] | None = None, translation: NDArray[np.float32] | None = None,
+               scale: NDArray[np.float32] | None = None, box: NDArray[np.float32] | None = None
+               ) -> NDArray[np.float32]:
+    """base (K, 3) + coefs (T, E) . basis (E, K, 3) -> (T, K, 3); one fixed summation order per value; with a
+    camera (rotation (T, 3, 3), translation (T, 2), scale (T,)) projected to pixels, then mapped by box
+    (x0, y0, sx, sy) onto an output raster, in the same pass."""
 
 # -- rasterizer (csrc/bindings/bind_raster.cpp) ------------------------------------------------------------
 def rasterize_fwd(pos: NDArray[np.float32], tri: NDArray[np.int32], width: int, height: int, cull_back: bool = True,

@@ -145,7 +145,7 @@ class MorphableModel:
         # share the call: farm chunks would differ from the whole shot in the last bits). A vertex subset's
         # rows of the bases are gathered once per model (contiguous rows vectorise; the sums are the same).
         mean, id_basis, exp_basis = (self.mean, self.id_basis, self.exp_basis) if vertices is None \
-            else self._subset_bases(vertices)
+            else self.subset(vertices)
         base = _native.blendshape(np.ascontiguousarray(mean, np.float32), id_basis,
                                   np.asarray(identity, np.float32).reshape(1, self.n_id))[0]  # (K, 3)
         if expression is None:
@@ -154,7 +154,7 @@ class MorphableModel:
         out = _native.blendshape(base, exp_basis, exp.reshape(-1, self.n_exp))
         return out[0] if exp.ndim == 1 else out
 
-    def _subset_bases(self, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def subset(self, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(K, 3) mean, (n_id, K, 3) and (n_exp, K, 3) bases of a vertex subset ((K,) indices or a (V,) bool
         mask), gathered on first use and kept for the last few subsets."""
         vertices = np.asarray(vertices)

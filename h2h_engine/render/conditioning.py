@@ -77,7 +77,7 @@ def render_conditioning(model: MorphableModel, track: Track, size: tuple[int, in
         what: products wanted ("nmfc", "eyes", "mask", "flow"); NMFC and mask are always rendered, eyes not
             asked for are zeros and flow not asked for is None.
         frames_rgb: (T, H0, W0, 3) uint8 source frames, used only for the flow outside the face (0 without).
-        impl: rasterizer "native" | "ref".
+        impl: "native" (C++ kernels) | "ref" (the numpy references: shapes, projection, rasterizer, eye image).
         regions: model regions drawn into the NMFC and mask (see nmfc.REGION_CHOICES).
         out: a previous result of the same frame count and size whose NMFC, eye, mask and triangle-id arrays
             are overwritten instead of allocating new ones (a loop over chunks saves the kernel's first touch of
@@ -100,7 +100,7 @@ def render_conditioning(model: MorphableModel, track: Track, size: tuple[int, in
     box = resolve_box(model, track, (w, h), crop)
     geom_box = box if box is not None else np.array([0, 0, *track.image_size], np.float32)
     mesh = render_mesh(model, regions)
-    proj = project_track(model, track, geom_box, (w, h), mesh.vertices)  # (T, K, 3)
+    proj = project_track(model, track, geom_box, (w, h), mesh.vertices, impl=impl)  # (T, K, 3)
     want_flow = "flow" in what
     if want_flow:
         r = rasterize(proj, mesh.triangles, (w, h), impl=impl)
@@ -125,6 +125,6 @@ def render_conditioning(model: MorphableModel, track: Track, size: tuple[int, in
     else:
         eyes = np.zeros((n, h, w, 3), np.float32)
     mask = face_mask(tri_id) if out is None else np.greater_equal(tri_id, 0, out=out.mask)
-    mouth = project_track(model, track, geom_box, (w, h), model.landmarks[MOUTH])[..., :2]
+    mouth = project_track(model, track, geom_box, (w, h), model.landmarks[MOUTH], impl=impl)[..., :2]
     return Conditioning(frames=np.asarray(track.frames), nmfc=nmfc, eyes=eyes, mask=mask,
                         mouth_box=mouth_boxes(mouth, (w, h)), flow=flow, crop_box=box, tri_id=tri_id)

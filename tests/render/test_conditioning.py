@@ -110,6 +110,26 @@ def test_native_matches_ref_on_real_frame(model, frontal_shot) -> None:
 
 
 @pytest.mark.parametrize("shot", ["frontal_shot", "moving_shot"])
+def test_fast_path_equals_the_reference_bit_for_bit(model, shot, request) -> None:
+    """The native conditioning (shapes + projection in one C++ pass, the C++ rasterizer, the one-pass eye image)
+    equals the numpy references (model.shape, geometry.project, crop.to_output, the numpy rasterizer and eye
+    drawing) pixel for pixel on real tracked frames."""
+    from h2h_engine.render.nmfc import project_track
+
+    track = request.getfixturevalue(shot)[0]
+    box = render_conditioning(model, track, SIZE, what=("mask",)).crop_box
+    mesh = render_mesh(model)
+    np.testing.assert_array_equal(project_track(model, track, box, SIZE, mesh.vertices),
+                                  project_track(model, track, box, SIZE, mesh.vertices, impl="ref"))
+    part = track.slice(int(track.frames[4]), int(track.frames[5]))
+    nat = render_conditioning(model, part, (128, 128), crop=box)
+    ref = render_conditioning(model, part, (128, 128), crop=box, impl="ref")
+    for name in ("nmfc", "eyes", "mask", "tri_id", "mouth_box"):
+        assert getattr(nat, name).tobytes() == getattr(ref, name).tobytes(), name
+    assert nat.mask.mean() > 0.2
+
+
+@pytest.mark.parametrize("shot", ["frontal_shot", "moving_shot"])
 def test_native_eyes_equal_the_reference(model, shot, request) -> None:
     """The one-pass C++ eye image equals the numpy reference bit for bit on real tracks, also with eyes and
     pupils leaving the raster, a lost pupil and a non-finite landmark."""
