@@ -29,7 +29,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import Row, print_rows  # noqa: E402
+from benchlib import Row, print_rows  # noqa: E402
 
 CLIP = REPO.parent / "shared" / "videos" / "tanshuai0219__EDTalk__test_data_pose_source2.mp4"
 FRAMES, BANK = 120, 80

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import Row, peak_rss_mib  # noqa: E402
+from benchlib import Row, peak_rss_mib  # noqa: E402
 
 from h2h_engine.nodes import get_spec  # noqa: E402
 from training.eval_reenactment import IDENTITY_FRAMES, evaluate_reenactment  # noqa: E402

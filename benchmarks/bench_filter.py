@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import Row  # noqa: E402
+from benchlib import Row  # noqa: E402
 
 from h2h_engine.io import open_frames  # noqa: E402
 from h2h_engine.morphable import load_model  # noqa: E402

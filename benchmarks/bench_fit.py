@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import Row, peak_rss_mib, print_rows  # noqa: E402
+from benchlib import Row, peak_rss_mib, print_rows  # noqa: E402
 
 from h2h_engine.fitting import fit_video, landmark_nme, load_fit_config  # noqa: E402
 from h2h_engine.fitting.shape import solve_shape  # noqa: E402

@@ -26,7 +26,7 @@ from h2h_engine.landmarks import (binocular_noise, eyes_open, inside_eye_polygon
 from h2h_engine.landmarks.dlib_models import hog_detector, shape_predictor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import Row, print_rows  # noqa: E402
+from benchlib import Row, print_rows  # noqa: E402
 
 VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
 CLIP = "OpenTalker__SadTalker__examples_ref_video_WDA_AlexandriaOcasioCortez_000.mp4"

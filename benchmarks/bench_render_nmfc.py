@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import Row, best_of, cached_track, peak_rss_mib, print_rows  # noqa: E402
+from benchlib import Row, best_of, cached_track, peak_rss_mib, print_rows  # noqa: E402
 
 from h2h_engine import _native  # noqa: E402
 from h2h_engine.morphable import load_model  # noqa: E402

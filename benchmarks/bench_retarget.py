@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "retarget"))  # the per-frame reference lives beside its tests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import Row, cached_track, peak_rss_mib, print_rows  # noqa: E402
+from benchlib import Row, cached_track, peak_rss_mib, print_rows  # noqa: E402
 
 from h2h_engine.morphable import load_model  # noqa: E402
 from h2h_engine.retarget import retarget  # noqa: E402

@@ -29,7 +29,7 @@ from h2h_engine.synthesis.inference import Schedule, Synthesizer, pick_device, t
 from training.config import load_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import Row, print_rows  # noqa: E402
+from benchlib import Row, print_rows  # noqa: E402
 
 
 def _peak_mb(device: torch.device) -> float:

@@ -26,7 +26,7 @@ from h2h_engine.nodes import get_spec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_landmarks import naive  # noqa: E402  (the authors' per-frame landmark pipeline)
-from report import Row, print_rows  # noqa: E402
+from benchlib import Row, print_rows  # noqa: E402
 
 VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
 CLIP = VIDEOS / "AliaksandrSiarohin__first-order-model__demo_old_04.mp4"  # 256x256, 211 frames

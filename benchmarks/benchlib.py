@@ -175,7 +175,7 @@ def _fmt(v: float | None) -> str:
     return f"{v:.3g}"
 
 
-def _header(info: dict[str, Any]) -> str:
+def header(info: dict[str, Any]) -> str:
     cores = f"{info['physical_cores']} cores / " if info.get("physical_cores") else ""
     v = info["versions"]
     load = info.get("load_average")
