@@ -74,7 +74,8 @@ def _kernels(track_path: str, threads: int, repeats: int) -> dict[str, float]:
             "warp_ref": n / _best(lambda: warper.warp(driven, r, impl="ref"), 1),
             "matte": n / _best(lambda: face_matte(model, driven, driven, box, (256, 256)), repeats),
             "conditioning": n / _best(lambda: render_conditioning(model, driven, (256, 256), crop=box,
-                                                                  what=("nmfc", "eyes", "mask")), repeats)}
+                                                                  what=("nmfc", "eyes", "mask")), repeats),
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def _inference(run: str, track_path: str, threads: int, repeats: int) -> dict[str, float]:
@@ -109,7 +110,8 @@ def rows(quick: bool = False, threads: int = 2, repeats: int = 3) -> list[Row]:
         _h2h("track", str(CLIP), "--frames", f"0-{FRAMES - 1}", "-o", track)
         k = _in_process(_kernels, track, threads, 1 if quick else repeats)
         out.append(Row("appearance", "warp of 6 retrieved frames, 256 px", k["warp_native"],
-                       peer="numpy + OpenCV, frame by frame", peer_value=k["warp_ref"]))
+                       peer="numpy + OpenCV, frame by frame", peer_value=k["warp_ref"], peak_mib=k["peak_mb"],
+                       memory="RSS (fresh process, all three kernels)"))
         out.append(Row("appearance", "face matte (driven + plate face), 256 px", k["matte"]))
         out.append(Row("appearance", "conditioning (NMFC + eyes + mask), 256 px, one call", k["conditioning"]))
         for preset in () if quick else ("instant", "preview"):

@@ -128,7 +128,7 @@ def rows(quick: bool = False, frames: int = 8, model: str = "paper", clip: Path 
          threads: int = 2) -> list[Row]:
     """Steady throughput of the ffmpeg pipe against the in-process PyAV pipeline."""
     if quick:
-        frames, model = 4, "small"
+        model = "small"
     r = measure(frames, model, clip, pix_fmt, threads)
     (wall_p, st_p, rss_p), (wall_i, st_i, rss_i) = r["pipe"], r["in_process"]
     size = f"{r['size'][0]}x{r['size'][1]}"
@@ -145,10 +145,10 @@ def main() -> None:
     ap.add_argument("--clip", type=Path, default=CLIP)
     ap.add_argument("--pix-fmt", default="rgb24", choices=("rgb24", "rgb48le", "gbrpf32le"))
     ap.add_argument("--threads", type=int, default=2, help="torch/OpenMP threads of each engine process")
-    ap.add_argument("--quick", action="store_true", help="4 frames through the small generator")
+    ap.add_argument("--quick", action="store_true", help="the small generator")
     args = ap.parse_args()
     if args.quick:
-        args.frames, args.model = 4, "small"
+        args.model = "small"
     r = measure(args.frames, args.model, args.clip, args.pix_fmt, args.threads)
     (wall_p, st_p, rss_p), (wall_i, st_i, rss_i) = r["pipe"], r["in_process"]
     size, cfg = r["size"], r["cfg"]

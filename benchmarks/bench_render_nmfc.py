@@ -163,7 +163,7 @@ def rows(quick: bool = False, frames: int = 256, sizes: tuple[int, ...] = (256, 
 def scaling_rows(size: int) -> list[Row]:
     """The conditioning (NMFC + eyes + mask) at one output size: frames/s and this process's peak RSS."""
     model = load_model()
-    n = max(8, (1 << 24) // (size * size))
+    n = max(16, (1 << 25) // (size * size))
     track = real_track(n)
     box = crop_box_for_track(model, track)
     fps, cpu, fps_new = _conditioning_fps(model, track, box, size, 2)
