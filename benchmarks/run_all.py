@@ -2,6 +2,7 @@
 peer's, peak memory) under the machine it ran on, written as JSON too.
 
     python benchmarks/run_all.py [--quick] [--scaling] [--only fit,render-nmfc] [--json PATH] [--markdown]
+    python benchmarks/run_all.py --print benchmarks/results/latest.json [--markdown]
 
 Each bench script (``bench_<node>.py``) exposes ``rows(quick)``; every one runs here in a fresh process of its
 own, so its peak memory is its own and a failing bench is reported and skipped without stopping the rest.
@@ -10,7 +11,7 @@ bench is left out). ``--scaling`` adds how cost grows with frames (the batch fit
 1,000 and 10,000 frames) and with resolution (the conditioning at 256, 512, 1024 and 2048 px), each case in a
 fresh process. The JSON (default ``benchmarks/results/latest.json``, ``-`` for stdout) holds the machine, every
 row with its extra figures, the scaling rows and what was skipped. ``--markdown`` also prints the tables as
-Markdown, as the README pastes them.
+Markdown, as the README pastes them; ``--print JSON [--markdown]`` prints a saved run again.
 """
 from __future__ import annotations
 
@@ -73,6 +74,19 @@ def run_case(module: str, func: str, kwargs: dict, label: str) -> tuple[list[Row
     return rows, None
 
 
+def render(info: dict, rows: list[Row], scaling: list[Row], skipped: list[dict], markdown: bool = False) -> str:
+    """The machine header, the command, the table, the scaling table and what was skipped, as text or Markdown
+    (the README's block)."""
+    head = header(info).splitlines() + [f"Command: `{info['command']}`" if markdown else f"Command: {info['command']}"]
+    parts = ["  \n".join(head) if markdown else "\n".join(head), format_table(rows, markdown)]
+    if scaling:
+        parts.append("Scaling (each case in a fresh process):" + ("\n\n" if markdown else "\n")
+                     + format_scaling(scaling, markdown))
+    if skipped:
+        parts.append("\n".join(f"Skipped {s['bench']}: {s['reason']}" for s in skipped))
+    return "\n\n".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="each bench's short variant (a couple of minutes)")
@@ -80,10 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help=f"comma-separated nodes among {', '.join(BENCHES)}")
     ap.add_argument("--json", default=str(DEFAULT_JSON), help="where to write the JSON ('-': stdout)")
     ap.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
+    ap.add_argument("--print", metavar="JSON", help="print the tables of a saved run (with --markdown: as Markdown)")
     ap.add_argument("--child", nargs=4, metavar=("MODULE", "FUNC", "KWARGS", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         _child(*args.child)
+        return 0
+    if args.print:
+        doc = json.loads(Path(args.print).read_text())
+        rows_of = lambda key: [Row.from_dict(d) for d in doc[key]]  # noqa: E731
+        print(render(doc["machine"], rows_of("rows"), rows_of("scaling"), doc["skipped"], markdown=args.markdown))
         return 0
     only = [n for n in args.only.split(",") if n]
     bad = [n for n in only if n not in BENCHES]
@@ -110,21 +130,11 @@ def main(argv: list[str] | None = None) -> int:
                 scaling += got
                 skipped += [skip] if skip else []
     info["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    info["command"] = " ".join(["python benchmarks/run_all.py", *(argv if argv is not None else sys.argv[1:])])
     out = sys.stderr if args.json == "-" else sys.stdout
-    print(header(info), file=out)
-    print(f"Command: python benchmarks/run_all.py {' '.join(argv if argv is not None else sys.argv[1:])}".rstrip(),
-          file=out)
-    print("", file=out)
-    print(format_table(rows), file=out)
-    if scaling:
-        print("\nScaling (each case in a fresh process):", file=out)
-        print(format_scaling(scaling), file=out)
-    for s in skipped:
-        print(f"skipped {s['bench']}: {s['reason']}", file=out)
+    print(render(info, rows, scaling, skipped), file=out)
     if args.markdown:
-        print("\n" + format_table(rows, markdown=True), file=out)
-        if scaling:
-            print("\n" + format_scaling(scaling, markdown=True), file=out)
+        print("\n" + render(info, rows, scaling, skipped, markdown=True), file=out)
     write_json(args.json, info, rows, scaling, skipped)
     if args.json != "-":
         print(f"\nJSON: {args.json}", file=out)
