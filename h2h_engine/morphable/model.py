@@ -81,12 +81,12 @@ class MorphableModel:
     regions: tuple[str, ...] = REGIONS
     source: str = ""
     digest: str = field(default="")
-    # Arrays derived from the model and kept with it (see memo); not part of the model's value.
-    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.digest:
             self.digest = self._compute_digest()
+        # Arrays derived from the model and kept with it (see memo): not a field, not part of the model's value.
+        self._memo: dict = {}
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)

@@ -80,8 +80,8 @@ def render_conditioning(model: MorphableModel, track: Track, size: tuple[int, in
         impl: "native" (C++ kernels) | "ref" (the numpy references: shapes, projection, rasterizer, eye image).
         regions: model regions drawn into the NMFC and mask (see nmfc.REGION_CHOICES).
         out: a previous result of the same frame count and size whose NMFC, eye, mask and triangle-id arrays
-            are overwritten instead of allocating new ones (a loop over chunks saves the kernel's first touch of
-            fresh pages, about a third of the cost at 256 px); the flow is always new.
+            are overwritten instead of allocating new ones (a loop over chunks saves allocating them and the
+            kernels' first touch of fresh pages); the flow is always new.
     """
     w, h = (int(s) for s in size)
     if w <= 0 or h <= 0:
