@@ -11,7 +11,7 @@ are driven), in one run on this machine:
   clip's own resolution), frames/s and peak memory (a fresh process each). ``preview`` is timed untrained
   (``--stop-after 1``): its cost does not depend on its weights.
 
-    python benchmarks/bench_appearance.py [--threads 2] [--repeats 3]
+    python benchmarks/bench_appearance.py [--threads 2] [--repeats 3] [--quick]
 """
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import Row, print_rows  # noqa: E402
+
 CLIP = REPO.parent / "shared" / "videos" / "tanshuai0219__EDTalk__test_data_pose_source2.mp4"
 FRAMES, BANK = 120, 80
 
@@ -71,7 +74,8 @@ def _kernels(track_path: str, threads: int, repeats: int) -> dict[str, float]:
             "warp_ref": n / _best(lambda: warper.warp(driven, r, impl="ref"), 1),
             "matte": n / _best(lambda: face_matte(model, driven, driven, box, (256, 256)), repeats),
             "conditioning": n / _best(lambda: render_conditioning(model, driven, (256, 256), crop=box,
-                                                                  what=("nmfc", "eyes", "mask")), repeats)}
+                                                                  what=("nmfc", "eyes", "mask")), repeats),
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def _inference(run: str, track_path: str, threads: int, repeats: int) -> dict[str, float]:
@@ -97,27 +101,37 @@ def _in_process(fn: Any, *args: Any) -> dict[str, float]:
         return pool.apply(fn, args)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=2, help="CPU threads (torch and OpenMP)")
-    ap.add_argument("--repeats", type=int, default=3, help="timing runs per case (best kept)")
-    args = ap.parse_args()
+def rows(quick: bool = False, threads: int = 2, repeats: int = 3) -> list[Row]:
+    """The warp against its reference, matte and conditioning rates; unless ``quick``, the instant and preview
+    presets' whole face-mode inference (each trained first, not timed)."""
+    out = []
     with tempfile.TemporaryDirectory() as tmp:
         track = f"{tmp}/t.h2h.npz"
         _h2h("track", str(CLIP), "--frames", f"0-{FRAMES - 1}", "-o", track)
-        k = _in_process(_kernels, track, args.threads, args.repeats)
-        print(f"appearance warp, 256 px, 6 slots: native {k['warp_native']:.1f} frames/s | reference (numpy + "
-              f"OpenCV, frame by frame) {k['warp_ref']:.1f} frames/s | ratio {k['warp_native'] / k['warp_ref']:.1f}x")
-        print(f"face matte (driven + plate face) {k['matte']:.1f} frames/s | conditioning (NMFC + eyes + mask) "
-              f"{k['conditioning']:.1f} frames/s")
-        for preset in ("instant", "preview"):
+        k = _in_process(_kernels, track, threads, 1 if quick else repeats)
+        out.append(Row("appearance", "warp of 6 retrieved frames, 256 px", k["warp_native"],
+                       peer="numpy + OpenCV, frame by frame", peer_value=k["warp_ref"], peak_mib=k["peak_mb"],
+                       memory="RSS (fresh process, all three kernels)"))
+        out.append(Row("appearance", "face matte (driven + plate face), 256 px", k["matte"]))
+        out.append(Row("appearance", "conditioning (NMFC + eyes + mask), 256 px, one call", k["conditioning"]))
+        for preset in () if quick else ("instant", "preview"):
             run = f"{tmp}/run-{preset}"
             _h2h("train", "--preset", preset, "--target", str(CLIP), "--track", track, "-o", run, "--no-progress",
                  "--set", f"data.train_fraction={BANK / FRAMES}", *(["--stop-after", "1"] if preset == "preview"
                                                                   else []))
-            r = _in_process(_inference, run, track, args.threads, args.repeats)
-            print(f"inference {preset:<7} (face mode, 256 px crop composited on the {CLIP.stem[-12:]} plate): "
-                  f"{r['fps']:.2f} frames/s, peak {r['peak_mb']:.0f} MB")
+            r = _in_process(_inference, run, track, threads, repeats)
+            out.append(Row("synthesize", f"face-mode inference, {preset} preset, composited on the plate",
+                           r["fps"], peak_mib=r["peak_mb"], memory="RSS (fresh process)"))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads (torch and OpenMP)")
+    ap.add_argument("--repeats", type=int, default=3, help="timing runs per case (best kept)")
+    ap.add_argument("--quick", action="store_true", help="the kernels only (no preset is trained)")
+    args = ap.parse_args()
+    print_rows(rows(args.quick, args.threads, args.repeats))
 
 
 if __name__ == "__main__":

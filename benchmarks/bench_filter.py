@@ -5,7 +5,7 @@ random weights: the arithmetic is that of a trained one). Each path runs as its 
 memory is its own (``wait4``). Prints wall time, steady frames/s (after the first frame: model loading and
 the first block's warm-up excluded), peak RSS, and the pipe/in-process ratio.
 
-Run: ``python benchmarks/bench_filter.py [--frames N] [--model paper|small] [--clip PATH] [--pix-fmt F]``.
+Run: ``python benchmarks/bench_filter.py [--frames N] [--model paper|small] [--clip PATH] [--pix-fmt F] [--quick]``.
 """
 from __future__ import annotations
 
@@ -20,11 +20,14 @@ from pathlib import Path
 
 import torch
 
-from h2h_engine.io import open_frames
-from h2h_engine.morphable import load_model
-from h2h_engine.synthesis.checkpoint import SCHEMA
-from h2h_engine.synthesis.config import ModelConfig
-from h2h_engine.synthesis.generator import Generator
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import Row  # noqa: E402
+
+from h2h_engine.io import open_frames  # noqa: E402
+from h2h_engine.morphable import load_model  # noqa: E402
+from h2h_engine.synthesis.checkpoint import SCHEMA  # noqa: E402
+from h2h_engine.synthesis.config import ModelConfig  # noqa: E402
+from h2h_engine.synthesis.generator import Generator  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO.parent / "shared" / "videos" / "yerfor__MimicTalk__data_raw_examples_German_20s.mp4"
@@ -95,6 +98,46 @@ def steady_fps(stamps: list[float]) -> float:
     return (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
 
 
+def measure(frames: int = 8, model: str = "paper", clip: Path = CLIP, pix_fmt: str = "rgb24",
+            threads: int = 2) -> dict:
+    """Both paths on the same plate, checkpoint and track: wall s, progress stamps and peak RSS (KiB) of each."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(REPO)}
+    src = open_frames(clip)
+    size, fps = (src.width, src.height), src.fps
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        track = tmp / "plate.h2h.npz"
+        subprocess.run([sys.executable, "-m", "h2h_engine.cli", "--progress", "none", "track", str(clip), "-o",
+                        str(track), "--frames", f"0-{frames - 1}"], check=True, env=env)
+        torch.manual_seed(0)
+        cfg = MODELS[model]
+        mm = load_model()
+        ckpt = tmp / "checkpoint.pt"
+        g = Generator(cfg)
+        torch.save({"schema": SCHEMA, "model_config": cfg.to_dict(), "generator": g.state_dict(),
+                    "data": {"crop_margin": 1.6, "crop_smooth": 15, "morphable_digest": mm.digest,
+                             "morphable_name": mm.name}}, ckpt)
+        exe = [sys.executable, "-m", "h2h_engine.cli"]
+        pipe = run_pipe(exe, clip, ckpt, track, frames, size, fps, pix_fmt, tmp / "pipe.mkv", env)
+        inproc = run_in_process(clip, ckpt, track, frames, size, fps, tmp / "inproc.mkv", env)
+    return {"pipe": pipe, "in_process": inproc, "size": size, "cfg": cfg,
+            "params_m": sum(p.numel() for p in g.parameters()) / 1e6}
+
+
+def rows(quick: bool = False, frames: int = 8, model: str = "paper", clip: Path = CLIP, pix_fmt: str = "rgb24",
+         threads: int = 2) -> list[Row]:
+    """Steady throughput of the ffmpeg pipe against the in-process PyAV pipeline."""
+    if quick:
+        model = "small"
+    r = measure(frames, model, clip, pix_fmt, threads)
+    (wall_p, st_p, rss_p), (wall_i, st_i, rss_i) = r["pipe"], r["in_process"]
+    size = f"{r['size'][0]}x{r['size'][1]}"
+    return [Row("filter", f"h2h filter, {frames} frames {size}, G {model} ({r['cfg'].size} px)", steady_fps(st_p),
+                peer="in-process PyAV", peer_value=steady_fps(st_i), peak_mib=rss_p / 1024,
+                memory="RSS (filter process)",
+                extra={"wall s": wall_p, "in-process wall s": wall_i, "in-process peak MiB": rss_i / 1024})]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=8)
@@ -102,30 +145,15 @@ def main() -> None:
     ap.add_argument("--clip", type=Path, default=CLIP)
     ap.add_argument("--pix-fmt", default="rgb24", choices=("rgb24", "rgb48le", "gbrpf32le"))
     ap.add_argument("--threads", type=int, default=2, help="torch/OpenMP threads of each engine process")
+    ap.add_argument("--quick", action="store_true", help="the small generator")
     args = ap.parse_args()
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(REPO)}
-    src = open_frames(args.clip)
-    size, fps = (src.width, src.height), src.fps
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        track = tmp / "plate.h2h.npz"
-        subprocess.run([sys.executable, "-m", "h2h_engine.cli", "--progress", "none", "track", str(args.clip), "-o",
-                        str(track), "--frames", f"0-{args.frames - 1}"], check=True, env=env)
-        torch.manual_seed(0)
-        cfg = MODELS[args.model]
-        mm = load_model()
-        ckpt = tmp / "checkpoint.pt"
-        g = Generator(cfg)
-        torch.save({"schema": SCHEMA, "model_config": cfg.to_dict(), "generator": g.state_dict(),
-                    "data": {"crop_margin": 1.6, "crop_smooth": 15, "morphable_digest": mm.digest,
-                             "morphable_name": mm.name}}, ckpt)
-        n_params = sum(p.numel() for p in g.parameters()) / 1e6
-        exe = [sys.executable, "-m", "h2h_engine.cli"]
-        wall_p, st_p, rss_p = run_pipe(exe, args.clip, ckpt, track, args.frames, size, fps, args.pix_fmt,
-                                       tmp / "pipe.mkv", env)
-        wall_i, st_i, rss_i = run_in_process(args.clip, ckpt, track, args.frames, size, fps, tmp / "inproc.mkv", env)
+    if args.quick:
+        args.model = "small"
+    r = measure(args.frames, args.model, args.clip, args.pix_fmt, args.threads)
+    (wall_p, st_p, rss_p), (wall_i, st_i, rss_i) = r["pipe"], r["in_process"]
+    size, cfg = r["size"], r["cfg"]
     print(f"h2h filter, {args.frames} frames of {args.clip.name} ({size[0]}x{size[1]}), G {args.model} "
-          f"({cfg.size} px, {n_params:.1f} M params), {args.threads} threads, pix_fmt {args.pix_fmt}")
+          f"({cfg.size} px, {r['params_m']:.1f} M params), {args.threads} threads, pix_fmt {args.pix_fmt}")
     print(f"{'path':<22}{'wall s':>9}{'frames/s':>10}{'steady f/s':>12}{'peak RSS MB':>13}")
     for name, wall, st, rss in (("ffmpeg pipe (3 procs)", wall_p, st_p, rss_p),
                                 ("in-process PyAV", wall_i, st_i, rss_i)):

@@ -5,12 +5,13 @@ The naive peer runs dlib's HOG detector on every frame (upsampling once, as dlib
 box, then the inverse-intensity centroid pupils. Both run here on the same decoded frames (decoding is not timed), at
 256 and 512 px. Also prints pupil quality of both pupil methods on real clips (see docs/landmarks.md).
 
-Run: ``python benchmarks/bench_landmarks.py [--frames N] [--no-quality]``.
+Run: ``python benchmarks/bench_landmarks.py [--frames N] [--no-quality] [--quick]``.
 """
 from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -23,6 +24,9 @@ from h2h_engine.io import open_frames
 from h2h_engine.landmarks import (binocular_noise, eyes_open, inside_eye_polygon, landmark_jitter, locate_pupils,
                                   pupil_jitter, track_landmarks)
 from h2h_engine.landmarks.dlib_models import hog_detector, shape_predictor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import Row, print_rows  # noqa: E402
 
 VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
 CLIP = "OpenTalker__SadTalker__examples_ref_video_WDA_AlexandriaOcasioCortez_000.mp4"
@@ -67,25 +71,32 @@ def timed(fns: dict, frames, repeats: int = 2) -> dict:
     return out
 
 
-def speed(n_frames: int) -> None:
+def speed(n_frames: int, sizes: tuple[int, ...] = (256, 512)) -> list[Row]:
+    """track_landmarks against the naive per-frame pipeline at each size, on the same decoded frames."""
     src = [f for f in open_frames(VIDEOS / CLIP, (0, n_frames - 1))]
     warm = [(n, cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA)) for n, rgb in src[:20]]
     track_landmarks(warm), naive(warm)  # load the models and touch their pages outside the timings
-    print(f"clip {CLIP}, {len(src)} frames (decoding not timed)")
-    for size in (256, 512):
+    out = []
+    for size in sizes:
         frames = [(n, cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)) for n, rgb in src]
         runs = timed({"track": track_landmarks, "naive": naive, "naive0": lambda f: naive(f, 0)}, frames)
         (track, t_track, m_track), (base, t_naive, m_naive) = runs["track"], runs["naive"]
         t_naive0 = runs["naive0"][1]
         redet = int(((track.flags & 2) > 0).sum())
-        print(f"{size:4d} px: track_landmarks {len(frames) / t_track:6.1f} fps ({redet} detector runs, peak traced "
-              f"{m_track / 2**20:.1f} MiB) | naive {len(frames) / t_naive:5.1f} fps (peak {m_naive / 2**20:.1f} MiB), "
-              f"ratio x{t_naive / t_track:.2f} | naive without upsampling {len(frames) / t_naive0:5.1f} fps, "
-              f"ratio x{t_naive0 / t_track:.2f}")
-        print(f"        NME tracked vs naive: mean {nme(track.landmarks, base).mean():.4f}; landmark jitter "
-              f"(median 2nd difference / inter-ocular): tracked {landmark_jitter(track.landmarks) * 100:.2f}%, "
-              f"naive {landmark_jitter(base) * 100:.2f}%")
-    print(f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+        out.append(Row("landmarks", f"{size} px, {len(frames)} frames (decoding not timed)", len(frames) / t_track,
+                       peer="per-frame HOG detection (upsample 1)", peer_value=len(frames) / t_naive,
+                       peak_mib=m_track / 2**20, memory="traced",
+                       extra={"detector runs": redet, "peer peak traced MiB": m_naive / 2**20,
+                              "peer without upsampling frames/s": len(frames) / t_naive0,
+                              "NME tracked vs naive": float(nme(track.landmarks, base).mean()),
+                              "jitter tracked %": landmark_jitter(track.landmarks) * 100,
+                              "jitter naive %": landmark_jitter(base) * 100}))
+    return out
+
+
+def rows(quick: bool = False, frames: int = 200) -> list[Row]:
+    """The speed rows (the pupil-quality table is printed by ``main`` only)."""
+    return speed(40, (256,)) if quick else speed(frames)
 
 
 def quality(n_frames: int) -> None:
@@ -114,9 +125,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--no-quality", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="40 frames at 256 px, no pupil quality")
     args = ap.parse_args()
-    speed(args.frames)
-    if not args.no_quality:
+    print(f"clip {CLIP}")
+    print_rows(rows(args.quick, args.frames))
+    print(f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    if not args.no_quality and not args.quick:
         quality(min(args.frames, 150))
 
 

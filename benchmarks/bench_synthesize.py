@@ -8,14 +8,17 @@ per step of :class:`h2h_engine.training.train.Trainer`
 on random data of the preset's size. Timings interleave the two implementations and keep the best of
 ``--repeats``; peak memory comes from a fresh process per case (CPU: peak RSS; CUDA: peak allocated).
 
-Run: ``python benchmarks/bench_synthesize.py [--frames N] [--threads 2] [--repeats 3] [--skip-paper] [--train-paper]``.
+Run: ``python benchmarks/bench_synthesize.py [--frames N] [--threads 2] [--repeats 3] [--skip-paper] [--train-paper]
+[--quick]``.
 """
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
 import resource
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +27,9 @@ import torch
 from h2h_engine.synthesis import Generator
 from h2h_engine.synthesis.inference import Schedule, Synthesizer, pick_device, temporal_stack
 from h2h_engine.training.config import load_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import Row, print_rows  # noqa: E402
 
 
 def _peak_mb(device: torch.device) -> float:
@@ -122,6 +128,33 @@ def _in_process(fn: Any, *args: Any) -> dict[str, Any]:
         return pool.apply(fn, args)
 
 
+def rows(quick: bool = False, frames: int = 0, threads: int = 2, device: str = "auto", repeats: int = 3,
+         skip_paper: bool = False, train_paper: bool = False) -> list[Row]:
+    """Inference of each preset against the eager frame-by-frame reference, and the trainer's step."""
+    if quick:
+        skip_paper, repeats = True, 1
+    cuda = pick_device(device).type == "cuda"
+    out = []
+    for preset in ["tiny"] + ([] if skip_paper else ["paper"]):
+        n = frames or (256 if cuda else (4 if preset == "paper" else 48))
+        fps = _in_process(_inference_speed, preset, n, threads, device, repeats)
+        mem = {impl: _in_process(_inference_memory, preset, impl, n, threads, device) for impl in fps}
+        size = load_config(preset).model.size
+        out.append(Row("synthesize", f"generator inference, {preset} ({size} px), {n} frames", fps["synthesizer"],
+                       peer="eager fp32 frame by frame", peer_value=fps["reference"], peak_mib=mem["synthesizer"],
+                       memory="CUDA allocated" if cuda else "RSS (fresh process)",
+                       extra={"reference peak MiB": mem["reference"], "device": str(pick_device(device))}))
+    for preset in ["tiny"] + (["paper"] if train_paper or cuda else []):
+        r = _in_process(_train_case, preset, 3 if preset == "paper" and not cuda else (2 if quick else 10), threads,
+                        device)
+        what = f"{r['frames_per_step']} frames, G + D_I + D_M + D_D + VGG19"
+        out.append(Row("train", f"training step, {preset} ({what})", r["s_per_step"], unit="s/step",
+                       peak_mib=r["peak_mb"],
+                       memory="RSS (fresh process)" if r["device"] == "cpu" else "CUDA allocated",
+                       extra={"frames/s": r["frames_per_step"] / r["s_per_step"], "device": r["device"]}))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=0, help="frames per inference case (default: 4 paper / 48 tiny "
@@ -131,23 +164,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="interleaved timing runs per inference case (best kept)")
     ap.add_argument("--skip-paper", action="store_true", help="only the tiny preset")
     ap.add_argument("--train-paper", action="store_true", help="also time paper-preset training steps")
+    ap.add_argument("--quick", action="store_true", help="tiny preset only, 1 repeat, 2 training steps")
     args = ap.parse_args()
-    cuda = pick_device(args.device).type == "cuda"
     print(f"device: {pick_device(args.device)}  threads: {args.threads}  torch {torch.__version__}")
-    presets = ["tiny"] + ([] if args.skip_paper else ["paper"])
-    for preset in presets:
-        frames = args.frames or (256 if cuda else (4 if preset == "paper" else 48))
-        fps = _in_process(_inference_speed, preset, frames, args.threads, args.device, args.repeats)
-        mem = {impl: _in_process(_inference_memory, preset, impl, frames, args.threads, args.device)
-               for impl in fps}
-        print(f"inference {preset:<5} ({load_config(preset).model.size} px, {frames} frames, best of {args.repeats}): "
-              f"synthesizer {fps['synthesizer']:.2f} frames/s, peak {mem['synthesizer']:.0f} MB | reference "
-              f"eager fp32 frame-by-frame {fps['reference']:.2f} frames/s, peak {mem['reference']:.0f} MB | "
-              f"speed ratio {fps['synthesizer'] / fps['reference']:.2f}x")
-    for preset in ["tiny"] + (["paper"] if args.train_paper or cuda else []):
-        r = _in_process(_train_case, preset, 3 if preset == "paper" and not cuda else 10, args.threads, args.device)
-        print(f"training {preset:<5}: {r['s_per_step']:.3f} s/step ({r['frames_per_step']} frames, G + D_I + D_M + "
-              f"D_D + VGG19 updates), {r['frames_per_step'] / r['s_per_step']:.2f} frames/s, peak {r['peak_mb']:.0f} MB")
+    print_rows(rows(args.quick, args.frames, args.threads, args.device, args.repeats, args.skip_paper,
+                    args.train_paper))
 
 
 if __name__ == "__main__":

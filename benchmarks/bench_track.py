@@ -5,7 +5,7 @@ Reference in the same run: the authors' approach (dlib detection on every frame,
 pupils; see bench_landmarks.py) followed by the reference fit (``impl="ref"``: numpy SOP + generic sparse
 ``scipy.optimize.lsq_linear``), on a shorter range since the generic solver does not scale.
 
-Run: ``python benchmarks/bench_track.py [--frames N] [--ref-frames M]``.
+Run: ``python benchmarks/bench_track.py [--frames N] [--ref-frames M] [--quick]``.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from h2h_engine.nodes import get_spec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_landmarks import naive  # noqa: E402  (the authors' per-frame landmark pipeline)
+from benchlib import Row, print_rows  # noqa: E402
 
 VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
 CLIP = VIDEOS / "AliaksandrSiarohin__first-order-model__demo_old_04.mp4"  # 256x256, 211 frames
@@ -48,26 +49,35 @@ def reference(n: int) -> tuple[float, float]:
     return dt, float(landmark_nme(model, fit, lm).mean())
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--frames", type=int, default=200, help="frames for the end-to-end run")
-    ap.add_argument("--ref-frames", type=int, default=30, help="frames for the reference (lsq_linear) run")
-    args = ap.parse_args()
+def rows(quick: bool = False, frames: int = 200, ref_frames: int = 30) -> list[Row]:
+    """Ours end to end on ``frames`` frames; ours and the reference on ``ref_frames``."""
+    if quick:
+        frames, ref_frames = 50, 6
     load_model()
     with tempfile.TemporaryDirectory() as d:
         ours(10, Path(d) / "warm.h2h.npz")  # load dlib models and touch pages outside the timings
         tracemalloc.start()
-        dt, info = ours(args.frames, Path(d) / "a.h2h.npz")
+        dt, info = ours(frames, Path(d) / "a.h2h.npz")
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        dt_small, info_small = ours(args.ref_frames, Path(d) / "b.h2h.npz")
+        dt_small, info_small = ours(ref_frames, Path(d) / "b.h2h.npz")
+    ref_dt, ref_nme = reference(ref_frames)
+    clip = CLIP.stem.split("__")[-1]
+    return [Row("track", f"end to end, {frames} frames of {clip} (256 px)", frames / dt, peak_mib=peak / 2**20,
+                memory="traced", extra={"NME": info["nme_mean"], "RMSE px": info["rmse_px_mean"]}),
+            Row("track", f"end to end, {ref_frames} frames", ref_frames / dt_small,
+                peer="per-frame detection + lsq_linear", peer_value=ref_frames / ref_dt,
+                extra={"NME": info_small["nme_mean"], "reference NME": ref_nme})]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=200, help="frames for the end-to-end run")
+    ap.add_argument("--ref-frames", type=int, default=30, help="frames for the reference (lsq_linear) run")
+    ap.add_argument("--quick", action="store_true", help="50 frames, 6 for the reference")
+    args = ap.parse_args()
     print(f"clip {CLIP.name} (256x256)")
-    print(f"ours, {args.frames} frames: {args.frames / dt:6.1f} frames/s end to end "
-          f"(NME {info['nme_mean']:.4f}, RMSE {info['rmse_px_mean']:.2f} px, peak traced {peak / 2**20:.0f} MiB)")
-    ref_dt, ref_nme = reference(args.ref_frames)
-    print(f"{args.ref_frames} frames: ours {args.ref_frames / dt_small:6.1f} frames/s (NME {info_small['nme_mean']:.4f}) | "
-          f"reference (per-frame detection + lsq_linear) {args.ref_frames / ref_dt:6.2f} frames/s "
-          f"(NME {ref_nme:.4f}) | speed-up x{ref_dt / dt_small:.1f}")
+    print_rows(rows(args.quick, args.frames, args.ref_frames))
     print(f"process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

@@ -21,8 +21,12 @@ def fit_shape_solve(mean: NDArray[np.float64], id_basis: NDArray[np.float64], ex
 
 # -- morphable model (csrc/bindings/bind_morphable.cpp) -----------------------------------------------------
 def blendshape(base: NDArray[np.float32], basis: NDArray[np.float32], coefs: NDArray[np.float32],
-               vertices: NDArray[np.int32] | None = None) -> NDArray[np.float32]:
-    """base (K, 3) + coefs (T, E) . basis (E, V, 3)[:, vertices] -> (T, K, 3); one fixed summation order per value."""
+               rotation: NDArray[np.float32] | None = None, translation: NDArray[np.float32] | None = None,
+               scale: NDArray[np.float32] | None = None, box: NDArray[np.float32] | None = None
+               ) -> NDArray[np.float32]:
+    """base (K, 3) + coefs (T, E) . basis (E, K, 3) -> (T, K, 3); one fixed summation order per value; with a
+    camera (rotation (T, 3, 3), translation (T, 2), scale (T,)) projected to pixels, then mapped by box
+    (x0, y0, sx, sy) onto an output raster, in the same pass."""
 
 # -- rasterizer (csrc/bindings/bind_raster.cpp) ------------------------------------------------------------
 def rasterize_fwd(pos: NDArray[np.float32], tri: NDArray[np.int32], width: int, height: int, cull_back: bool = True,
@@ -39,6 +43,12 @@ def render_fwd(pos: NDArray[np.float32], tri: NDArray[np.int32], attr: NDArray[n
 def interpolate_fwd(attr: NDArray[np.float32], tri: NDArray[np.int32], tri_id: NDArray[np.int32],
                     bary: NDArray[np.float32]) -> NDArray[np.float32]:
     """attr (V, C) or (B, V, C) at (tri_id, bary) -> (B, H, W, C), 0 where tri_id < 0."""
+
+def render_eyes_fwd(fans: NDArray[np.float32], pupils: NDArray[np.float32], radius: NDArray[np.float32], x0: int,
+                    y0: int, x1: int, y1: int, width: int, height: int, image: NDArray[np.float32] | None = None
+                    ) -> tuple[NDArray[np.float32], NDArray[np.int8]]:
+    """Eye fans (T, 2, 7, 2) relative to the window (x0, y0)-(x1, y1), pupils (T, 2, 2), radii (T, 2) -> image
+    (T, H, W, 3) float32 (1 in the openings, 0 on the pupils), eye (T, H, W) int8 (0 right, 1 left, -1 neither)."""
 
 def warp_blend_fwd(tri_id: NDArray[np.int32], bary: NDArray[np.float32], tri: NDArray[np.int32],
                    src_pos: NDArray[np.float32], src_depth: NDArray[np.float32], src_image: NDArray[np.uint8],

@@ -1,4 +1,5 @@
-// Bindings of the rasterizer (csrc/common/rasterize.h) and the appearance warp (csrc/common/warp_blend.h): numpy in and out; CUDA entry takes device pointers.
+// Bindings of the rasterizer (csrc/common/rasterize.h), the eye images (csrc/common/eyes.h) and the appearance warp
+// (csrc/common/warp_blend.h): numpy in and out; CUDA entry takes device pointers.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "common/eyes.h"
 #include "common/rasterize.h"
 #include "common/warp_blend.h"
 
@@ -163,6 +165,39 @@ void RasterizeFwdCuda(std::uintptr_t pos, std::uintptr_t tri, std::uintptr_t att
 }
 #endif
 
+py::tuple RenderEyesFwd(const FloatArray& fans, const FloatArray& pupils, const FloatArray& radius, int x0, int y0,
+                        int x1, int y1, int width, int height, const py::object& image_out) {
+  const char* fn = "render_eyes_fwd";
+  H2H_CHECK_SHAPE(fans, fn, "fans", "(T, 2, 7, 2)", -1, 2, 7, 2);
+  const int64_t t = fans.shape(0);
+  H2H_CHECK_SHAPE(pupils, fn, "pupils", "(T, 2, 2) matching fans", t, 2, 2);
+  H2H_CHECK_SHAPE(radius, fn, "radius", "(T, 2) matching fans", t, 2);
+  H2H_CHECK(width > 0 && height > 0, fn, "width and height must be positive, got " << width << "x" << height);
+  H2H_CHECK(0 <= x0 && x0 <= x1 && x1 <= width && 0 <= y0 && y0 <= y1 && y1 <= height, fn,
+            "window (" << x0 << ", " << y0 << ", " << x1 << ", " << y1 << ") must lie inside " << width << "x" << height);
+  H2H_CHECK(t < (int64_t{1} << 31), fn, "too many frames");
+  auto image = OutputArray<float>(image_out, {t, height, width, 3}, fn, "image");
+  py::array_t<int8_t> eye({t, int64_t{height}, int64_t{width}});
+  h2h::EyeParams p;
+  p.fans = fans.data();
+  p.pupils = pupils.data();
+  p.radius = radius.data();
+  p.frames = static_cast<int>(t);
+  p.width = width;
+  p.height = height;
+  p.x0 = x0;
+  p.y0 = y0;
+  p.x1 = x1;
+  p.y1 = y1;
+  p.image = image.mutable_data();
+  p.eye = eye.mutable_data();
+  {
+    py::gil_scoped_release release;
+    h2h::RenderEyes(p);
+  }
+  return py::make_tuple(image, eye);
+}
+
 using U8Array = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
 
 py::tuple WarpBlendFwd(const IntArray& tri_id, const FloatArray& bary, const IntArray& tri, const FloatArray& src_pos,
@@ -235,6 +270,10 @@ void BindRaster(py::module_& m) {
         "arrays to reuse them as outputs");
   m.def("interpolate_fwd", &InterpolateFwd, py::arg("attr"), py::arg("tri"), py::arg("tri_id"), py::arg("bary"),
         "attr (V,C) or (B,V,C) at (tri_id, bary) -> (B,H,W,C), 0 where tri_id < 0");
+  m.def("render_eyes_fwd", &RenderEyesFwd, py::arg("fans"), py::arg("pupils"), py::arg("radius"), py::arg("x0"),
+        py::arg("y0"), py::arg("x1"), py::arg("y1"), py::arg("width"), py::arg("height"), py::arg("image") = py::none(),
+        "eye fans (T,2,7,2) relative to the window (x0,y0)-(x1,y1), pupils (T,2,2), radii (T,2) -> image "
+        "(T,H,W,3) float32, eye (T,H,W) int8; pass image to reuse it as the output");
   m.def("warp_blend_fwd", &WarpBlendFwd, py::arg("tri_id"), py::arg("bary"), py::arg("tri"), py::arg("src_pos"),
         py::arg("src_depth"), py::arg("src_image"), py::arg("frame"), py::arg("depth_of"), py::arg("weight"),
         py::arg("depth_tolerance"),

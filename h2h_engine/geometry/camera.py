@@ -4,6 +4,11 @@ A model point ``X`` (model units, +y up, +z towards the viewer) lands at pixel
 ``u = s * (R X)_x + t_x``, ``v = t_y - s * (R X)_y`` with depth ``z = s * (R X)_z`` (larger is nearer).
 Pixels have their centres at integers (dlib's landmark convention). The cameras themselves are fitted by
 :func:`h2h_engine.fitting.sop_pose`.
+
+:func:`project` computes in float32 with one fixed order of plain multiplies and adds,
+``(x R_i0 + y R_i1) + z R_i2``, then ``* s``: the same bits on every CPU (a BLAS matrix product picks its kernel,
+with or without fused multiply-adds, from the CPU it runs on), and the same bits as the native kernel that
+projects the render meshes while evaluating their blendshapes (csrc/common/blendshape.h).
 """
 from __future__ import annotations
 
@@ -27,10 +32,12 @@ def project(points: np.ndarray, rotation: np.ndarray, translation: np.ndarray, s
     pts = np.asarray(points, np.float32)
     if pts.ndim == 2:
         pts = np.broadcast_to(pts, (rotation.shape[0],) + pts.shape)
-    cam = np.matmul(pts, rotation.transpose(0, 2, 1)) * np.asarray(scale, np.float32)[:, None, None]
-    translation = np.asarray(translation)
-    out = np.empty_like(cam)
-    out[..., 0] = cam[..., 0] + translation[:, None, 0]
-    out[..., 1] = translation[:, None, 1] - cam[..., 1]
-    out[..., 2] = cam[..., 2]
+    x, y, z = pts[..., 0], pts[..., 1], pts[..., 2]
+    s = np.asarray(scale, np.float32)[:, None]
+    translation = np.asarray(translation, np.float32)
+    r = rotation[:, None]  # (T, 1, 3, 3) against (T, N) coordinates
+    out = np.empty(x.shape + (3,), np.float32)
+    out[..., 0] = (x * r[..., 0, 0] + y * r[..., 0, 1] + z * r[..., 0, 2]) * s + translation[:, None, 0]
+    out[..., 1] = translation[:, None, 1] - (x * r[..., 1, 0] + y * r[..., 1, 1] + z * r[..., 1, 2]) * s
+    out[..., 2] = (x * r[..., 2, 0] + y * r[..., 2, 1] + z * r[..., 2, 2]) * s
     return out

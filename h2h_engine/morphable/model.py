@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -36,6 +37,11 @@ REGION_GROUPS = {
     "iris": ("iris_left", "iris_right"),
     "eye_sockets": ("eye_socket_left", "eye_socket_right"),
 }
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
 
 
 @dataclass
@@ -79,6 +85,26 @@ class MorphableModel:
     def __post_init__(self) -> None:
         if not self.digest:
             self.digest = self._compute_digest()
+        # Arrays derived from the model and kept with it (see memo): not a field, not part of the model's value.
+        self._memo: dict = {}
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_memo"] = {}  # a cache: rebuilt on demand, never pickled
+        return state
+
+    _MEMO_SIZE = 16  # derived results kept (vertex subsets of the bases, render meshes, ...), least recent dropped
+
+    def memo(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per ``key`` for this model and kept (for the last few keys). What it returns
+        is shared between callers: numpy arrays in it should be made read-only."""
+        hit = self._memo.pop(key, None)
+        if hit is None:
+            hit = make()
+            while len(self._memo) >= self._MEMO_SIZE:
+                self._memo.pop(next(iter(self._memo)))
+        self._memo[key] = hit  # most recently used last
+        return hit
 
     # -- sizes -------------------------------------------------------------------------------------------
     @property
@@ -116,20 +142,29 @@ class MorphableModel:
 
         # Native blendshapes (csrc/common/blendshape.h): every vertex value summed in one fixed order, so a
         # frame's vertices depend on its coefficients only (a batched GEMM's blocking depends on how many frames
-        # share the call: farm chunks would differ from the whole shot in the last bits), and a vertex subset is
-        # gathered from the bases without copying them.
-        idx = None
-        if vertices is not None:
-            vertices = np.asarray(vertices)
-            idx = (np.flatnonzero(vertices) if vertices.dtype == bool else vertices).astype(np.int32)
-        mean = self.mean if idx is None else self.mean[idx]
-        base = _native.blendshape(np.ascontiguousarray(mean, np.float32), self.id_basis,
-                                  np.asarray(identity, np.float32).reshape(1, self.n_id), idx)[0]  # (K, 3)
+        # share the call: farm chunks would differ from the whole shot in the last bits). A vertex subset's
+        # rows of the bases are gathered once per model (contiguous rows vectorise; the sums are the same).
+        mean, id_basis, exp_basis = (self.mean, self.id_basis, self.exp_basis) if vertices is None \
+            else self.subset(vertices)
+        base = _native.blendshape(np.ascontiguousarray(mean, np.float32), id_basis,
+                                  np.asarray(identity, np.float32).reshape(1, self.n_id))[0]  # (K, 3)
         if expression is None:
             return base
         exp = np.asarray(expression, np.float32)
-        out = _native.blendshape(base, self.exp_basis, exp.reshape(-1, self.n_exp), idx)
+        out = _native.blendshape(base, exp_basis, exp.reshape(-1, self.n_exp))
         return out[0] if exp.ndim == 1 else out
+
+    def subset(self, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(K, 3) mean, (n_id, K, 3) and (n_exp, K, 3) bases of a vertex subset ((K,) indices or a (V,) bool
+        mask), gathered on first use and kept for the last few subsets."""
+        vertices = np.asarray(vertices)
+        idx = (np.flatnonzero(vertices) if vertices.dtype == bool else vertices).astype(np.int32, copy=False)
+        if idx.ndim != 1 or (len(idx) and (idx.min() < 0 or idx.max() >= self.n_vertices)):
+            raise ValueError(f"vertices must be (K,) indices in [0, {self.n_vertices}) or a ({self.n_vertices},) "
+                             f"bool mask; got shape {vertices.shape}")
+        return self.memo(("subset_bases", idx.tobytes()), lambda: tuple(
+            _read_only(np.ascontiguousarray(a[..., idx, :], np.float32)) for a in (self.mean, self.id_basis,
+                                                                                   self.exp_basis)))
 
     def region_mask(self, names: str | list[str] | tuple[str, ...]) -> np.ndarray:
         """(V,) bool mask of the vertices in the named regions (of ``self.regions``) or region groups (see

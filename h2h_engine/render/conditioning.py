@@ -32,6 +32,7 @@ class Conditioning:
         mouth_box: (T, 4) int32 x0, y0, x1, y1 in output pixels.
         flow: (T, H, W, 2) float32, flow[t] maps frame t to t+1 (last frame: zeros), or None.
         crop_box: (4,) source-pixel box, None = full frame.
+        tri_id: (T, H, W) int32 triangle of the render mesh seen at each pixel (-1: none), or None.
     """
 
     frames: np.ndarray
@@ -41,11 +42,13 @@ class Conditioning:
     mouth_box: np.ndarray
     flow: np.ndarray | None
     crop_box: np.ndarray | None
+    tri_id: np.ndarray | None = None
 
     def head(self, n: int) -> "Conditioning":
         """The first ``n`` frames."""
         return replace(self, frames=self.frames[:n], nmfc=self.nmfc[:n], eyes=self.eyes[:n], mask=self.mask[:n],
-                       mouth_box=self.mouth_box[:n], flow=None if self.flow is None else self.flow[:n])
+                       mouth_box=self.mouth_box[:n], flow=None if self.flow is None else self.flow[:n],
+                       tri_id=None if self.tri_id is None else self.tri_id[:n])
 
 
 def resolve_box(model: MorphableModel, track: Track, size: tuple[int, int],
@@ -68,7 +71,8 @@ def render_conditioning(model: MorphableModel, track: Track, size: tuple[int, in
                         what: Sequence[str] = ("nmfc", "eyes", "mask"),
                         frames_rgb: np.ndarray | None = None,
                         impl: str = "native",
-                        regions: Sequence[str] = DEFAULT_REGIONS) -> Conditioning:
+                        regions: Sequence[str] = DEFAULT_REGIONS,
+                        out: Conditioning | None = None) -> Conditioning:
     """Render a track's conditioning images.
 
     Args:
@@ -79,8 +83,11 @@ def render_conditioning(model: MorphableModel, track: Track, size: tuple[int, in
         what: products wanted ("nmfc", "eyes", "mask", "flow"); NMFC and mask are always rendered, eyes not
             asked for are zeros and flow not asked for is None.
         frames_rgb: (T, H0, W0, 3) uint8 source frames, used only for the flow outside the face (0 without).
-        impl: rasterizer "native" | "ref".
+        impl: "native" (C++ kernels) | "ref" (the numpy references: shapes, projection, rasterizer, eye image).
         regions: model regions drawn into the NMFC and mask (see nmfc.REGION_CHOICES).
+        out: a previous result of the same frame count and size whose NMFC, eye, mask and triangle-id arrays
+            are overwritten instead of allocating new ones (a loop over chunks saves allocating them and the
+            kernels' first touch of fresh pages); the flow is always new.
     """
     w, h = (int(s) for s in size)
     if w <= 0 or h <= 0:
@@ -93,11 +100,13 @@ def render_conditioning(model: MorphableModel, track: Track, size: tuple[int, in
         raise ConfigError(f"unknown product(s) {bad}; choose from {', '.join(PRODUCTS)}")
     if frames_rgb is not None and len(frames_rgb) != len(track):
         raise InputError(f"frames_rgb has {len(frames_rgb)} frames, the track {len(track)}")
+    n = len(track)
+    if out is not None and (out.nmfc.shape != (n, h, w, 3) or out.tri_id is None):
+        raise ValueError(f"out must be a result of {n} frames at {w}x{h}; got NMFC {out.nmfc.shape}")
     box = resolve_box(model, track, (w, h), crop)
     geom_box = box if box is not None else np.array([0, 0, *track.image_size], np.float32)
-    n = len(track)
     mesh = render_mesh(model, regions)
-    proj = project_track(model, track, geom_box, (w, h), mesh.vertices)  # (T, K, 3)
+    proj = project_track(model, track, geom_box, (w, h), mesh.vertices, impl=impl)  # (T, K, 3)
     want_flow = "flow" in what
     if want_flow:
         r = rasterize(proj, mesh.triangles, (w, h), impl=impl)
@@ -106,17 +115,25 @@ def render_conditioning(model: MorphableModel, track: Track, size: tuple[int, in
         face = model_flow(proj, mesh.triangles, r.tri_id, r.bary, impl=impl)
         other = optical_flow(crop_frames(frames_rgb, geom_box, (w, h))) if frames_rgb is not None else None
         flow = merge_flow(face, other, face_mask(tri_id))
+        if out is not None:
+            out.nmfc[...], out.tri_id[...] = nmfc, tri_id
+            nmfc, tri_id = out.nmfc, out.tri_id
     else:
-        nmfc, tri_id = render(proj, mesh.triangles, mesh.colours, (w, h), impl=impl)
+        nmfc, tri_id = render(proj, mesh.triangles, mesh.colours, (w, h), impl=impl,
+                              out=None if out is None else (out.nmfc, out.tri_id))
         flow = None
     if "eyes" in what:
         eyes, _ = render_eyes(to_output(track.landmarks, geom_box, (w, h)), to_output(track.pupils, geom_box, (w, h)),
-                              (w, h), impl=impl)
+                              (w, h), impl=impl, image=None if out is None else out.eyes)
+    elif out is not None:
+        eyes = out.eyes
+        eyes[...] = 0
     else:
         eyes = np.zeros((n, h, w, 3), np.float32)
-    mouth = project_track(model, track, geom_box, (w, h), model.landmarks[MOUTH])[..., :2]
-    return Conditioning(frames=np.asarray(track.frames), nmfc=nmfc, eyes=eyes, mask=face_mask(tri_id),
-                        mouth_box=mouth_boxes(mouth, (w, h)), flow=flow, crop_box=box)
+    mask = face_mask(tri_id) if out is None else np.greater_equal(tri_id, 0, out=out.mask)
+    mouth = project_track(model, track, geom_box, (w, h), model.landmarks[MOUTH], impl=impl)[..., :2]
+    return Conditioning(frames=np.asarray(track.frames), nmfc=nmfc, eyes=eyes, mask=mask,
+                        mouth_box=mouth_boxes(mouth, (w, h)), flow=flow, crop_box=box, tri_id=tri_id)
 
 
 def last_rendered_row(n_rows: int, end: int, what: Sequence[str]) -> int:

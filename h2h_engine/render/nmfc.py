@@ -19,7 +19,7 @@ import numpy as np
 from ..geometry import project
 from ..morphable.model import MorphableModel
 from ..track import Track
-from .crop import to_output
+from .crop import box_scale, to_output
 
 REGION_CHOICES = ("face_narrow", "face", "head", "mouth", "eyeballs", "eye_sockets")
 DEFAULT_REGIONS = ("face_narrow",)
@@ -41,26 +41,52 @@ class RenderMesh:
 
 
 def render_mesh(model: MorphableModel, regions: Sequence[str] = DEFAULT_REGIONS) -> RenderMesh:
-    """The triangles of the named regions (see REGION_CHOICES), with their NMFC colours."""
+    """The triangles of the named regions (see REGION_CHOICES), with their NMFC colours (made once per model and
+    regions; the arrays are read-only)."""
     regions = [regions] if isinstance(regions, str) else list(regions)
     bad = [r for r in regions if r not in REGION_CHOICES]
     if bad or not regions:
         raise ValueError(f"regions must be a non-empty subset of {REGION_CHOICES}; got {regions}")
-    tri = model.region_triangles(regions)
-    used = np.unique(tri).astype(np.int32)
-    remap = np.full(model.n_vertices, -1, np.int32)
-    remap[used] = np.arange(len(used), dtype=np.int32)
-    return RenderMesh(used, remap[tri], np.ascontiguousarray(model.nmfc[used], np.float32))
+
+    def make() -> RenderMesh:
+        tri = model.region_triangles(regions)
+        used = np.unique(tri).astype(np.int32)
+        remap = np.full(model.n_vertices, -1, np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        mesh = RenderMesh(used, remap[tri], np.ascontiguousarray(model.nmfc[used], np.float32))
+        for a in (mesh.vertices, mesh.triangles, mesh.colours):
+            a.flags.writeable = False
+        return mesh
+
+    return model.memo(("render_mesh", tuple(regions)), make)
 
 
 def project_track(model: MorphableModel, track: Track, box: np.ndarray, size: tuple[int, int],
-                  vertices: np.ndarray | None = None) -> np.ndarray:
+                  vertices: np.ndarray | None = None, impl: str = "native") -> np.ndarray:
     """Model vertices of every frame in output-raster pixels.
 
     Args:
+        box: (4,) crop box in source pixels, mapped onto the output raster ``size`` = (W, H) (crop.to_output).
         vertices: (K,) vertex subset (None = all).
+        impl: "native": shapes, SOP projection and the box map in one C++ pass over blocks of frames (model
+            space is never stored); "ref": ``model.shape``, ``geometry.project`` and ``crop.to_output`` in
+            numpy. Both give the same bits.
     Returns:
         (T, K, 3) float32 pixel x, pixel y, depth (larger = nearer).
     """
-    shapes = model.shape(track.identity, track.expression, vertices=vertices)  # (T, K, 3)
-    return to_output(project(shapes, track.rotation, track.translation, track.scale), box, size)
+    box = np.asarray(box, np.float32)
+    if impl == "ref":
+        shapes = model.shape(track.identity, track.expression, vertices=vertices)  # (T, K, 3)
+        return to_output(project(shapes, track.rotation, track.translation, track.scale), box, size)
+    if impl != "native":
+        raise ValueError(f"impl must be 'native' or 'ref'; got {impl!r}")
+    from .. import _native  # noqa: PLC0415 - the extension is only needed for impl="native"
+
+    _, _, exp_basis = (model.mean, model.id_basis, model.exp_basis) if vertices is None else model.subset(vertices)
+    base = model.shape(track.identity, vertices=vertices)  # (K, 3) the shot's neutral shape
+    sx, sy = box_scale(box, size)
+    f32 = np.float32
+    return _native.blendshape(base, exp_basis, np.asarray(track.expression, f32).reshape(len(track), model.n_exp),
+                              rotation=np.asarray(track.rotation, f32), translation=np.asarray(track.translation, f32),
+                              scale=np.asarray(track.scale, f32),
+                              box=np.array([box[0], box[1], sx, sy], f32))

@@ -128,13 +128,16 @@ def interpolate(attr: Any, triangles: Any, tri_id: Any, bary: Any, impl: str = "
 
 
 def render(vertices: Any, triangles: Any, attr: Any, size: tuple[int, int], cull_back: bool = True,
-           impl: str = "native", device: str = "cpu") -> tuple[Any, Any]:
+           impl: str = "native", device: str = "cpu",
+           out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Any, Any]:
     """Rasterize and interpolate ``attr`` in one pass (no barycentric/depth buffers written).
 
     Args:
         vertices: (B, V, 3) projected vertices; triangles: (F, 3); attr: (V, C) or (B, V, C).
+        out: (image, tri_id) numpy arrays of the result's shapes and dtypes to write into (CPU only; saves
+            allocating, and the kernel's first touch of, new pages per call).
     Returns:
-        image (B, H, W, C) float32 (0 where empty) and tri_id (B, H, W) int32.
+        image (B, H, W, C) float32 (0 where empty) and tri_id (B, H, W) int32 (``out`` when given).
     """
     w, h = _check(vertices, triangles, size)
     if impl not in IMPLS:
@@ -142,13 +145,21 @@ def render(vertices: Any, triangles: Any, attr: Any, size: tuple[int, int], cull
     if _resolve_device(device, vertices, triangles, attr) == "cuda":
         if impl != "native":
             raise ValueError("impl='ref' runs on the CPU only")
-        out = _run_cuda(vertices, triangles, attr, w, h, cull_back, ("image", "tri_id"))
-        return out["image"], out["tri_id"]
+        if out is not None:
+            raise ValueError("out= is for the CPU path")
+        res = _run_cuda(vertices, triangles, attr, w, h, cull_back, ("image", "tri_id"))
+        return res["image"], res["tri_id"]
     pos, tri, att = _as_numpy(vertices, np.float32), _as_numpy(triangles, np.int32), _as_numpy(attr, np.float32)
     if impl == "ref":
         r = _raster_ref.rasterize_ref(pos, tri, w, h, cull_back)
-        return _raster_ref.interpolate_ref(att, tri, r[0], r[1]), r[0]
-    return _native().render_fwd(pos, tri, att, w, h, cull_back)
+        image, tri_id = _raster_ref.interpolate_ref(att, tri, r[0], r[1]), r[0]
+        if out is None:
+            return image, tri_id
+        out[0][...], out[1][...] = image, tri_id
+        return out
+    if out is None:
+        return _native().render_fwd(pos, tri, att, w, h, cull_back)
+    return _native().render_fwd(pos, tri, att, w, h, cull_back, image=out[0], tri_id=out[1])
 
 
 def _run_cuda(vertices: Any, triangles: Any, attr: Any, w: int, h: int, cull_back: bool,
