@@ -6,7 +6,7 @@ peer's, peak memory) under the machine it ran on, written as JSON too.
 
 Each bench script (``bench_<node>.py``) exposes ``rows(quick)``; every one runs here in a fresh process of its
 own, so its peak memory is its own and a failing bench is reported and skipped without stopping the rest.
-``--quick`` runs each bench's short variant (a couple of minutes on an idle 2-core machine; the evaluation
+``--quick`` runs each bench's short variant (about a minute on an idle 2-core machine; the evaluation
 bench is left out). ``--scaling`` adds how cost grows with frames (the batch fit and head-mode retarget at
 1,000 and 10,000 frames) and with resolution (the conditioning at 256, 512, 1024 and 2048 px), each case in a
 fresh process. The JSON (default ``benchmarks/results/latest.json``, ``-`` for stdout) holds the machine, every
@@ -89,7 +89,7 @@ def render(info: dict, rows: list[Row], scaling: list[Row], skipped: list[dict],
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="each bench's short variant (a couple of minutes)")
+    ap.add_argument("--quick", action="store_true", help="each bench's short variant (about a minute)")
     ap.add_argument("--scaling", action="store_true", help="also the cost against frames and resolution (long)")
     ap.add_argument("--only", default="", help=f"comma-separated nodes among {', '.join(BENCHES)}")
     ap.add_argument("--json", default=str(DEFAULT_JSON), help="where to write the JSON ('-': stdout)")
