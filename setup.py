@@ -80,6 +80,7 @@ setup(
         "opencolorio==2.6.0",  # colour conversions (io/colour.py): the active OCIO config
         "timecode==1.5.1",     # SMPTE timecode arithmetic, drop frame included (io/timecode.py)
     ],
-    extras_require={"test": ["pytest>=8"]},
+    # the synthesize node's `onnx` engine and `export-generator -o G.onnx` (optional: without them G runs in torch)
+    extras_require={"test": ["pytest>=8"], "onnx": ["onnx==1.23.2", "onnxruntime==1.31.1"]},
     entry_points={"console_scripts": ["h2h=h2h_engine.cli:main"]},
 )

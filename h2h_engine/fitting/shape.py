@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.optimize
 import scipy.sparse
 
 
@@ -170,6 +169,8 @@ def shape_matrix(problem: ShapeProblem) -> tuple[scipy.sparse.csr_matrix, np.nda
 def _solve_shape_ref(problem: ShapeProblem, identity: np.ndarray,
                      expression: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Reference: the generic sparse problem solved by ``scipy.optimize.lsq_linear`` (trust-region reflective)."""
+    import scipy.optimize  # noqa: PLC0415 - the reference only (its import costs ~0.2 s a process)
+
     a, b, lo, hi = shape_matrix(problem)
     res = scipy.optimize.lsq_linear(a, b, bounds=(lo, hi), method="trf", tol=1e-6)
     z = res.x

@@ -61,7 +61,8 @@ def trained_checkpoint(target: str, track: str, run_dir: Path, preset: str, epoc
 def run(source: str, target: str, output: str, mode: str, source_frames: tuple[int, int] | None,
         frames: tuple[int, int] | None, preset: str, epochs: int, run_dir: str, work_dir: str,
         feather: float, mask: str, device: str, colourspace: str, audio: str, force: bool,
-        progress: Callable[[int, int, str], None], fps: str = "", first_frame: int = 0) -> dict[str, Any]:
+        progress: Callable[[int, int, str], None], fps: str = "", first_frame: int = 0,
+        engine: str = "auto") -> dict[str, Any]:
     """Reenact ``target`` with ``source``'s performance into ``output``; returns paths and the synth result.
     ``fps`` and ``first_frame`` apply to both shots (the track node's knobs)."""
     work = Path(work_dir) if work_dir else default_work_dir(output)
@@ -87,7 +88,7 @@ def run(source: str, target: str, output: str, mode: str, source_frames: tuple[i
                                   preset, epochs, device, over)
     result = SYNTHESIZE(progress=progress, checkpoint=str(ckpt), track=drv.path(), plate=target,
                         plate_track=tgt.path(), output=output, feather=feather, mask=mask, device=device,
-                        colourspace=colourspace, audio=audio, force=force)
+                        colourspace=colourspace, audio=audio, force=force, engine=engine)
     return {"output": output, "work_dir": str(work), "source_track": src.path(), "target_track": tgt.path(),
             "retargeted_track": drv.path(), "checkpoint": str(ckpt), "synthesize": result}
 
@@ -112,7 +113,8 @@ SPEC = NodeSpec(
              minimum=0),
         Knob("run_dir", "path", "", "finished training run to reuse instead of training (its checkpoint.pt)"),
         Knob("work_dir", "path", "", "folder for tracks, the training run and the cache (default: OUT.h2h/)"),
-        SYNTHESIZE.knob("feather"), SYNTHESIZE.knob("mask"), SYNTHESIZE.knob("device"), COLOURSPACE, AUDIO, FORCE,
+        SYNTHESIZE.knob("feather"), SYNTHESIZE.knob("mask"), SYNTHESIZE.knob("device"), SYNTHESIZE.knob("engine"),
+        COLOURSPACE, AUDIO, FORCE,
         TRACK.knob("fps"), TRACK.knob("first_frame"),
     ),
     run=run,
