@@ -42,6 +42,7 @@ class CMakeBuild(build_ext):
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
             f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={out.parent}",
             f"-DH2H_WITH_CUDA={'ON' if _want_cuda() else 'OFF'}",
+            f"-DH2H_NATIVE_ARCH={'OFF' if os.environ.get('H2H_NATIVE_ARCH') in ('0', 'OFF', 'off') else 'ON'}",
         ]
         if _want_cuda():
             cuda_home = os.environ.get("CUDA_HOME", "/usr/local/cuda")
