@@ -27,7 +27,8 @@ struct ShapeModel {
   int cascades = 0;              // C cascade levels (15)
   int trees = 0;                 // T trees per cascade (500)
   int splits = 0;                // S split nodes per tree (15: depth 4)
-  int leaves = 0;                // S + 1 leaves per tree
+  int leaves = 0;                // S + 1 leaves per tree (a power of 2: complete trees, as dlib requires)
+  int depth = 0;                 // log2(leaves): split tests from the root to a leaf
   int features = 0;              // F feature pixels per cascade (500)
   std::vector<float> initial;    // (2P) mean shape, normalised box coordinates (x0, y0, x1, y1, ...)
   std::vector<uint16_t> idx1;    // (C, T, S) first feature of each split
