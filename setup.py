@@ -42,6 +42,7 @@ class CMakeBuild(build_ext):
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
             f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={out.parent}",
             f"-DH2H_WITH_CUDA={'ON' if _want_cuda() else 'OFF'}",
+            f"-DH2H_NATIVE_ARCH={'OFF' if os.environ.get('H2H_NATIVE_ARCH') in ('0', 'OFF', 'off') else 'ON'}",
         ]
         if _want_cuda():
             cuda_home = os.environ.get("CUDA_HOME", "/usr/local/cuda")
@@ -84,7 +85,9 @@ setup(
         "opencolorio==2.6.0",  # colour conversions (io/colour.py): the active OCIO config
         "timecode==1.5.1",     # SMPTE timecode arithmetic, drop frame included (io/timecode.py)
     ],
-    # [train]: what the trainer needs beyond inference (the QC report's plots of h2h eval reenactment --report)
-    extras_require={"test": ["pytest>=8"], "train": ["matplotlib==3.11.2"]},
+    # [train]: what the trainer needs beyond inference (the QC report's plots of h2h eval reenactment --report);
+    # [onnx]: the synthesize node's `onnx` engine and `export-generator -o G.onnx` (without them G runs in torch)
+    extras_require={"test": ["pytest>=8"], "train": ["matplotlib==3.11.2"],
+                    "onnx": ["onnx==1.23.2", "onnxruntime==1.31.1"]},
     entry_points={"console_scripts": ["h2h=h2h_engine.cli:main"]},
 )

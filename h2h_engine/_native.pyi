@@ -6,6 +6,18 @@ has_cuda: bool
 raster_subpixel_bits: int
 raster_guard_band: float
 
+# -- landmarks (csrc/bindings/bind_landmarks.cpp) ---------------------------------------------------------------
+class ShapeModel:
+    """dlib's shape predictor model (the bytes of its .dat file) parsed for native evaluation."""
+
+    def __init__(self, data: bytes) -> None: ...
+    @property
+    def parts(self) -> int:
+        """Points per face (68)."""
+    def predict(self, image: NDArray[np.uint8], left: int, top: int, right: int, bottom: int) -> NDArray[np.float32]:
+        """(P, 2) dlib's integer points of the face in the inclusive rectangle of an (H, W) uint8 image (GIL
+        released; the same points as dlib's shape_predictor)."""
+
 # -- fitting (csrc/bindings/bind_fit.cpp) ------------------------------------------------------------------
 def sop_pose(model: NDArray[np.float64], pixels: NDArray[np.float64], weights: NDArray[np.float64] | None = None,
              iterations: int = 5) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:

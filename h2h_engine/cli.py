@@ -232,7 +232,7 @@ TRAINER_COMMANDS = {
     "eval": ("main_eval", "evaluate: h2h eval self-reenactment RUN_DIR | h2h eval reenactment RESULT --driving "
                           "TRACK --target TRACK | h2h eval cycle RUN_X RUN_Y -o DIR | h2h eval ablate TARGET "
                           "--track TRACK --preset P -o DIR"),
-    "export-generator": ("main_export", "write a checkpoint's generator as TorchScript"),
+    "export-generator": ("main_export", "write a checkpoint's generator as TorchScript or ONNX (G.onnx)"),
 }
 
 

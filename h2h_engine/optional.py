@@ -1,5 +1,6 @@
 """Optional third-party packages, imported where they are used: PyAV (movies, audio), OpenImageIO (EXR, TIFF,
-image metadata) and dlib (face detection, landmarks).
+image metadata), dlib (face detection, landmarks), and onnx / onnxruntime (the synthesize node's ``onnx``
+engine and ONNX export).
 
 The engine imports without them, and runs every path that does not need them (e.g. training and synthesis
 from PNG/JPEG sequences on a GPU machine that has neither); the first use of a missing one raises
@@ -14,7 +15,8 @@ from types import ModuleType
 from .errors import MissingPackageError
 
 # Import name -> what ``pip install`` takes (the versions setup.py pins).
-PIP_NAMES = {"av": "av", "OpenImageIO": "openimageio", "dlib": "dlib-bin"}
+PIP_NAMES = {"av": "av", "OpenImageIO": "openimageio", "dlib": "dlib-bin", "onnx": "onnx",
+             "onnxruntime": "onnxruntime"}
 
 
 def require(module: str, needed_for: str) -> ModuleType:

@@ -13,7 +13,7 @@ STUB = Path(inspect.getfile(_native)).with_name("_native.pyi")
 def test_stub_matches_the_module():
     tree = ast.parse(STUB.read_text())
     constants = {n.target.id: n.annotation.id for n in tree.body if isinstance(n, ast.AnnAssign)}
-    functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    functions = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
     assert constants == {"has_cuda": "bool", "raster_subpixel_bits": "int", "raster_guard_band": "float"}
     for name, type_name in constants.items():
         assert type(getattr(_native, name)) is getattr(builtins, type_name), f"{name}: {type_name} in the stub"

@@ -161,26 +161,38 @@ def main_eval_ablate(argv: Sequence[str] | None = None) -> int:
 
 def export_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="h2h export-generator",
-                                description="Write a checkpoint's generator as TorchScript for hosts that run it.")
+                                description="Write a checkpoint's generator for hosts that run it: TorchScript, or "
+                                "ONNX (the per-frame step G(cond, prev) -> frame, opset 17) for ML nodes that read "
+                                "ONNX models.")
     p.add_argument("checkpoint", help="checkpoint.pt of a training run")
-    p.add_argument("-o", "--output", required=True, help="TorchScript file to write (.pt)")
-    p.add_argument("--json", action="store_true", help="print the output and G's size as JSON")
+    p.add_argument("-o", "--output", required=True, help="file to write: G.ts.pt (TorchScript) or G.onnx")
+    p.add_argument("--format", choices=("auto", "torchscript", "onnx"), default="auto",
+                   help="auto: ONNX for a .onnx output, else TorchScript")
+    p.add_argument("--json", action="store_true", help="print the output, its format and G's size as JSON")
     return p
 
 
 def _export(args: argparse.Namespace) -> int:
+    from h2h_engine.io.outputs import claim_output  # noqa: PLC0415
     from h2h_engine.synthesis.checkpoint import load_generator  # noqa: PLC0415
+    from h2h_engine.synthesis.engine import export_onnx, step_inputs  # noqa: PLC0415
     from h2h_engine.synthesis.inference import export_torchscript  # noqa: PLC0415
 
+    fmt = args.format if args.format != "auto" else ("onnx" if args.output.lower().endswith(".onnx")
+                                                    else "torchscript")
     gen, _ = load_generator(args.checkpoint)
-    export_torchscript(gen, args.output)
-    print(json.dumps({"output": args.output, "size": gen.cfg.size}) if args.json
-          else f"{args.output}: TorchScript generator ({gen.cfg.size} px)")
+    with claim_output(args.output, force=True, inputs=[args.checkpoint]):
+        (export_onnx if fmt == "onnx" else export_torchscript)(gen, args.output)
+    inputs = step_inputs(gen.cfg)
+    print(json.dumps({"output": args.output, "format": fmt, "size": gen.cfg.size,
+                      **({"inputs": inputs} if fmt == "onnx" else {})}) if args.json
+          else f"{args.output}: {'ONNX' if fmt == 'onnx' else 'TorchScript'} generator ({gen.cfg.size} px"
+               + (f"; inputs {', '.join(inputs)} -> frame)" if fmt == "onnx" else ")"))
     return 0
 
 
 def main_export(argv: Sequence[str] | None = None) -> int:
-    """``h2h export-generator CKPT -o OUT.pt``."""
+    """``h2h export-generator CKPT -o OUT.pt|OUT.onnx [--format auto|torchscript|onnx]``."""
     return _guard(_export, export_parser(), argv)
 
 

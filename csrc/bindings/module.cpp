@@ -4,6 +4,7 @@
 namespace py = pybind11;
 
 void BindFit(py::module_& m);
+void BindLandmarks(py::module_& m);
 void BindMorphable(py::module_& m);
 void BindRaster(py::module_& m);
 
@@ -15,6 +16,7 @@ PYBIND11_MODULE(_native, m) {
   m.attr("has_cuda") = false;
 #endif
   BindFit(m);
+  BindLandmarks(m);
   BindMorphable(m);
   BindRaster(m);
 }

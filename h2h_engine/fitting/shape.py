@@ -15,8 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.optimize
-import scipy.sparse
 
 
 @dataclass
@@ -121,12 +119,14 @@ def solve_shape(problem: ShapeProblem, identity: np.ndarray, expression: np.ndar
     raise ValueError(f"impl must be 'native' or 'ref'; got {impl!r}")
 
 
-def shape_matrix(problem: ShapeProblem) -> tuple[scipy.sparse.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+def shape_matrix(problem: ShapeProblem) -> tuple["scipy.sparse.csr_matrix", np.ndarray, np.ndarray, np.ndarray]:
     """The generic sparse form ``min |A z - b|^2, lo <= z <= hi`` of a problem (``cost = |A z - b|^2``).
 
     Returns:
         A (rows, n_id + T n_exp) CSR, b (rows,), lo, hi (n_id + T n_exp,).
     """
+    import scipy.sparse  # noqa: PLC0415 - the reference only (scipy.sparse costs ~0.2 s a process to import)
+
     t_count, na, ne = problem.n_frames, problem.n_id, problem.n_exp
     j_id, j_exp, c = problem.jacobians()
     rows_per = j_id.shape[1]
@@ -170,6 +170,8 @@ def shape_matrix(problem: ShapeProblem) -> tuple[scipy.sparse.csr_matrix, np.nda
 def _solve_shape_ref(problem: ShapeProblem, identity: np.ndarray,
                      expression: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Reference: the generic sparse problem solved by ``scipy.optimize.lsq_linear`` (trust-region reflective)."""
+    import scipy.optimize  # noqa: PLC0415 - the reference only (its import costs ~0.2 s a process)
+
     a, b, lo, hi = shape_matrix(problem)
     res = scipy.optimize.lsq_linear(a, b, bounds=(lo, hi), method="trf", tol=1e-6)
     z = res.x

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy.spatial.transform import Rotation, Slerp
 
 from ..errors import NoFaceError
 from ..geometry import BROWS, EYES, JAW, LEFT_JAW, MOUTH, NOSE, RIGHT_JAW, nme, project
@@ -102,6 +101,8 @@ def _interpolate_cameras(rot: np.ndarray, trans: np.ndarray, scale: np.ndarray, 
     """Fill the cameras of frames without a face (in place) from the nearest frames with one."""
     if face.all():
         return
+    from scipy.spatial.transform import Rotation, Slerp  # noqa: PLC0415 - only shots with faceless frames
+
     t = np.arange(len(face))
     known = t[face]
     if len(known) == 1:

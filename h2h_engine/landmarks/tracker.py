@@ -29,8 +29,11 @@ disagree by more than ``MAX_AGREEMENT`` or the detector failed to confirm the fa
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from queue import Empty, Full, Queue
+from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -38,7 +41,7 @@ import numpy as np
 from ..errors import ConfigError, InputError, NoFaceError
 from ..track import FLAG_LOW_CONFIDENCE, FLAG_NO_FACE, FLAG_REDETECTED
 from .detect import Detection, FaceDetector
-from .pupils import locate_pupils
+from .pupils import PUPIL_IMPLS, locate_pupils
 from ..geometry import RIGID, inter_ocular
 from .shape import ShapeFit, ShapePredictor, box_from_points, points_frame
 
@@ -124,8 +127,8 @@ def parse_face_policy(face: str) -> tuple[str, int]:
 class _Follower:
     """State of the face being followed; ``step`` handles one frame."""
 
-    def __init__(self, detector: FaceDetector, face: str) -> None:
-        self.detector, self.predictor = detector, ShapePredictor()
+    def __init__(self, detector: FaceDetector, face: str, predictor: str = "native") -> None:
+        self.detector, self.predictor = detector, ShapePredictor(predictor)
         self.policy, self.index = parse_face_policy(face)
         self.prev: np.ndarray | None = None       # (68, 2) landmarks of the previous frame, None when lost
         self.last_box: np.ndarray | None = None   # (4,) box of the last frame with a face
@@ -153,10 +156,12 @@ class _Follower:
             return max(dets, key=lambda d: d.side)
         return ordered[self.index]
 
-    def _accept(self, gray: np.ndarray, fit: ShapeFit, det: Detection | None) -> None:
+    def _accept(self, gray: np.ndarray, fit: ShapeFit, det: Detection | None,
+                box: np.ndarray | None = None, patch: np.ndarray | None = None) -> None:
+        """Make ``fit`` the followed face (``box``/``patch``: its box and grey patch when already computed)."""
         self.prev = fit.landmarks
-        self.last_box = box_from_points(fit.landmarks)
-        self.patch = _patch(gray, self.last_box)
+        self.last_box = box_from_points(fit.landmarks) if box is None else box
+        self.patch = _patch(gray, self.last_box) if patch is None else patch
         if det is not None:
             self.det_conf = self.detector.confidence(det.score)
             self.detected = fit.landmarks
@@ -172,12 +177,13 @@ class _Follower:
         if self.prev is not None:
             fit = self.predictor(gray, box_from_points(self.prev))
             box = box_from_points(fit.landmarks)
-            ncc = float((_patch(gray, box) * self.patch).sum())
+            patch = _patch(gray, box)
+            ncc = float((patch * self.patch).sum())
             size_ratio, resid = shape_drift(fit.landmarks, self.detected)
             consistent = fit.agreement <= MAX_AGREEMENT and ncc >= MIN_NCC
             drifted = not 1 / SIZE_DRIFT <= size_ratio <= SIZE_DRIFT or resid > SHAPE_DRIFT
             if consistent and not drifted and self.since_detection < REDETECT_EVERY:
-                self._accept(gray, fit, None)
+                self._accept(gray, fit, None, box, patch)
                 return fit.landmarks, 0, self._confidence(fit)
             near = [d for d in self.detector.detect_near(gray, box) if _iou(d.box, box) > 0.3]
             if near:
@@ -187,7 +193,7 @@ class _Follower:
                 return fit.landmarks, FLAG_REDETECTED, self._confidence(fit)
             if consistent:  # detector could not confirm a face that still tracks well: keep it, trust it less
                 self.det_conf *= 0.5
-                self._accept(gray, fit, None)
+                self._accept(gray, fit, None, box, patch)
                 self.since_detection = 0
                 return fit.landmarks, 0, self._confidence(fit)
             self.prev = None
@@ -209,10 +215,66 @@ def _fill_gaps(frames: np.ndarray, values: np.ndarray, valid: np.ndarray) -> np.
     return out.reshape(values.shape)
 
 
+def _grey_frames(frames: Iterable[tuple[int, np.ndarray]], depth: int = 8
+                 ) -> Iterator[tuple[int, tuple[int, int], np.ndarray]]:
+    """``(frame_no, (W, H), grey (H, W) uint8)`` of ``frames``, decoded and converted ahead in a thread (PyAV
+    and OpenCV release the GIL while the tracker runs), at most ``depth`` frames ahead; errors are re-raised
+    here in order."""
+    done = object()
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        it = iter(frames)
+        try:
+            for frame_no, rgb in it:
+                gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else np.ascontiguousarray(rgb)
+                item = (frame_no, (rgb.shape[1], rgb.shape[0]), gray)
+                while not stop.is_set():
+                    try:
+                        queue.put(item, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(done)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, which raises it
+            queue.put(e)
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="h2h-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                queue.get(timeout=0.1)
+            except Empty:
+                pass
+        worker.join()
+
+
 def track_landmarks(frames: Iterable[tuple[int, np.ndarray]], detector: str = "hog", face: str = "largest",
                     progress: Callable[[int, int, str], None] | None = None,
-                    total: int | None = None, pupils: str = "iris") -> LandmarkTrack:
+                    total: int | None = None, pupils: str = "iris", predictor: str = "native") -> LandmarkTrack:
     """68 landmarks and pupils of one face followed through a shot.
+
+    Three stages overlap: frames are decoded and converted to grey in one thread, the face is followed in the
+    calling thread (the native predictor releases the GIL), and the pupils of each frame are found in a
+    third while the next frame is followed. Each stage sees exactly the inputs it would in sequence, so the
+    result is the same as one loop's.
 
     Args:
         frames: iterable of ``(frame_no, rgb)`` with rgb (H, W, 3) uint8, e.g. a FrameSource.
@@ -222,44 +284,50 @@ def track_landmarks(frames: Iterable[tuple[int, np.ndarray]], detector: str = "h
         progress: ``progress(done, total, what)`` called after every frame.
         total: number of frames, for progress (taken from ``frames.frame_numbers()`` when available).
         pupils: ``"iris"`` (default) or ``"ref"`` (the authors' inverse-intensity centroid).
+        predictor: ``"native"`` (default) or ``"dlib"``: which evaluator of dlib's 68-point model (same points).
     Raises:
         NoFaceError when no frame has a face; InputError when the frame size changes within the shot.
     """
-    follower = _Follower(FaceDetector(detector), face)
+    follower = _Follower(FaceDetector(detector), face, predictor)
+    if pupils not in PUPIL_IMPLS:
+        raise ValueError(f"pupils must be one of {PUPIL_IMPLS}; got {pupils!r}")
     if total is None and hasattr(frames, "frame_numbers") and frames.frame_numbers() is not None:
         total = len(frames.frame_numbers())
-    nos, lms, pups, pconf, confs, flags = [], [], [], [], [], []
+    nos, lms, pups, confs, flags = [], [], [], [], []
     size: tuple[int, int] | None = None
-    for i, (frame_no, rgb) in enumerate(frames):
-        if size is None:
-            size = (rgb.shape[1], rgb.shape[0])
-        elif (rgb.shape[1], rgb.shape[0]) != size:
-            raise InputError(f"frame {frame_no} is {rgb.shape[1]}x{rgb.shape[0]}; the shot started at "
-                             f"{size[0]}x{size[1]}")
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else np.ascontiguousarray(rgb)
-        lm, flag, conf = follower.step(gray, frame_no)
-        if lm is None:
-            lm, pup, pc = np.zeros((68, 2), np.float32), np.zeros((2, 2), np.float32), np.zeros(2, np.float32)
-        else:
-            pup, pc = locate_pupils(gray, lm, pupils)
-            if conf < LOW_CONFIDENCE:
-                flag |= FLAG_LOW_CONFIDENCE
-        nos.append(frame_no)
-        lms.append(lm)
-        pups.append(pup)
-        pconf.append(pc)
-        confs.append(conf)
-        flags.append(flag)
-        if progress is not None:
-            progress(i + 1, total if total is not None else i + 1, "landmarks")
+    no_face = (np.zeros((2, 2), np.float32), np.zeros(2, np.float32))
+    with ThreadPoolExecutor(1, thread_name_prefix="h2h-pupils") as pool:
+        for i, (frame_no, frame_size, gray) in enumerate(_grey_frames(frames)):
+            if size is None:
+                size = frame_size
+            elif frame_size != size:
+                raise InputError(f"frame {frame_no} is {frame_size[0]}x{frame_size[1]}; the shot started at "
+                                 f"{size[0]}x{size[1]}")
+            lm, flag, conf = follower.step(gray, frame_no)
+            if lm is None:
+                lm, pup = np.zeros((68, 2), np.float32), None
+            else:
+                pup = pool.submit(locate_pupils, gray, lm, pupils)
+                if conf < LOW_CONFIDENCE:
+                    flag |= FLAG_LOW_CONFIDENCE
+            nos.append(frame_no)
+            lms.append(lm)
+            pups.append(pup)
+            confs.append(conf)
+            flags.append(flag)
+            if progress is not None:
+                progress(i + 1, total if total is not None else i + 1, "landmarks")
+        found = [no_face if p is None else p.result() for p in pups]
     frame_arr = np.array(nos, np.int64)
     flag_arr = np.array(flags, np.uint8)
     valid = (flag_arr & FLAG_NO_FACE) == 0
     if not valid.any():
         raise NoFaceError(f"no face found in any of the {len(frame_arr)} frames of "
                           f"{getattr(frames, 'path', 'the input')}")
-    lm_arr, pup_arr = np.array(lms, np.float32), np.array(pups, np.float32)
+    lm_arr = np.array(lms, np.float32)
+    pup_arr = np.array([p for p, _ in found], np.float32)
+    pconf = np.array([c for _, c in found], np.float32)
     if not valid.all():
         lm_arr, pup_arr = _fill_gaps(frame_arr, lm_arr, valid), _fill_gaps(frame_arr, pup_arr, valid)
     return LandmarkTrack(frame_arr, lm_arr, pup_arr, np.array(confs, np.float32), flag_arr,
-                         size if size is not None else (0, 0), np.array(pconf, np.float32))
+                         size if size is not None else (0, 0), pconf)

@@ -25,9 +25,7 @@ from ..morphable import load_model_for
 from ..render.appearance import AppearanceSettings, Retrieval, Warper
 from ..render.conditioning import render_conditioning
 from ..render.crop import crop_box_for_track, crop_frames, paste_back
-from ..synthesis.checkpoint import checkpoint_file, load_generator, read_checkpoint
 from ..synthesis.config import ModelConfig
-from ..synthesis.inference import Schedule, Synthesizer, appearance_channels, composite_alpha, conditioning_stack
 from ..track import Track
 from .knobs import AUDIO, COLOURSPACE, FORCE, audio_for_track, settings_stamp, track_time
 from .spec import Knob, NodeSpec, Port
@@ -83,7 +81,8 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
                       progress: Callable[[int, int, str], None] = lambda *a: None,
                       info: dict[str, Any] | None = None,
                       plate_space: str = "srgb",
-                      plate_track: str | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+                      plate_track: str | None = None,
+                      engine: str = "auto") -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
     """Yield ``(frame number, image, alpha)`` for ``frames`` of ``track`` in order: G's face crop (display
     sRGB, alpha None), or with ``plate`` (frame number -> (H0, W0, 3) float32 in ``plate_space``, asked in
     ascending order) the crop converted to ``plate_space`` and composited on it, with the composite's
@@ -91,10 +90,15 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
 
     ``mask``: auto (the model's region: the face matte for face-region models, else the crop box), box, or
     face (the rendered face). Models with plate context need ``plate``. Blocks whose frame numbers ``skip``
-    accepts are not synthesized (farm re-runs). ``info``, when given, receives the range, crop box and size.
+    accepts are not synthesized (farm re-runs). ``info``, when given, receives the range, crop box, size and the
+    engine that ran G (``engine``: auto | torch | onnx | bf16, see :mod:`h2h_engine.synthesis.engine`).
     This is the one per-frame synthesis + composite path: the node writes its frames to files, ``h2h filter``
     to a pipe.
     """
+    from ..synthesis.checkpoint import checkpoint_file, load_generator  # noqa: PLC0415 - torch only when G runs
+    from ..synthesis.inference import (Synthesizer, appearance_channels, composite_alpha,  # noqa: PLC0415
+                                       conditioning_stack)
+
     checkpoint = str(checkpoint_file(checkpoint))
     gen, ck = load_generator(checkpoint)
     cfg = gen.cfg
@@ -118,7 +122,9 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
                     crop_box=[float(v) for v in box])
     record = ck.get("appearance")
     look = _Appearance(checkpoint, record, model, trk, plate_track, box, size) if record else None
-    synth = Synthesizer(gen, device=device, source=f"checkpoint {checkpoint}")
+    synth = Synthesizer(gen, device=device, source=f"checkpoint {checkpoint}", engine=engine)
+    if info is not None:
+        info["engine"] = synth.engine
     total, done = last - first + 1, 0
     for _, out_first, out_last in synth.schedule.blocks(first, last):
         numbers = [int(f) for f in trk.frames[out_first:out_last + 1]]
@@ -217,6 +223,9 @@ def plate_reader(path: str, frames: tuple[int, int], colourspace: str = "auto", 
 
 def _first_needed(checkpoint: str, trk: Track, a: int, b: int) -> int:
     """The first frame number whose conditioning (and plate) synthesizing ``a..b`` reads (block warm-up)."""
+    from ..synthesis.checkpoint import read_checkpoint  # noqa: PLC0415
+    from ..synthesis.inference import Schedule  # noqa: PLC0415
+
     cfg = ModelConfig.from_dict(read_checkpoint(checkpoint)["model_config"])
     schedule = Schedule.for_model(cfg)
     rows = np.nonzero((trk.frames >= a) & (trk.frames <= b))[0]
@@ -228,8 +237,9 @@ def _first_needed(checkpoint: str, trk: Track, a: int, b: int) -> int:
 def run(checkpoint: str, track: str, output: str, plate: str | None = None, frames: tuple[int, int] | None = None,
         composite: bool = True, feather: float = 12.0, mask: str = "auto", device: str = "auto",
         force: bool = False, colourspace: str = "auto", audio: str = "source", plate_track: str | None = None,
-        progress: Callable[[int, int, str], None] = lambda *a: None) -> dict[str, Any]:
+        progress: Callable[[int, int, str], None] = lambda *a: None, engine: str = "auto") -> dict[str, Any]:
     """Synthesize ``frames`` of ``track`` (all by default) into ``output`` (sequence pattern or movie)."""
+    from ..synthesis.checkpoint import checkpoint_file  # noqa: PLC0415 - torch only when G runs
     checkpoint = str(checkpoint_file(checkpoint))
     trk = Track.load(track)
     a, b = frames if frames is not None else (int(trk.frames[0]), int(trk.frames[-1]))
@@ -246,7 +256,7 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
     sound = audio_for_track(audio, trk, a) if is_movie(output) else None
     info: dict[str, Any] = {}
     stamp = settings_stamp("synthesize", {"composite": composite, "feather": feather, "mask": mask,
-                                          "device": device, "colourspace": colourspace},
+                                          "device": device, "colourspace": colourspace, "engine": engine},
                            [checkpoint, track, plate, plate_track])
     movie = is_movie(output)
     # the composite's matte goes out with it: a `mask` layer in EXR (RGB stays the whole comp), the alpha of
@@ -258,13 +268,13 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
             writer.attributes = {"oiio:UnassociatedAlpha": 1}
         for number, image, alpha in synthesize_frames(checkpoint, track, frames, plate_fn, feather, mask, device,
                                                       lambda n: not force and all(writer.exists(f) for f in n),
-                                                      progress, info, plate_space, plate_track):
+                                                      progress, info, plate_space, plate_track, engine):
             image = image if plate_space == want else convert(image, plate_space, want)
             if alpha is not None and not movie:  # the composite's matte goes out with it (RGBA)
                 image = np.concatenate([image, alpha[..., None].astype(image.dtype)], axis=2)
             writer.write(number, image)
     return {"output": str(output), "frames": info["frames"], "size": info["size"],
-            "composited": plate_fn is not None, "crop_box": info["crop_box"],
+            "composited": plate_fn is not None, "crop_box": info["crop_box"], "engine": info.get("engine"),
             "audio": None if sound is None else [sound.path, sound.start_seconds]}
 
 
@@ -286,6 +296,9 @@ SPEC = NodeSpec(
                 "models, else the crop box), box, or face (the rendered face, feathered)",
                 choices=("auto", "box", "face")),
            Knob("device", "choice", "auto", "where G runs (fp16 on CUDA)", choices=("auto", "cpu", "cuda")),
+           Knob("engine", "choice", "auto", "what runs G: torch (eager float32, the reference), onnx (ONNX Runtime, "
+                "float32, CPU), bf16 (torch bf16 autocast, CPU, faster and less exact), auto (onnx on the CPU when "
+                "onnxruntime is installed, else torch)", choices=("auto", "torch", "onnx", "bf16")),
            FORCE,
            COLOURSPACE, AUDIO),
     run=run,

@@ -71,10 +71,17 @@ class Generator(nn.Module):
 
     def step(self, cond_features: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
         """One frame from precomputed conditioning features (B, C, h, w) and the previous outputs (ignored
-        without a previous-frames encoder)."""
+        without a previous-frames encoder).
+
+        The zero state (``prev`` all zeros, the first frame of a sequence or block) adds exactly zero features:
+        every instance norm of the previous-frames encoder then sees a constant map, whose normalised value is
+        0, but float arithmetic leaves rounding residues that each norm multiplies by 1/sqrt(eps) (~316): the
+        computed features were O(1..30) of pure rounding noise, different on every device and engine. The
+        mask is a traced product, not a branch, so exported graphs (ONNX, TorchScript) keep it."""
         if self.prev_encoder is None:
             return self.decoder(cond_features)
-        return self.decoder(cond_features + self.prev_encoder(prev))
+        started = (prev.abs().amax(dim=(1, 2, 3), keepdim=True) > 0).to(cond_features.dtype)  # (B, 1, 1, 1)
+        return self.decoder(cond_features + self.prev_encoder(prev) * started)
 
     def forward(self, cond: torch.Tensor, prev: torch.Tensor | None = None) -> torch.Tensor:
         return self.step(self.encode_cond(cond), prev)

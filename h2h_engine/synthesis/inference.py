@@ -22,6 +22,7 @@ from torch import nn
 from ..errors import CheckpointError, ConfigError
 from ..io.atomic import atomic_path
 from .config import ModelConfig
+from .engine import OnnxStep, resolve_engine
 
 
 @dataclass(frozen=True)
@@ -109,13 +110,17 @@ class Synthesizer:
         half: fp16 weights and activations (default: on CUDA only).
         schedule: block/warm-up layout; keep the default to join chunks rendered by others.
         source: what G came from, for errors (e.g. ``checkpoint run/checkpoint.pt``).
+        engine: ``auto`` | ``torch`` | ``onnx`` | ``bf16`` (see :mod:`.engine`); ``self.engine`` is the one used.
     """
 
     def __init__(self, generator: nn.Module, device: str = "auto", half: bool | None = None,
-                 schedule: Schedule = Schedule(), source: str = "generator") -> None:
+                 schedule: Schedule = Schedule(), source: str = "generator", engine: str = "torch") -> None:
         self.source = source
         self.device = pick_device(device)
+        self.engine = resolve_engine(engine, self.device, generator)
         self.half = (self.device.type == "cuda") if half is None else half
+        if self.engine != "torch" and self.half:
+            raise ConfigError(f"engine {self.engine} runs float32 weights; half applies to engine torch only")
         self.dtype = torch.float16 if self.half else torch.float32
         self.cfg = generator.cfg
         # feed-forward generators have no state to warm up: a frame needs only its own conditioning frames
@@ -123,6 +128,16 @@ class Synthesizer:
         fmt = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
         self.g = generator.eval().to(self.device, self.dtype, memory_format=fmt)
         self.fmt = fmt
+        self._onnx = OnnxStep(self.g) if self.engine == "onnx" else None
+
+    def _whole_step(self, cond: torch.Tensor, prev: torch.Tensor | None) -> torch.Tensor:
+        """G(cond, prev) (B, 3, S, S) in G's dtype, by the engine (float32 for onnx and bf16)."""
+        if self._onnx is not None:
+            return self._onnx(cond, prev).to(self.device)
+        if self.engine == "bf16":
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return self.g(cond, prev).float()
+        return self.g(cond, prev)
 
     @torch.inference_mode()
     def run(self, cond: np.ndarray, offset: int, first: int, last: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -148,7 +163,7 @@ class Synthesizer:
                 for g0 in range(out_first, out_last + 1, e):
                     idx = torch.arange(g0, g0 + e).clamp(max=out_last)  # padded to a fixed batch shape
                     x = temporal_stack(c, idx.to(self.device), self.cfg.n_cond_frames, offset=lo)
-                    y = self.g(x.contiguous(memory_format=self.fmt))
+                    y = self._whole_step(x.contiguous(memory_format=self.fmt), None)
                     for j in range(min(e, out_last - g0 + 1)):
                         yield g0 + j, self._image(y[j], g0 + j)
                 continue
@@ -157,9 +172,12 @@ class Synthesizer:
             for g0 in range(start, out_last + 1, e):
                 idx = torch.arange(g0, g0 + e).clamp(max=out_last)  # padded to a fixed batch shape
                 x = temporal_stack(c, idx.to(self.device), self.cfg.n_cond_frames, offset=lo)
-                feats = self.g.encode_cond(x.contiguous(memory_format=self.fmt))
+                x = x.contiguous(memory_format=self.fmt)
+                # eager torch batches the conditioning encoder; the other engines run the exported whole step
+                feats = self.g.encode_cond(x) if self.engine == "torch" else None
                 for j in range(min(e, out_last - g0 + 1)):
-                    y = self.g.step(feats[j:j + 1], prev)  # (1, 3, H, W)
+                    y = (self.g.step(feats[j:j + 1], prev) if feats is not None
+                         else self._whole_step(x[j:j + 1], prev))  # (1, 3, H, W)
                     prev = torch.cat([prev[:, 3:], y], dim=1) if n_prev > 1 else y
                     if g0 + j >= out_first:
                         yield g0 + j, self._image(y[0], g0 + j)

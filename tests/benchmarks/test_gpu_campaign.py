@@ -107,6 +107,7 @@ from pathlib import Path
 import h2h_engine, h2h_engine.cli, h2h_engine.nodes, h2h_engine.training.train, h2h_engine.training.evaluate
 from h2h_engine.errors import MissingPackageError
 from h2h_engine.io import open_frames, read_image, write_image
+from h2h_engine.landmarks.detect import FaceDetector
 from h2h_engine.landmarks.shape import ShapePredictor
 tmp = Path({str(tmp_path)!r})
 movie = tmp / "clip.mp4"
@@ -116,7 +117,10 @@ with pytest.raises(MissingPackageError, match="'av'"):
 with pytest.raises(MissingPackageError, match="'openimageio'"):
     write_image(tmp / "plate.exr", np.zeros((4, 4, 3), np.float32))
 with pytest.raises(MissingPackageError, match="'dlib-bin'"):
-    ShapePredictor()
+    FaceDetector()
+with pytest.raises(MissingPackageError, match="'dlib-bin'"):
+    ShapePredictor("dlib")
+assert ShapePredictor().impl == "native"  # the engine's own evaluator reads dlib's model file without dlib
 rgb = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
 write_image(tmp / "a.png", rgb)
 assert np.array_equal(read_image(tmp / "a.png"), rgb)

@@ -43,3 +43,39 @@ def test_sub_pixel_landmarks(frames):
                              borderMode=cv2.BORDER_REPLICATE)
     moved = pred(shifted, box + np.float32([1.5, 0, 1.5, 0])).landmarks
     assert abs(float(np.median(moved[:, 0] - lm[:, 0])) - 1.5) < 0.3
+
+
+@pytest.mark.parametrize("name,size", CLIPS + [("WDA_AlexandriaOcasioCortez", 256)])
+def test_native_predictor_gives_dlibs_points(frames, name, size):
+    """The native evaluator of dlib's model file returns dlib's own points, to the pixel, on real faces: from
+    detector boxes, from boxes seeded by landmarks (on the resampled crops ShapePredictor makes), shifted and
+    scaled boxes, and boxes partly outside the frame (feature pixels outside read 0)."""
+    from h2h_engine.landmarks.dlib_models import dlib_module, native_shape_model, shape_predictor
+
+    det, net, native, rect = FaceDetector(), shape_predictor(), native_shape_model(), dlib_module().rectangle
+    calls = 0
+    for _, rgb in frames(name, 0, 59, size)[::3]:
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        d = max(det.detect(gray), key=lambda d: d.side).box
+        h, w = gray.shape
+        boxes = [d, box_from_points(ShapePredictor("dlib")(gray, d).landmarks), d * 1.07 + 3, d - [40, 0, 40, 0],
+                 np.float32([-30, -20, w // 2, h // 2])]
+        for b in boxes:
+            r = [int(round(b[0])), int(round(b[1])), int(round(b[2])) - 1, int(round(b[3])) - 1]
+            want = np.array([(p.x, p.y) for p in net(gray, rect(*r)).parts()], np.float32)
+            assert np.array_equal(native.predict(gray, *r), want), (name, r)
+            calls += 1
+        assert np.array_equal(ShapePredictor("native")(gray, d).landmarks, ShapePredictor("dlib")(gray, d).landmarks)
+    assert calls >= 100
+
+
+def test_native_predictor_errors():
+    from h2h_engine import _native
+    from h2h_engine.landmarks.dlib_models import native_shape_model
+
+    with pytest.raises(ValueError, match="malformed dlib shape predictor"):
+        _native.ShapeModel(b"\x01\x01" + b"\x00" * 10)
+    with pytest.raises(ValueError, match="image must have shape"):
+        native_shape_model().predict(np.zeros((4, 4, 3), np.uint8), 0, 0, 3, 3)
+    with pytest.raises(ValueError, match="impl must be one of"):
+        ShapePredictor("opencv")

@@ -115,8 +115,8 @@ def test_bad_inputs(trained, tmp_path, capsys):
 def test_spec():
     spec = get_spec("synthesize")
     assert [p.name for p in spec.inputs] == ["checkpoint", "track", "plate", "plate_track"]
-    assert {k.name for k in spec.knobs} == {"frames", "composite", "feather", "mask", "device", "force", "colourspace",
-                                           "audio"}
+    assert {k.name for k in spec.knobs} == {"frames", "composite", "feather", "mask", "device", "engine", "force",
+                                           "colourspace", "audio"}
 
 
 @pytest.fixture(scope="module")

@@ -174,7 +174,8 @@ def test_global_options_before_or_after_any_command(h2h, one_line, shot, checkpo
 
     capsys.readouterr()  # --json after a trainer command reaches the trainer (here: export-generator)
     assert main(["export-generator", str(checkpoint), "-o", str(tmp_path / "g.pt"), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"output": str(tmp_path / "g.pt"), "size": 64}
+    assert json.loads(capsys.readouterr().out) == {"output": str(tmp_path / "g.pt"), "format": "torchscript",
+                                                       "size": 64}
 
 
 def test_version_and_progress_lines(h2h_process, shot, tmp_path, capsys):
