@@ -9,7 +9,8 @@ random conditioning for all, at the paper preset (256 px), the preview preset (2
 inputs, feed-forward) and the tiny preset (64 px). Training: seconds per step of :class:`h2h_engine.training.train.Trainer`
 on random data of the preset's size. Timings interleave the implementations and keep the best of ``--repeats``
 (wall) beside the process CPU seconds per frame of that run (the machine is shared: compare ratios within one
-run); peak memory comes from a fresh process per case (CPU: peak RSS; CUDA: peak allocated).
+run), the engines' set-up (the ONNX export is cached by the weights' digest, the session is made once per shot)
+timed apart; peak memory comes from a fresh process per case (CPU: peak RSS; CUDA: peak allocated).
 
 Run: ``python benchmarks/bench_synthesize.py [--frames N] [--threads 2] [--repeats 3] [--presets tiny,preview,paper]
 [--engines torch,onnx,bf16] [--train-paper] [--quick]``; ``benchmarks/run_all.py`` calls :func:`rows`.
@@ -72,38 +73,45 @@ def _setup(preset: str, frames: int, threads: int) -> tuple[torch.nn.Module, np.
     return g, cond
 
 
-def _run_impl(impl: str, g: torch.nn.Module, cond: np.ndarray, device: str) -> int:
+def _runner(impl: str, g: torch.nn.Module, frames: int, device: str) -> Any:
+    """``run(cond) -> frames made`` for one implementation; its set-up (for onnx: the weights' digest, the
+    export on first use and the ONNX Runtime session) happens here, once per shot in the node too."""
     if impl == "reference":
-        return len(reference_run(g, cond, pick_device(device)))
-    synth = Synthesizer(g, device=device, schedule=Schedule(block=max(64, len(cond))), engine=impl)
-    return sum(1 for _ in synth.run(cond, 0, 0, len(cond) - 1))
+        return lambda cond: len(reference_run(g, cond, pick_device(device)))
+    synth = Synthesizer(g, device=device, schedule=Schedule(block=max(64, frames)), engine=impl)
+    return lambda cond: sum(1 for _ in synth.run(cond, 0, 0, len(cond) - 1))
 
 
 def _inference_speed(preset: str, frames: int, threads: int, device: str, repeats: int,
-                     engines: tuple[str, ...]) -> dict[str, tuple[float, float]]:
-    """(best frames/s, CPU s per frame of that run) of each implementation over ``repeats`` interleaved runs."""
+                     engines: tuple[str, ...]) -> dict[str, tuple[float, float, float]]:
+    """(best frames/s, CPU s per frame of that run, set-up s) of each implementation over ``repeats``
+    interleaved runs."""
     g, cond = _setup(preset, frames, threads)
     dev = pick_device(device)
     impls = ("reference",) + engines
-    best = {impl: (0.0, 0.0) for impl in impls}
+    runners, setup = {}, {}
     for impl in impls:
-        _run_impl(impl, g, cond[:2], device)  # warm-up (and the ONNX export, cached by the weights' digest)
+        t = time.perf_counter()
+        runners[impl] = _runner(impl, g, frames, device)
+        setup[impl] = time.perf_counter() - t
+        runners[impl](cond[:2])  # warm-up
+    best = {impl: (0.0, 0.0, setup[impl]) for impl in impls}
     for _ in range(repeats):
         for impl in impls:
             _sync(dev)
             t, c = time.perf_counter(), time.process_time()
-            n = _run_impl(impl, g, cond, device)
+            n = runners[impl](cond)
             _sync(dev)
             fps, cpu = n / (time.perf_counter() - t), (time.process_time() - c) / n
             if fps > best[impl][0]:
-                best[impl] = (fps, cpu)
+                best[impl] = (fps, cpu, setup[impl])
     return best
 
 
 def _inference_memory(preset: str, impl: str, frames: int, threads: int, device: str) -> float:
     """Peak memory (MB) of a fresh process running one implementation once."""
     g, cond = _setup(preset, frames, threads)
-    _run_impl(impl, g, cond, device)
+    _runner(impl, g, frames, device)(cond)
     return _peak_mb(pick_device(device))
 
 
@@ -154,12 +162,12 @@ def rows(quick: bool = False, frames: int = 0, threads: int = 2, device: str = "
         fps = _in_process(_inference_speed, preset, n, threads, device, repeats, engine_list)
         mem = {impl: _in_process(_inference_memory, preset, impl, n, threads, device) for impl in fps}
         size = load_config(preset).model.size
-        peer, peer_cpu = fps["reference"]
+        peer, peer_cpu, _ = fps["reference"]
         for impl in engine_list:
-            f, c = fps[impl]
+            f, c, setup = fps[impl]
             out.append(Row("synthesize", f"generator inference, {preset} ({size} px), engine {impl}, {n} frames", f,
                            peer="the authors' G, eager fp32 frame by frame", peer_value=peer, peak_mib=mem[impl],
-                           memory=memory, extra={"CPU s/frame": c, "peer CPU s/frame": peer_cpu,
+                           memory=memory, extra={"CPU s/frame": c, "peer CPU s/frame": peer_cpu, "set-up s (once a shot)": setup,
                                                  "peer peak MiB": mem["reference"], "device": str(pick_device(device))}))
     for preset in ["tiny"] + (["paper"] if train_paper or cuda else []):
         r = _in_process(_train_case, preset, 3 if preset == "paper" and not cuda else (2 if quick else 10), threads,

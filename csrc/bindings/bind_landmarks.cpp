@@ -18,6 +18,7 @@ class ShapeModelHandle {
  public:
   explicit ShapeModelHandle(const py::bytes& data) {
     const std::string s = data;
+    py::gil_scoped_release release;  // parsing 100 MB takes ~0.2 s: let other threads run meanwhile
     model_ = std::make_shared<h2h::ShapeModel>(
         h2h::ParseShapeModel(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
   }

@@ -41,6 +41,7 @@ import numpy as np
 from ..errors import ConfigError, InputError, NoFaceError
 from ..track import FLAG_LOW_CONFIDENCE, FLAG_NO_FACE, FLAG_REDETECTED
 from .detect import Detection, FaceDetector
+from .dlib_models import native_shape_model
 from .pupils import PUPIL_IMPLS, locate_pupils
 from ..geometry import RIGID, inter_ocular
 from .shape import ShapeFit, ShapePredictor, box_from_points, points_frame
@@ -288,7 +289,14 @@ def track_landmarks(frames: Iterable[tuple[int, np.ndarray]], detector: str = "h
     Raises:
         NoFaceError when no frame has a face; InputError when the frame size changes within the shot.
     """
-    follower = _Follower(FaceDetector(detector), face, predictor)
+    if predictor == "native":  # parse the predictor's model (GIL released) while dlib builds the detector
+        loading = threading.Thread(target=native_shape_model, name="h2h-load")
+        loading.start()
+        face_detector = FaceDetector(detector)
+        loading.join()
+    else:
+        face_detector = FaceDetector(detector)
+    follower = _Follower(face_detector, face, predictor)
     if pupils not in PUPIL_IMPLS:
         raise ValueError(f"pupils must be one of {PUPIL_IMPLS}; got {pupils!r}")
     if total is None and hasattr(frames, "frame_numbers") and frames.frame_numbers() is not None:
