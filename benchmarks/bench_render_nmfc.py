@@ -6,7 +6,7 @@ and freshly allocated), the numpy reference (a few frames), OpenGL on the CPU (M
 moderngl + EGL, drawing the same mesh with the same per-vertex NMFC colours and reading the image back;
 skipped when moderngl or EGL is missing), and the whole conditioning (shapes + projection in one native
 pass, NMFC + eye image + mask + mouth boxes) from a track, in chunks as the node renders them, with the
-previous chunk's arrays reused (as the node does) and with new arrays, against its all-numpy reference
+previous chunk's arrays reused (``out=``) and with new arrays (as the node renders through ``render_rows``), against its all-numpy reference
 (``impl="ref"``). The poses come from a real track (the Track node on 25 frames of a shared 512 px clip,
 cycled). ``--scaling``: the conditioning's cost at 256, 512, 1024 and 2048 px.
 
