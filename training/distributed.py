@@ -32,6 +32,16 @@ def init_distributed(cuda: bool) -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+def finish_distributed() -> None:
+    """Leave the process group at the end of a torchrun job: wait for every rank (rank 0 may still be writing
+    the last checkpoint), then tear the group down before the interpreter exits; a rank exiting with its gloo
+    group alive can abort in gloo's threads ("terminate called without an active exception"). No-op outside
+    torchrun."""
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def local_rank() -> int:
     """This process's index on its machine (its GPU), from torchrun's ``LOCAL_RANK``."""
     return int(os.environ.get("LOCAL_RANK", "0"))

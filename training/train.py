@@ -39,7 +39,7 @@ from h2h_engine.track import Track
 
 from .config import TrainConfig, dump_config
 from .data import ShotData, prepare_data
-from .distributed import LossStep, data_parallel, init_distributed, local_rank, rank_share
+from .distributed import LossStep, data_parallel, finish_distributed, init_distributed, local_rank, rank_share
 
 
 @dataclass
@@ -506,6 +506,7 @@ def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: Train
             with atomic_path(ckpt_path) as tmp:
                 torch.save({"schema": SCHEMA, "model_config": cfg.model.to_dict(), "generator": {}, "data": info,
                             "step": 0, "config": cfg.to_dict()}, tmp)
+        finish_distributed()
         return ckpt_path
     trainer = Trainer(cfg, data, run_dir, info, rank=rank, world=world, show_progress=show_progress,
                       progress=progress)
@@ -513,4 +514,6 @@ def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: Train
         trainer.load(ckpt_path)
         if rank == 0:
             _truncate_log(run_dir / "log.jsonl", trainer.step)
-    return trainer.fit(stop_after, time_budget)
+    ckpt = trainer.fit(stop_after, time_budget)
+    finish_distributed()
+    return ckpt
