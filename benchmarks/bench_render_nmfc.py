@@ -5,8 +5,8 @@ Compares, in one run on this machine: the native C++ rasterizer (fused NMFC rend
 and freshly allocated), the numpy reference (a few frames), OpenGL on the CPU (Mesa llvmpipe through
 moderngl + EGL, drawing the same mesh with the same per-vertex NMFC colours and reading the image back;
 skipped when moderngl or EGL is missing), and the whole conditioning (shapes + projection in one native
-pass, NMFC + eye image + mask + mouth boxes) from a track, in chunks as the node renders them, with the
-previous chunk's arrays reused (``out=``) and with new arrays (as the node renders through ``render_rows``), against its all-numpy reference
+pass, NMFC + eye image + mask + mouth boxes) from a track, in chunks through ``render_rows`` with the previous
+chunk's arrays reused (``out=``, as the node renders) and with new arrays, against its all-numpy reference
 (``impl="ref"``). The poses come from a real track (the Track node on 25 frames of a shared 512 px clip,
 cycled). ``--scaling``: the conditioning's cost at 256, 512, 1024 and 2048 px.
 
@@ -31,7 +31,7 @@ from benchlib import Row, best_of, cached_track, peak_rss_mib, print_rows  # noq
 from h2h_engine import _native  # noqa: E402
 from h2h_engine.morphable import load_model  # noqa: E402
 from h2h_engine.render import raster  # noqa: E402
-from h2h_engine.render.conditioning import render_conditioning  # noqa: E402
+from h2h_engine.render.conditioning import render_conditioning, render_rows  # noqa: E402
 from h2h_engine.render.crop import crop_box_for_track  # noqa: E402
 from h2h_engine.render.nmfc import project_track, render_mesh  # noqa: E402
 from h2h_engine.track import Track  # noqa: E402
@@ -94,16 +94,15 @@ class GLPeer:
 
 def _conditioning_fps(model, track: Track, box: np.ndarray, size: int,
                       repeats: int) -> tuple[float, float, float]:
-    """frames/s of the whole conditioning in node-sized chunks with the previous chunk's arrays reused, its CPU
-    ms per frame, and frames/s with new arrays per chunk."""
+    """frames/s of the whole conditioning in node-sized chunks through ``render_rows`` with the previous chunk's
+    arrays reused (as the node renders), its CPU ms per frame, and frames/s with new arrays per chunk."""
     n, chunk = len(track), max(1, min(64, NODE_PIXELS // (size * size)))
 
     def run(reuse: bool) -> None:
         prev = None
         for a in range(0, n, chunk):
-            part = track.slice(int(track.frames[a]), int(track.frames[min(n, a + chunk) - 1]))
-            keep = prev if reuse and prev is not None and len(prev.frames) == len(part) else None
-            prev = render_conditioning(model, part, (size, size), crop=box, out=keep)
+            cond = render_rows(model, track, a, min(n, a + chunk), (size, size), crop=box, out=prev)
+            prev = cond if reuse else None
 
     wall, cpu, _ = best_of(lambda: run(True), repeats)
     wall_new, _, _ = best_of(lambda: run(False), repeats)

@@ -21,7 +21,7 @@ from h2h_engine.io import atomic_path, open_frames
 from h2h_engine.morphable import load_model_for
 from h2h_engine.render.appearance import Retrieval, Warper
 from h2h_engine.nodes.cache import content_key
-from h2h_engine.render.conditioning import render_rows
+from h2h_engine.render.conditioning import Conditioning, render_rows
 from h2h_engine.render.crop import crop_box_for_track, crop_frames
 from h2h_engine.render.flow import optical_flow
 from h2h_engine.synthesis.inference import appearance_channels, conditioning_stack, temporal_stack
@@ -181,10 +181,11 @@ def _build_cache(video: Path, track: Track, model, cfg: TrainConfig, folder: Pat
                 progress(seen, 2 * t, "crop frames")
     if seen != t:
         raise InputError(f"{video} has {seen} of the track's {t} frames ({first}-{last}): wrong video for this track?")
+    c: Conditioning | None = None  # the previous chunk, its arrays reused (each is copied into the memmaps)
     for a in range(0, t, RENDER_CHUNK):
         b = min(a + RENDER_CHUNK, t)
         c = render_rows(model, track, a, b, (s, s), crop=box,
-                        what=("nmfc", "eyes", "mask") + (("flow",) if cfg.data.flow == "model" else ()))
+                        what=("nmfc", "eyes", "mask") + (("flow",) if cfg.data.flow == "model" else ()), out=c)
         cond[a:b] = conditioning_stack(c.nmfc, c.eyes)
         mask[a:b] = c.mask
         mouth[a:b] = c.mouth_box

@@ -33,7 +33,7 @@ from ..io.schema import upgrade
 from ..io.video import open_frames
 from ..io.writer import FrameWriter
 from ..morphable import load_model_for
-from ..render.conditioning import PRODUCTS, last_rendered_row, render_rows, resolve_box
+from ..render.conditioning import PRODUCTS, Conditioning, last_rendered_row, render_rows, resolve_box
 from ..render.crop import crop_box_for_track
 from ..render.mask import mouth_boxes
 from ..render.nmfc import DEFAULT_REGIONS, REGION_CHOICES, project_track
@@ -203,6 +203,7 @@ def run(track: str, output: str, size: tuple[int, int] | None, crop: str, what: 
     n = len(tr)
     progress(0, n, "render-nmfc")
     ok = False
+    cond: Conditioning | None = None  # the previous chunk, its arrays reused (each is written out before the next)
     try:
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
@@ -212,7 +213,7 @@ def run(track: str, output: str, size: tuple[int, int] | None, crop: str, what: 
                 continue
             # flow of a chunk's last frame reads the shot's next frame: render_rows renders one row past it
             cond = render_rows(mm, full, row_of[numbers[0]], row_of[numbers[-1]] + 1, size, crop=geom_box,
-                               what=products, frames_rgb=fetch, regions=region_list)
+                               what=products, frames_rgb=fetch, regions=region_list, out=cond)
             for k, f in enumerate(numbers):
                 for wr, prods in writers:
                     wr.attributes = {"h2h:crop_box": json.dumps(sidecar["crop_box"]),

@@ -146,16 +146,37 @@ def last_rendered_row(n_rows: int, end: int, what: Sequence[str]) -> int:
 def render_rows(model: MorphableModel, track: Track, a: int, b: int, size: tuple[int, int],
                 crop: str | np.ndarray = "auto", what: Sequence[str] = ("nmfc", "eyes", "mask"),
                 frames_rgb: Callable[[np.ndarray], np.ndarray] | None = None, impl: str = "native",
-                regions: Sequence[str] = DEFAULT_REGIONS) -> Conditioning:
+                regions: Sequence[str] = DEFAULT_REGIONS, out: Conditioning | None = None) -> Conditioning:
     """The conditioning of rows ``a..b-1`` of ``track`` (``b - a`` frames) as part of the whole shot, the one
     way chunks of a shot are rendered: the flow of a frame maps it to the shot's next frame, so with
     ``flow`` the row past the chunk is rendered too (when there is one) and dropped; chunked renders then
     equal a render of the whole track. ``crop``: the shot's box (or "none"), not one made from the chunk.
     ``frames_rgb(frame numbers)`` -> (N, H0, W0, 3) uint8: the source frames of the rendered rows, for the
-    flow outside the face (zero without)."""
+    flow outside the face (zero without). ``out``: the previous chunk's result at the same size, whose NMFC,
+    eye, mask and triangle-id buffers this chunk overwrites (as :func:`render_conditioning`'s ``out``) when
+    they have room for the rows rendered here, else new arrays; the previous result is not to be read afterwards."""
     if not 0 <= a < b <= len(track):
         raise ValueError(f"rows {a}..{b - 1} are not rows of a track of {len(track)} frames")
     part = track.slice(int(track.frames[a]), int(track.frames[last_rendered_row(len(track), b, what)]))
     rgb = frames_rgb(part.frames) if frames_rgb is not None else None
-    return render_conditioning(model, part, size, crop=crop, what=what, frames_rgb=rgb, impl=impl,
-                               regions=regions).head(b - a)
+    return render_conditioning(model, part, size, crop=crop, what=what, frames_rgb=rgb, impl=impl, regions=regions,
+                               out=None if out is None else _buffers(out, len(part))).head(b - a)
+
+
+def _buffers(prev: Conditioning, n: int) -> Conditioning | None:
+    """``prev``'s NMFC, eye, mask and triangle-id buffers cut to ``n`` frames, None where one is shorter. A
+    :func:`render_rows` result holds the first rows of what it rendered (one row more with flow), so each
+    array's buffer is its base when the array is the base's first rows."""
+    arrays: dict[str, np.ndarray] = {}  # name -> (n, H, W[, 3]) first rows of its buffer
+    for name in ("nmfc", "eyes", "mask", "tri_id"):
+        x = getattr(prev, name)
+        if x is None:
+            return None
+        base = x.base
+        buf = (base if isinstance(base, np.ndarray) and base.dtype == x.dtype and base.shape[1:] == x.shape[1:]
+               and base.flags.c_contiguous and base.flags.writeable and x.flags.c_contiguous
+               and base.ctypes.data == x.ctypes.data else x)
+        if len(buf) < n:
+            return None
+        arrays[name] = buf[:n]
+    return replace(prev, **arrays)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from h2h_engine.errors import ConfigError, InputError, ModelMismatchError
-from h2h_engine.render.conditioning import render_conditioning
+from h2h_engine.render.conditioning import render_conditioning, render_rows
 from h2h_engine.render.crop import to_output
 from h2h_engine.render.eyes import render_eyes
 from h2h_engine.render.nmfc import render_mesh
@@ -166,6 +166,35 @@ def test_reused_arrays_give_the_same_images(model, frontal_shot) -> None:
             assert (a is None and b is None) or a.tobytes() == b.tobytes(), name
     with pytest.raises(ValueError, match="out must be"):
         render_conditioning(model, track.slice(0, 3), SIZE, out=fresh)
+
+
+def test_chunks_reusing_the_previous_chunk_equal_new_arrays(model, frontal_shot) -> None:
+    """``render_rows(out=previous chunk)``, as the node and the trainer loop: every product (flow included,
+    one row past each chunk) has the bytes of chunks rendered into new arrays, the last, shorter chunk too."""
+    track, rgb = frontal_shot  # 20 frames: chunks of 6, 6, 6, 2
+
+    def fetch(frames: np.ndarray) -> np.ndarray:
+        return rgb[np.searchsorted(track.frames, frames)]
+
+    box = render_conditioning(model, track, SIZE, what=("mask",)).crop_box
+    for what in (("nmfc", "eyes", "mask"), ("nmfc", "eyes", "mask", "flow"), ("nmfc", "mask", "flow")):
+        prev = None
+        for a in range(0, len(track), 6):
+            b = min(a + 6, len(track))
+            fresh = render_rows(model, track, a, b, SIZE, crop=box, what=what, frames_rgb=fetch)
+            again = render_rows(model, track, a, b, SIZE, crop=box, what=what, frames_rgb=fetch, out=prev)
+            if prev is not None:  # the previous chunk's buffers were written, not new ones
+                assert all(np.shares_memory(getattr(again, n), getattr(prev, n)) for n in ("nmfc", "eyes", "mask"))
+            assert len(again.frames) == b - a and again.frames.tolist() == track.frames[a:b].tolist()
+            for name in ("nmfc", "eyes", "mask", "tri_id", "mouth_box", "flow"):
+                x, y = getattr(fresh, name), getattr(again, name)
+                assert (x is None and y is None) or (x.shape == y.shape and x.tobytes() == y.tobytes()), (what, a, name)
+            prev = again
+        # a result of new arrays for 2 rows is too short for a chunk of 6 (7 rows with flow): new arrays again
+        short = render_rows(model, track, 18, 20, SIZE, crop=box, what=what, frames_rgb=fetch)
+        again = render_rows(model, track, 0, 6, SIZE, crop=box, what=what, frames_rgb=fetch, out=short)
+        first = render_rows(model, track, 0, 6, SIZE, crop=box, what=what, frames_rgb=fetch)
+        assert not np.shares_memory(again.nmfc, short.nmfc) and again.nmfc.tobytes() == first.nmfc.tobytes()
 
 
 def test_regions_and_products(model, frontal_shot) -> None:
