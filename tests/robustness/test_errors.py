@@ -113,8 +113,33 @@ def test_ctrl_c_in_train_is_one_line(h2h_process, one_line, shot, tmp_path):
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "interrupted" in one_line(err)
+    assert proc.returncode == -signal.SIGINT and "interrupted" in one_line(err), (proc.returncode, err[-2000:])
     assert not list(run.glob(".checkpoint.pt.*"))
+
+
+_INTERRUPTED = {  # where Ctrl-C can land, as the body of a command
+    "in Python code": "interrupt()",
+    # CPython 3.11 ends a process by SIGINT when Ctrl-C lands in exec() of a string even if it is caught
+    "in exec of a string (dataclasses building a class)": "exec('interrupt()', {'interrupt': interrupt})",
+    # an extension module whose init Ctrl-C cuts short raises ImportError from it (pybind11), which a
+    # missing-package check turns into MissingPackageError
+    "in an extension module's import": (
+        "try:\n        try:\n            interrupt()\n        except KeyboardInterrupt as k:\n"
+        "            raise ImportError('initialization failed') from k\n    except ImportError:\n"
+        "        raise MissingPackageError('colour conversion needs opencolorio') from None"),
+}
+
+
+@pytest.mark.parametrize("where", list(_INTERRUPTED))
+def test_ctrl_c_ends_by_sigint_with_one_line_wherever_it_lands(one_line, where):
+    script = ("import os, signal, sys, time\n"
+              "from h2h_engine.errors import MissingPackageError, report_errors\n"
+              "def interrupt():\n    os.kill(os.getpid(), signal.SIGINT)\n    time.sleep(30)\n"
+              f"def command():\n    {_INTERRUPTED[where]}\n    return 0\n"
+              "sys.exit(report_errors(command))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == -signal.SIGINT and "interrupted" in one_line(proc.stderr), (where, proc.stderr)
 
 
 def test_a_closed_pipe_is_silent(h2h_process, shot):
