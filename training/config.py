@@ -34,6 +34,8 @@ class DataConfig:
     retrieval_slots: int = 6      # ... kept per frame after smoothing the weights over time
     retrieval_sigma: float = 1.5  # ... Gaussian smoothing of the weights over frames
     retrieval_exclude: int = 25   # training frames never retrieve frames this close to themselves (copies)
+    retrieval_pose: float = 0.015  # ... one squared degree of head rotation costs this much squared expression
+                                   # distance (0: expression only; 0.015: ~2.5 degrees = a typical neighbour)
     matte_dilate: float = 0.025   # face matte: dilation of the rendered face, fraction of the crop side
     matte_feather: float = 0.02   # face matte: soft edge, fraction of the crop side
     flow: str = "model"           # D_D's facial flow: "model" (3DMM motion inside the face) or "dis" (OpenCV DIS
@@ -42,7 +44,7 @@ class DataConfig:
     def appearance(self, retrieval_scale: float = 0.0) -> AppearanceSettings:
         """The retrieval and matte settings (render/appearance.py) these knobs make."""
         return AppearanceSettings(self.retrieval_k, self.retrieval_slots, self.retrieval_sigma, self.matte_dilate,
-                                  self.matte_feather, self.retrieval_exclude, retrieval_scale)
+                                  self.matte_feather, self.retrieval_exclude, retrieval_scale, self.retrieval_pose)
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,7 @@ def _appearance_key(cfg: TrainConfig) -> list:
     if not m.appearance_inputs and m.region == "crop":
         return []
     return [m.region, list(m.appearance_inputs), d.train_fraction, d.retrieval_k, d.retrieval_slots,
-            d.retrieval_sigma, d.retrieval_exclude, d.matte_dilate, d.matte_feather]
+            d.retrieval_sigma, d.retrieval_exclude, d.matte_dilate, d.matte_feather, d.retrieval_pose]
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:

@@ -1,9 +1,10 @@
 """The target's own appearance for a driven frame: retrieval of training frames, their warp through the 3DMM,
 and the face-mode composite matte.
 
-- **Retrieval**: each driven frame takes the ``k`` training frames whose expression coefficients are nearest,
-  weighted by a Gaussian of the distance; the weights are then smoothed over neighbouring driven frames so a
-  change of neighbour fades in over a few frames instead of popping.
+- **Retrieval**: each driven frame takes the ``k`` training frames nearest in expression coefficients and head
+  rotation (a frame seen at another angle is lit and foreshortened differently, and its warp stretches
+  further), weighted by a Gaussian of the distance; the weights are then smoothed over neighbouring driven
+  frames so a change of neighbour fades in over a few frames instead of popping.
 - **Warp**: a training frame is carried to the driven frame's pose and expression through the shared 3DMM
   surface: the driven mesh is rasterized with, as its attribute, where each vertex lies in the training
   frame's crop, and the training crop is sampled there. Pixels whose surface point is hidden in the training
@@ -43,8 +44,10 @@ class Retrieval:
 
 
 def retrieve(query: np.ndarray, bank: np.ndarray, k: int = 4, slots: int = 6, temporal_sigma: float = 1.5,
-             exclude_radius: int = 0, query_rows: np.ndarray | None = None, scale: float = 0.0) -> Retrieval:
-    """Nearest training frames by expression.
+             exclude_radius: int = 0, query_rows: np.ndarray | None = None, scale: float = 0.0,
+             query_rotation: np.ndarray | None = None, bank_rotation: np.ndarray | None = None,
+             pose_weight: float = 0.0) -> Retrieval:
+    """Nearest training frames by expression (and head rotation).
 
     Args:
         query: (T, n_exp) driven expressions (consecutive frames of one shot).
@@ -58,8 +61,15 @@ def retrieve(query: np.ndarray, bank: np.ndarray, k: int = 4, slots: int = 6, te
         scale: squared-distance bandwidth of the weights (0: the median squared distance to the nearest
             neighbour over these queries; pass :func:`retrieval_scale` of the training queries to use one
             bandwidth for training and inference).
+        query_rotation, bank_rotation: (T, 3, 3) and (N, 3, 3) head rotations, with ``pose_weight`` > 0.
+        pose_weight: what one squared degree of rotation between a driven and a training frame adds to their
+            squared expression distance (0: expression only).
     """
     q, b = np.asarray(query, np.float64), np.asarray(bank, np.float64)
+    if pose_weight > 0:  # ||Rq - Rb||_F^2 = 2 (3 - trace(Rq^T Rb)) ~ 2 theta^2 (radians) for small angles
+        c = np.sqrt(pose_weight / 2) * np.degrees(1.0)
+        q = np.concatenate([q, c * np.asarray(query_rotation, np.float64).reshape(len(q), 9)], 1)
+        b = np.concatenate([b, c * np.asarray(bank_rotation, np.float64).reshape(len(b), 9)], 1)
     d2 = (q * q).sum(1)[:, None] + (b * b).sum(1)[None] - 2 * q @ b.T  # (T, N)
     np.maximum(d2, 0, out=d2)
     if query_rows is not None and exclude_radius > 0:
@@ -96,6 +106,7 @@ class AppearanceSettings:
     matte_feather: float          # face matte: soft edge, fraction of the crop side
     retrieval_exclude: int = 0    # training frames never retrieve frames this close to themselves (copies)
     retrieval_scale: float = 0.0  # the bandwidth (0: measured on the queries; the trainer stores the training one)
+    retrieval_pose: float = 0.0   # squared expression distance a squared degree of head rotation adds (0: none)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> "AppearanceSettings":
@@ -110,7 +121,8 @@ class AppearanceSettings:
         bank itself (training frames skip their ``retrieval_exclude`` neighbours)."""
         return retrieve(driven.expression, bank.expression, k=self.retrieval_k, slots=self.retrieval_slots,
                         temporal_sigma=self.retrieval_sigma, exclude_radius=self.retrieval_exclude if exclude else 0,
-                        query_rows=np.arange(len(driven)) if exclude else None, scale=self.retrieval_scale)
+                        query_rows=np.arange(len(driven)) if exclude else None, scale=self.retrieval_scale,
+                        query_rotation=driven.rotation, bank_rotation=bank.rotation, pose_weight=self.retrieval_pose)
 
     def matte(self, model: MorphableModel, driven: Track, own: Track | None, box: np.ndarray,
               size: tuple[int, int]) -> np.ndarray:

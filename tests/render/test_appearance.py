@@ -36,6 +36,35 @@ def test_retrieve_excludes_neighbours_and_weights_sum_to_one():
     assert smooth.scale > 0 and (smooth.weight > 0).sum(1).mean() > (r.weight > 0).sum(1).mean()
 
 
+def _yaw(degrees: np.ndarray) -> np.ndarray:
+    t = np.radians(degrees)
+    r = np.zeros((len(t), 3, 3))
+    r[:, 0, 0] = r[:, 2, 2] = np.cos(t)
+    r[:, 0, 2], r[:, 2, 0], r[:, 1, 1] = np.sin(t), -np.sin(t), 1
+    return r
+
+
+def test_retrieve_weighs_head_rotation_in_squared_degrees(shot):
+    """One squared degree of rotation costs ``pose_weight`` of squared expression distance; on a real shot the
+    frames retrieved with the pose term are nearer the driven frames' head rotation."""
+    bank_exp = np.zeros((2, 4))
+    bank_exp[1, 0] = 0.1  # the frame at the query's rotation (6 degrees) is 0.01 away in expression
+    for w, nearest in ((0.0, 0), (0.0002, 0), (0.0004, 1)):  # frame 0 is 36 w away in rotation
+        r = retrieve(np.zeros((1, 4)), bank_exp, k=1, slots=1, temporal_sigma=0,
+                     query_rotation=_yaw(np.array([6.0])), bank_rotation=_yaw(np.array([0.0, 6.0])), pose_weight=w)
+        assert r.index[0, 0] == nearest, w
+    track = shot[0]
+    bank, driven = track.slice(0, 23), track.slice(24, 47)
+
+    def angle_to_top(pose_weight: float) -> float:
+        r = retrieve(driven.expression, bank.expression, k=1, slots=1, temporal_sigma=0,
+                     query_rotation=driven.rotation, bank_rotation=bank.rotation, pose_weight=pose_weight)
+        rel = np.einsum("tji,tjk->tik", bank.rotation[r.index[:, 0]], driven.rotation)
+        return float(np.degrees(np.arccos(np.clip((np.trace(rel, axis1=1, axis2=2) - 1) / 2, -1, 1))).mean())
+
+    assert angle_to_top(0.015) < angle_to_top(0.0)
+
+
 def test_warp_of_a_frame_onto_itself_reproduces_it(shot, model):
     track, box, images = shot
     warper = Warper(model, track, images, box)
