@@ -29,7 +29,7 @@ from h2h_engine.track import Track
 
 from .config import TrainConfig
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 RENDER_CHUNK = 128  # frames rendered per call (bounds memory on long shots)
 
 
@@ -222,7 +222,7 @@ def _build_appearance(track: Track, model, cfg: TrainConfig, box: np.ndarray, fo
     held_r = cfg.data.appearance(train_r.scale).retrieve(held, bank) if held is not None else None
     index = np.concatenate([train_r.index] + ([held_r.index] if held_r else []))
     weight = np.concatenate([train_r.weight] + ([held_r.weight] if held_r else []))
-    warper = Warper(model, bank, images[:n_train], box)
+    warper = Warper(model, bank, images[:n_train], box, backdrop=cfg.model.region == "crop")
     tmp = {n: folder / f".{n}.partial.npy" for n in ("warp", "cover")}
     warp = np.lib.format.open_memmap(tmp["warp"], "w+", np.uint8, (t, s, s, 3))
     cover = np.lib.format.open_memmap(tmp["cover"], "w+", np.float16, (t, s, s))

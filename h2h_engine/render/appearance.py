@@ -29,9 +29,11 @@ from .nmfc import project_track, render_mesh
 from .raster import rasterize
 
 WARP_REGIONS = ("face", "mouth", "eyeballs")  # surface carried from training frames (face incl. jaw/throat)
+HEAD_WARP_REGIONS = ("face_narrow", "mouth", "eyeballs")  # ... in head mode (the rest: the retrieved crops)
 MATTE_REGIONS = ("face_narrow",)               # what face mode regenerates (before dilation)
 DEPTH_TOLERANCE = 0.02                         # of the crop side: a sample hidden by more is occluded
 _RASTER_BATCH = 16                             # driven frames rasterized per call
+BACKDROP_FEATHER = 0.006                       # head mode: the warp fades into its backdrop over this (of the side)
 
 
 @dataclass(frozen=True)
@@ -138,14 +140,20 @@ class Warper:
         bank_track: the training frames' track (N frames).
         bank_images: (N, S, S, 3) uint8 training crops made with ``box``.
         box: (4,) the crop box of the bank images and of the driven frames' output.
+        backdrop: head mode (the whole crop is regenerated): only the face proper is warped
+            (:data:`HEAD_WARP_REGIONS`: stretching the throat over the collar looks worse than showing it), and
+            pixels the warp does not cover show the retrieved crops themselves, unwarped and blended by the
+            same weights (their hair, neck and background, seen from about the driven head's angle), the warp
+            fading into them over a few pixels inside its edge.
     """
 
-    def __init__(self, model: MorphableModel, bank_track: Track, bank_images: np.ndarray, box: np.ndarray) -> None:
-        self.model, self.box = model, np.asarray(box, np.float32)
+    def __init__(self, model: MorphableModel, bank_track: Track, bank_images: np.ndarray, box: np.ndarray,
+                 backdrop: bool = False) -> None:
+        self.model, self.box, self.backdrop = model, np.asarray(box, np.float32), backdrop
         self.images = bank_images
         s = bank_images.shape[1]
         self.size = (int(bank_images.shape[2]), int(s))
-        self.mesh = render_mesh(model, WARP_REGIONS)
+        self.mesh = render_mesh(model, HEAD_WARP_REGIONS if backdrop else WARP_REGIONS)
         self.bank_proj = project_track(model, bank_track, self.box, self.size, self.mesh.vertices)  # (N, K, 3)
         self._depth: dict[int, np.ndarray] = {}
 
@@ -161,8 +169,8 @@ class Warper:
         (csrc/common/warp_blend.h), or ``impl="ref"`` its numpy/OpenCV reference, frame by frame and slot by slot.
 
         Returns:
-            (T, S, S, 3) uint8 warp (0 where nothing was sampled) and (T, S, S) float32 coverage in [0, 1]
-            (the weight of the retrieved frames that saw the pixel).
+            (T, S, S, 3) uint8 warp (0 where nothing was sampled; with ``backdrop`` the retrieved crops there)
+            and (T, S, S) float32 coverage in [0, 1] (the weight of the retrieved frames that saw the pixel).
         """
         from .. import _native  # noqa: PLC0415 - the kernels are built with the package
 
@@ -182,9 +190,23 @@ class Warper:
                                               self.images, index.astype(np.int32),
                                               depth_of.reshape(index.shape).astype(np.int32),
                                               weight.astype(np.float32), DEPTH_TOLERANCE * self.size[0])
-            out.append(o)
+            out.append(self._backdrop(o, c, index, weight) if self.backdrop else o)
             cover.append(c)
         return np.concatenate(out), np.concatenate(cover)
+
+    def _backdrop(self, warp: np.ndarray, cover: np.ndarray, index: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """(B, S, S, 3) uint8 ``warp`` over the weighted blend of its frames' retrieved crops (B, M slots)."""
+        out = np.empty_like(warp)
+        sigma = BACKDROP_FEATHER * self.size[0]
+        for t in range(len(warp)):
+            under = np.zeros(warp.shape[1:], np.float32)
+            for j, wt in zip(index[t], weight[t]):
+                if wt > 0:
+                    under += wt * np.asarray(self.images[int(j)], np.float32)
+            seen = (cover[t] > 0).astype(np.float32)
+            alpha = np.minimum(seen, cv2.GaussianBlur(seen, (0, 0), sigma)) if sigma > 0 else seen  # inward only
+            out[t] = np.clip(under + alpha[..., None] * (warp[t] - under) + 0.5, 0, 255).astype(np.uint8)
+        return out
 
     def _warp_ref(self, tri_id: np.ndarray, bary: np.ndarray, index: np.ndarray, weight: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:

@@ -51,9 +51,12 @@ def fill_holes(premult: torch.Tensor, weight: torch.Tensor, levels: int = 6) -> 
 
 def base_image(cond: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
     """The no-network composite from G's input (B, cond_channels, H, W): the warp where it has coverage, the
-    plate context around the matte, holes between them filled from their surround (push-pull);
+    plate context around the matte, holes between them filled from their surround (push-pull); in head mode
+    (region crop) the warp itself, whose uncovered pixels already show the retrieved crops (its backdrop);
     (B, 3, H, W) in [-1, 1]."""
     sl = appearance_slices(cfg)
+    if cfg.region == "crop" and "warp" in sl:
+        return cond[:, sl["warp"]][:, :3] * 2 - 1
     b, _, h, w = cond.shape
     premult = torch.zeros(b, IMAGE_CHANNELS, h, w, dtype=cond.dtype, device=cond.device)
     weight = torch.zeros(b, 1, h, w, dtype=cond.dtype, device=cond.device)

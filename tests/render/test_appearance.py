@@ -1,4 +1,5 @@
 """Retrieval, 3DMM warp and face matte on a real tracked clip."""
+import cv2
 import numpy as np
 import pytest
 
@@ -75,6 +76,24 @@ def test_warp_of_a_frame_onto_itself_reproduces_it(shot, model):
     assert seen.mean() > 0.25  # the face, jaw, throat and mouth of a 128 px crop
     err = np.abs(warp.astype(int) - images[20:24].astype(int)).max(-1)
     assert np.median(err[seen]) <= 2 and (err[seen] > 20).mean() < 0.02
+
+
+def test_head_mode_warp_shows_the_retrieved_frames_around_the_face(shot, model):
+    """backdrop: where the (narrower) warp does not reach, the retrieved crops unwarped, blended by their
+    weights; deep inside the face the warp itself, as without the backdrop but for the narrower mesh."""
+    track, box, images = shot
+    head = Warper(model, track.slice(0, 23), images[:24], box, backdrop=True)
+    r = retrieve(track.expression[40:44], track.expression[:24], k=2, slots=2, temporal_sigma=0)
+    warp, cover = head.warp(track.slice(40, 43), r)
+    under = np.einsum("tm,tmhwc->thwc", r.weight, images[r.index].astype(np.float32))
+    outside = cover == 0
+    assert 0.2 < outside.mean() < 0.9
+    assert np.abs(warp[outside].astype(np.float32) - under[outside]).max() <= 1
+    head.backdrop = False  # the same surface, nothing under it
+    bare, _ = head.warp(track.slice(40, 43), r)
+    deep = np.stack([cv2.erode((c > 0).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0 for c in cover])
+    assert deep.mean() > 0.1 and np.abs(warp[deep].astype(int) - bare[deep]).max() <= 1
+    assert (bare[outside] == 0).all()
 
 
 def test_warp_across_frames_beats_the_unwarped_frame(shot, model):
