@@ -138,7 +138,8 @@ def test_ctrl_c_ends_by_sigint_with_one_line_wherever_it_lands(one_line, where):
               f"def command():\n    {_INTERRUPTED[where]}\n    return 0\n"
               "sys.exit(report_errors(command))")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+                          env={**os.environ, "PYTHONPATH": str(REPO)},
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # not an ignored SIGINT
     assert proc.returncode == -signal.SIGINT and "interrupted" in one_line(proc.stderr), (where, proc.stderr)
 
 
