@@ -99,9 +99,9 @@ def _reporting_interrupts(command: Callable[[], int]) -> int:
 def report_errors(command: Callable[[], int]) -> int:
     """Run ``command`` (returns an exit status); every failure ends as one ``h2h: ...`` line on stderr and
     one of the EXIT_* statuses above. Ctrl-C prints its line and raises KeyboardInterrupt again, uncaught by
-    design (printing nothing more): the interpreter then finishes and ends the process by SIGINT. (Returning 130 instead is not
-    reliable: CPython 3.11 also ends by SIGINT when Ctrl-C lands inside an ``exec`` of a string, e.g. while
-    ``dataclasses`` builds a class during a lazy import, even when the interrupt is caught.)"""
+    design (printing nothing more): the interpreter then finishes and ends the process by SIGINT. (Returning
+    130 instead is not reliable: CPython 3.11 also ends by SIGINT when Ctrl-C lands inside an ``exec`` of a
+    string, e.g. while ``dataclasses`` builds a class during a lazy import, even when the interrupt is caught.)"""
     try:
         return _reporting_interrupts(command)
     except H2HError as e:
