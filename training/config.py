@@ -69,6 +69,9 @@ class TrainConfig:
     lambda_fm: float = 10.0       # discriminator feature matching
     lambda_vgg: float = 10.0      # VGG19 perceptual
     lambda_l1: float = 0.0        # L1 to the real frame (not in the paper; speeds up tiny previews)
+    l1_fraction: float = 0.0      # share of all steps (epochs + decay) trained on the L1 term alone, no
+                                  # discriminator runs, before the adversarial terms start (0: from the first
+                                  # step, as the paper; 1: L1 throughout; > 0 needs lambda_l1 > 0)
     lambda_mouth: float = 1.0     # weight of D_M's adversarial + FM terms
     lambda_dynamics: float = 1.0  # weight of D_D's adversarial term
     vgg_weights: str = ""         # torchvision vgg19-dcbb9e9d.pth; empty = torch hub cache if present
@@ -91,6 +94,9 @@ class TrainConfig:
         if self.seq_len_max < self.seq_len_start or self.seq_len_start < self.frames_per_step:
             raise ConfigError(f"need frames_per_step ({self.frames_per_step}) <= seq_len_start "
                               f"({self.seq_len_start}) <= seq_len_max ({self.seq_len_max})")
+        if not 0 <= self.l1_fraction <= 1 or (self.l1_fraction > 0 and self.lambda_l1 <= 0):
+            raise ConfigError(f"l1_fraction must be in [0, 1] and needs lambda_l1 > 0; got l1_fraction "
+                              f"{self.l1_fraction}, lambda_l1 {self.lambda_l1}")
         if self.data.flow not in FLOW_SOURCES:
             raise ConfigError(f"data.flow must be one of {', '.join(FLOW_SOURCES)}; got {self.data.flow!r}")
         if not 0 < self.data.train_fraction < 1:

@@ -150,6 +150,7 @@ class Trainer:
                                     find_unused=self.nets.d_dyn is not None)
         self.per_epoch = steps_per_epoch(cfg, data.n_train, world)
         self.total_steps = (cfg.epochs + cfg.decay_epochs) * self.per_epoch
+        self.l1_steps = round(cfg.l1_fraction * self.total_steps)  # steps of L1 alone before the adversarial terms
         self.step = 0
         self.seq_index = -1
         self.seq_len = 0
@@ -195,6 +196,7 @@ class Trainer:
         if k:
             prev[:, n_prev - k:] = hist[:, pos - k:]
         prev = prev.reshape(b, 3 * n_prev, m.size, m.size)
+        adversarial = self.step >= self.l1_steps  # before: L1 alone, no discriminator runs
         dis = nets.discriminators()
         _set_requires_grad(dis, False)
         with self._autocast():
@@ -213,7 +215,7 @@ class Trainer:
             cond = batch["cond"][:, pos:].flatten(0, 1)
             mouth = batch["mouth"][:, pos:].flatten(0, 1)  # (B*P, 2)
             losses = self._g_losses(fake, real, cond, mouth, batch, torch.cat([hist, fake_seq], dim=1),
-                                    matte.flatten(0, 1))
+                                    matte.flatten(0, 1), adversarial)
             loss_g = (cfg.lambda_gan * losses["g_gan"] + cfg.lambda_fm * losses["g_fm"] + cfg.lambda_vgg * losses["g_vgg"]
                       + cfg.lambda_l1 * losses["g_l1"]
                       + cfg.lambda_mouth * (losses["g_mouth_gan"] + cfg.lambda_fm * losses["g_mouth_fm"])
@@ -224,13 +226,16 @@ class Trainer:
 
         _set_requires_grad(dis, True)
         fake_seq = fake_seq.detach()
-        with self._autocast():
-            d_losses = self.d_step(fake_seq.flatten(0, 1), real, cond, mouth, batch,
-                                   torch.cat([hist, fake_seq], dim=1))
-            loss_d = sum(d_losses.values())
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
+        if adversarial:
+            with self._autocast():
+                d_losses = self.d_step(fake_seq.flatten(0, 1), real, cond, mouth, batch,
+                                       torch.cat([hist, fake_seq], dim=1))
+                loss_d = sum(d_losses.values())
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+        else:
+            d_losses, loss_d = {}, torch.zeros(())
 
         self.fakes = torch.cat([hist, fake_seq.float()], dim=1)
         self.pos = pos + p if pos + p < self.seq_len else 0
@@ -251,17 +256,21 @@ class Trainer:
 
     def _g_losses(self, fake: torch.Tensor, real: torch.Tensor, cond: torch.Tensor, mouth: torch.Tensor,
                   batch: dict[str, torch.Tensor], fake_seq: torch.Tensor,
-                  matte: torch.Tensor) -> dict[str, torch.Tensor]:
+                  matte: torch.Tensor, adversarial: bool = True) -> dict[str, torch.Tensor]:
         """G's loss terms on this step's frames: fake/real (N, 3, S, S), cond (N, 6, S, S), mouth (N, 2);
         ``fake_seq`` (B, n, 3, S, S) the sequence so far for D_D; ``matte`` (N, 1, S, S) the regenerated
-        region (the L1 term is its mean inside it)."""
+        region (the L1 term is its mean inside it); ``adversarial`` False: the L1 term alone (the rest 0)."""
         nets, m = self.nets, self.cfg.model
         zero = torch.zeros((), device=self.device)
+        l1 = ((fake - real).abs() * matte).sum() / (3 * matte.sum()).clamp(min=1.0)
+        if not adversarial:
+            return {"g_gan": zero, "g_fm": zero, "g_vgg": zero, "g_l1": l1, "g_mouth_gan": zero, "g_mouth_fm": zero,
+                    "g_dyn_gan": zero}
         pf = nets.d_image(torch.cat([cond, fake], 1))
         pr = nets.d_image(torch.cat([cond, real], 1))
         out = {"g_gan": lsgan_g(pf), "g_fm": feature_matching(pr, pf),
                "g_vgg": nets.vgg(fake, real) if nets.vgg is not None else zero,
-               "g_l1": ((fake - real).abs() * matte).sum() / (3 * matte.sum()).clamp(min=1.0), "g_mouth_gan": zero, "g_mouth_fm": zero, "g_dyn_gan": zero}
+               "g_l1": l1, "g_mouth_gan": zero, "g_mouth_fm": zero, "g_dyn_gan": zero}
         if nets.d_mouth is not None:
             c, crop = mouth, m.mouth_crop
             pf = nets.d_mouth(torch.cat([crop_mouth(cond, c, crop), crop_mouth(fake, c, crop)], 1))

@@ -22,9 +22,10 @@ FRAMES = "0-89"  # 60 training frames, 30 held out
 # perceptual signal; the resume runs below exercise the VGG term).
 TRAIN_SETTINGS = ["lambda_vgg=0", "epochs=32", "decay_epochs=8", "log_every=1"]
 # Narrow fast model for the resume runs (sequences of 6 frames = 2 steps, so a stop at an odd step
-# interrupts a sequence mid-way).
+# interrupts a sequence mid-way); the first quarter (10 of 40 steps) trains on L1 alone, so a resume at step 7
+# crosses into the adversarial phase.
 SMALL = ["random_vgg=true", "model.ngf=8", "model.ndf=8", "seq_len_start=6", "seq_len_max=6", "epochs=1",
-         "decay_epochs=1", "checkpoint_every=1000", "sample_every=1000", "log_every=1"]
+         "decay_epochs=1", "checkpoint_every=1000", "sample_every=1000", "log_every=1", "l1_fraction=0.25"]
 
 
 def _sets(items: list[str]) -> list[str]:
@@ -114,8 +115,12 @@ def test_resume_equals_uninterrupted(run, target, tmp_path):
     records = lambda run_dir: [{k: v for k, v in json.loads(line).items() if k != "time_s"}  # noqa: E731
                                for line in (run_dir / "log.jsonl").read_text().splitlines()]
     assert records(whole) == records(parts)
-    # the VGG term was on (random VGG19 of the real architecture)
-    assert json.loads((whole / "log.jsonl").read_text().splitlines()[0])["g_vgg"] > 0
+    # steps 1-10: L1 alone, no discriminator ran; then the adversarial terms, VGG on (random VGG19 of the real
+    # architecture)
+    log = records(whole)
+    assert all(r["g_l1"] > 0 and r["g_gan"] == r["g_fm"] == r["g_vgg"] == r["loss_d"] == 0
+               and not any(k.startswith("d_") for k in r) for r in log[:10])
+    assert all(r["g_gan"] > 0 and r["g_vgg"] > 0 and r["loss_d"] > 0 for r in log[10:])
 
 
 def test_bad_inputs(run, target, tmp_path, capsys, monkeypatch):
@@ -140,6 +145,8 @@ def test_bad_inputs(run, target, tmp_path, capsys, monkeypatch):
     # unknown config key, wrong type
     assert h2h_main(_train_args(target, tmp_path / "cfg", ["epoch=3"])) == 2
     assert "unknown config key" in capsys.readouterr().err
+    assert h2h_main(_train_args(target, tmp_path / "cfg", ["l1_fraction=1.5"])) == 2
+    assert "l1_fraction must be in [0, 1]" in capsys.readouterr().err
     # a missing track
     assert h2h_main(["--progress", "none", "train", "--target", str(video), "--track", str(tmp_path / "none.h2h.npz"),
                      "-o", str(tmp_path / "x")]) == 2
