@@ -16,7 +16,10 @@ per-frame means, which differs whenever the mask size changes, is kept as ``mode
 SSIM are per-frame means.
 Every metric is also computed for no-network baselines composited the same way: the mean training frame
 and, when the run has appearance warps, the ``instant`` composite (retrieved training frames warped to the
-test frame); ``best_baseline`` is the better of them and ``ratio`` = model / best (below 1 is better for the
+test frame, over the plate only where the warp has coverage: in self-reenactment the plate *is* the held-out
+frame, so instant shows the answer where its warp has none); for a U-Net run also ``untrained``, the network's
+own start (its last layer is zero): the base image over the whole matte, instant's warp with its holes
+filled from their surround instead of from the answer. ``best_baseline`` is the best of them and ``ratio`` = model / best (below 1 is better for the
 errors, above 1 for PSNR and SSIM).
 
 ``neighbour_floor`` is no baseline a method could use but an estimate of the error nobody can predict from
@@ -43,6 +46,7 @@ from h2h_engine.render.appearance import Retrieval, Warper
 from h2h_engine.synthesis.checkpoint import load_generator
 from h2h_engine.synthesis.config import ModelConfig
 from h2h_engine.synthesis.inference import Synthesizer, composite_alpha
+from h2h_engine.synthesis.unet import base_image
 from h2h_engine.track import Track
 
 from .config import TrainConfig, config_from_dict
@@ -172,6 +176,16 @@ def generate_test_frames(checkpoint: Path, data: ShotData, device: str = "auto")
     return out
 
 
+def base_frames(data: ShotData, m: ModelConfig, chunk: int = 64) -> np.ndarray:
+    """The base image of every held-out frame (what an untrained U-Net outputs), (T_test, S, S, 3) uint8."""
+    out = []
+    for a in range(data.n_train, len(data), chunk):
+        x = torch.from_numpy(data.frame_inputs(a, min(a + chunk, len(data))))
+        rgb = (base_image(x, m) + 1) / 2  # (B, 3, S, S) in [0, 1]
+        out.append((rgb.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8))
+    return np.concatenate(out)
+
+
 def neighbour_floor(data: ShotData, track_path: str | Path, lag: int = FLOOR_LAG) -> tuple[np.ndarray, np.ndarray]:
     """Each held-out frame's real frame ``lag`` frames earlier, warped onto it: (T_test, S, S, 3) uint8 and
     its (T_test, S, S) coverage."""
@@ -242,6 +256,8 @@ def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) 
     instant = ModelConfig(**{**m.to_dict(), "arch": "none", "appearance": m.appearance or "warp"})
     if data.warp is not None and m.arch != "none":
         candidates["instant"] = composite(real, np.asarray(data.warp[data.n_train:]), composite_alpha(instant, matte, cover))
+    if m.arch == "unet":
+        candidates["untrained"] = composite(real, base_frames(data, m), matte)
     size, crop = real.shape[1], m.mouth_crop
     scores = ref.scores
     mine, base = scores(fake), {k: scores(v) for k, v in candidates.items()}
@@ -278,11 +294,13 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [f"held-out frames {summary['test_frames'][0]}-{summary['test_frames'][1]} ({summary['n_test']}) "
              f"at {summary['size']} px, checkpoint step {summary['checkpoint_step']} "
              f"({summary['arch']}, region {summary['region']})",
-             f"{'metric':<10} {'model':>9} {'mean frame':>11} {'instant':>9} {'ratio':>7}  (to the best baseline)"]
+             f"{'metric':<10} {'model':>9} {'mean frame':>11} {'instant':>9} {'untrained':>9} {'ratio':>7}  "
+             "(to the best baseline)"]
     for name in METRICS:
         m = summary[name]
-        inst = m.get("instant_baseline", float("nan"))
-        lines.append(f"{name:<10} {m['model']:>9.3f} {m['mean_frame_baseline']:>11.3f} {inst:>9.3f} {m['ratio']:>7.3f}")
+        inst, start = m.get("instant_baseline", float("nan")), m.get("untrained_baseline", float("nan"))
+        lines.append(f"{name:<10} {m['model']:>9.3f} {m['mean_frame_baseline']:>11.3f} {inst:>9.3f} {start:>9.3f} "
+                     f"{m['ratio']:>7.3f}")
     f, n = summary["flicker"], summary["neighbour_floor"]
     lines.append(f"neighbour floor (real frame t-{n['lag']} warped to t): mapd {n['mapd']:.3f}, matte_apd "
                  f"{n['matte_apd']:.3f}, mouth_apd {n['mouth_apd']:.3f}")
