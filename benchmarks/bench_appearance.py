@@ -67,7 +67,7 @@ def _kernels(track_path: str, threads: int, repeats: int) -> dict[str, float]:
     images = crop_frames(np.stack([rgb for _, rgb in open_frames(str(CLIP), (0, BANK - 1))]), box, (256, 256))
     bank, driven = trk.slice(0, BANK - 1), trk.slice(BANK, FRAMES - 1)
     warper = Warper(model, bank, images, box)
-    r = retrieve(driven.expression, bank.expression, k=4, slots=6, temporal_sigma=1.5)
+    r = retrieve(driven.expression, bank.expression)  # default k, slots and smoothing (the presets')
     warper.warp(driven.slice(BANK, BANK + 3), r)  # warm-up: bank depth rasters of the first frames
     n = len(driven)
     return {"warp_native": n / _best(lambda: warper.warp(driven, r), repeats),

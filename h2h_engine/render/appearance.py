@@ -45,7 +45,7 @@ class Retrieval:
     scale: float        # the squared-distance bandwidth used
 
 
-def retrieve(query: np.ndarray, bank: np.ndarray, k: int = 4, slots: int = 6, temporal_sigma: float = 1.5,
+def retrieve(query: np.ndarray, bank: np.ndarray, k: int = 8, slots: int = 10, temporal_sigma: float = 2.5,
              exclude_radius: int = 0, query_rows: np.ndarray | None = None, scale: float = 0.0,
              query_rotation: np.ndarray | None = None, bank_rotation: np.ndarray | None = None,
              pose_weight: float = 0.0) -> Retrieval:
