@@ -18,9 +18,9 @@ Every metric is also computed for no-network baselines composited the same way: 
 and, when the run has appearance warps, the ``instant`` composite (retrieved training frames warped to the
 test frame, over the plate only where the warp has coverage: in self-reenactment the plate *is* the held-out
 frame, so instant shows the answer where its warp has none); for a U-Net run also ``untrained``, the network's
-own start (its last layer is zero): the base image over the whole matte, instant's warp with its holes
-filled from their surround instead of from the answer. ``best_baseline`` is the best of them and ``ratio`` = model / best (below 1 is better for the
-errors, above 1 for PSNR and SSIM).
+own start (its last layer is zero): the base image over the whole matte, instant's warp with its holes filled
+from their surround instead of from the answer. ``best_baseline`` is the best of them and ``ratio`` = model /
+best (below 1 is better for the errors, above 1 for PSNR and SSIM).
 
 ``neighbour_floor`` is no baseline a method could use but an estimate of the error nobody can predict from
 other frames: each test frame's own real frame ``FLOOR_LAG`` frames earlier, warped onto it through the 3DMM
@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from scipy.ndimage import gaussian_filter
 
 from h2h_engine.errors import InputError
@@ -46,7 +47,7 @@ from h2h_engine.render.appearance import Retrieval, Warper
 from h2h_engine.synthesis.checkpoint import load_generator
 from h2h_engine.synthesis.config import ModelConfig
 from h2h_engine.synthesis.inference import Synthesizer, composite_alpha
-from h2h_engine.synthesis.unet import base_image
+from h2h_engine.synthesis.unet import BaseComposite
 from h2h_engine.track import Track
 
 from .config import TrainConfig, config_from_dict
@@ -163,9 +164,8 @@ def heat_colours(error: np.ndarray, vmax: float = HEAT_MAX) -> np.ndarray:
     return (rgb * 255 + 0.5).astype(np.uint8)
 
 
-def generate_test_frames(checkpoint: Path, data: ShotData, device: str = "auto") -> np.ndarray:
+def generate_test_frames(gen: nn.Module, data: ShotData, device: str = "auto") -> np.ndarray:
     """G's output for the held-out frames, (T_test, S, S, 3) uint8 (warm-up from the frames before)."""
-    gen, _ = load_generator(checkpoint)
     synth = Synthesizer(gen, device=device)
     first, last = data.n_train, len(data) - 1
     lo, hi = synth.schedule.needed(first, last, gen.cfg.n_cond_frames)
@@ -174,16 +174,6 @@ def generate_test_frames(checkpoint: Path, data: ShotData, device: str = "auto")
     for i, rgb in synth.run(cond, lo, first, last):
         out[i - first] = (rgb * 255 + 0.5).astype(np.uint8)
     return out
-
-
-def base_frames(data: ShotData, m: ModelConfig, chunk: int = 64) -> np.ndarray:
-    """The base image of every held-out frame (what an untrained U-Net outputs), (T_test, S, S, 3) uint8."""
-    out = []
-    for a in range(data.n_train, len(data), chunk):
-        x = torch.from_numpy(data.frame_inputs(a, min(a + chunk, len(data))))
-        rgb = (base_image(x, m) + 1) / 2  # (B, 3, S, S) in [0, 1]
-        out.append((rgb.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8))
-    return np.concatenate(out)
 
 
 def neighbour_floor(data: ShotData, track_path: str | Path, lag: int = FLOOR_LAG) -> tuple[np.ndarray, np.ndarray]:
@@ -248,7 +238,7 @@ def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) 
     ref = held_out(data, m)
     real, matte, region = ref.real, ref.matte, ref.region
     cover = None if data.cover is None else np.asarray(data.cover[data.n_train:], np.float32)
-    fake = composite(real, generate_test_frames(run_dir / CHECKPOINT, data, device),
+    fake = composite(real, generate_test_frames(load_generator(run_dir / CHECKPOINT)[0], data, device),
                      composite_alpha(m, matte, cover))
     mean_frame = np.asarray(data.images[:data.n_train], np.float64).mean(0).round().astype(np.uint8)
     candidates = {"mean_frame": composite(real, np.broadcast_to(mean_frame, real.shape), matte)}
@@ -256,8 +246,8 @@ def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) 
     instant = ModelConfig(**{**m.to_dict(), "arch": "none", "appearance": m.appearance or "warp"})
     if data.warp is not None and m.arch != "none":
         candidates["instant"] = composite(real, np.asarray(data.warp[data.n_train:]), composite_alpha(instant, matte, cover))
-    if m.arch == "unet":
-        candidates["untrained"] = composite(real, base_frames(data, m), matte)
+    if m.arch == "unet":  # the U-Net's start: its base image (BaseComposite) over the whole matte
+        candidates["untrained"] = composite(real, generate_test_frames(BaseComposite(m), data, device), matte)
     size, crop = real.shape[1], m.mouth_crop
     scores = ref.scores
     mine, base = scores(fake), {k: scores(v) for k, v in candidates.items()}

@@ -262,15 +262,16 @@ class Trainer:
         region (the L1 term is its mean inside it); ``adversarial`` False: the L1 term alone (the rest 0)."""
         nets, m = self.nets, self.cfg.model
         zero = torch.zeros((), device=self.device)
-        l1 = ((fake - real).abs() * matte).sum() / (3 * matte.sum()).clamp(min=1.0)
+        out = {"g_gan": zero, "g_fm": zero, "g_vgg": zero,
+               "g_l1": ((fake - real).abs() * matte).sum() / (3 * matte.sum()).clamp(min=1.0),
+               "g_mouth_gan": zero, "g_mouth_fm": zero, "g_dyn_gan": zero}
         if not adversarial:
-            return {"g_gan": zero, "g_fm": zero, "g_vgg": zero, "g_l1": l1, "g_mouth_gan": zero, "g_mouth_fm": zero,
-                    "g_dyn_gan": zero}
+            return out
         pf = nets.d_image(torch.cat([cond, fake], 1))
         pr = nets.d_image(torch.cat([cond, real], 1))
-        out = {"g_gan": lsgan_g(pf), "g_fm": feature_matching(pr, pf),
-               "g_vgg": nets.vgg(fake, real) if nets.vgg is not None else zero,
-               "g_l1": l1, "g_mouth_gan": zero, "g_mouth_fm": zero, "g_dyn_gan": zero}
+        out.update(g_gan=lsgan_g(pf), g_fm=feature_matching(pr, pf))
+        if nets.vgg is not None:
+            out["g_vgg"] = nets.vgg(fake, real)
         if nets.d_mouth is not None:
             c, crop = mouth, m.mouth_crop
             pf = nets.d_mouth(torch.cat([crop_mouth(cond, c, crop), crop_mouth(fake, c, crop)], 1))
