@@ -42,7 +42,7 @@ class _Appearance:
     matte (the driven face united with the plate's own, from ``plate_track``) and the warps."""
 
     def __init__(self, checkpoint: str, record: dict[str, Any], model: Any, trk: Track, plate_track: str | None,
-                 box: np.ndarray, size: int, backdrop: bool) -> None:
+                 box: np.ndarray, bank_box: np.ndarray, size: int, backdrop: bool) -> None:
         from pathlib import Path  # noqa: PLC0415
 
         run = Path(checkpoint).resolve().parent
@@ -52,7 +52,7 @@ class _Appearance:
                              f"{record['bank_track']} beside it); copy the whole run folder")
         bank = Track.load(bank_path)
         self.model, self.trk, self.box, self.size = model, trk, box, size
-        self.warper = Warper(model, bank, np.load(images, mmap_mode="r"), box, backdrop=backdrop)
+        self.warper = Warper(model, bank, np.load(images, mmap_mode="r"), box, backdrop=backdrop, bank_box=bank_box)
         self.settings = AppearanceSettings.from_record(record)
         self.retrieval = self.settings.retrieve(trk, bank)
         self.own = Track.load(plate_track) if plate_track else None
@@ -121,8 +121,8 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
         info.update(frames=[int(trk.frames[first]), int(trk.frames[last])], size=size, fps=float(trk.fps),
                     crop_box=[float(v) for v in box])
     record = ck.get("appearance")
-    look = (_Appearance(checkpoint, record, model, trk, plate_track, box, size, backdrop=cfg.region == "crop")
-            if record else None)
+    look = (_Appearance(checkpoint, record, model, trk, plate_track, box, np.asarray(ck["crop_box"], np.float32),
+                        size, backdrop=cfg.region == "crop") if record else None)
     synth = Synthesizer(gen, device=device, source=f"checkpoint {checkpoint}", engine=engine)
     if info is not None:
         info["engine"] = synth.engine

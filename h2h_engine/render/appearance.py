@@ -139,22 +139,26 @@ class Warper:
         model: the 3DMM of both tracks.
         bank_track: the training frames' track (N frames).
         bank_images: (N, S, S, 3) uint8 training crops made with ``box``.
-        box: (4,) the crop box of the bank images and of the driven frames' output.
+        box: (4,) the crop box of the driven frames' output (source pixels of the driven shot).
         backdrop: head mode (the whole crop is regenerated): only the face proper is warped
             (:data:`HEAD_WARP_REGIONS`: stretching the throat over the collar looks worse than showing it), and
             pixels the warp does not cover show the retrieved crops themselves, unwarped and blended by the
             same weights (their hair, neck and background, seen from about the driven head's angle), the warp
             fading into them over a few pixels inside its edge.
+        bank_box: (4,) the crop box the bank images were cut with (the training shot's; default ``box``). A
+            driven shot's own box differs (another expression or head motion moves the face's extent), and the
+            training frames' vertices must be located in the crops as those were cut.
     """
 
     def __init__(self, model: MorphableModel, bank_track: Track, bank_images: np.ndarray, box: np.ndarray,
-                 backdrop: bool = False) -> None:
+                 backdrop: bool = False, bank_box: np.ndarray | None = None) -> None:
         self.model, self.box, self.backdrop = model, np.asarray(box, np.float32), backdrop
         self.images = bank_images
         s = bank_images.shape[1]
         self.size = (int(bank_images.shape[2]), int(s))
         self.mesh = render_mesh(model, HEAD_WARP_REGIONS if backdrop else WARP_REGIONS)
-        self.bank_proj = project_track(model, bank_track, self.box, self.size, self.mesh.vertices)  # (N, K, 3)
+        own = self.box if bank_box is None else np.asarray(bank_box, np.float32)
+        self.bank_proj = project_track(model, bank_track, own, self.size, self.mesh.vertices)  # (N, K, 3)
         self._depth: dict[int, np.ndarray] = {}
 
     def _bank_depth(self, j: int) -> np.ndarray:
