@@ -38,6 +38,8 @@ class DataConfig:
                                    # distance (0: expression only; 0.015: ~2.5 degrees = a typical neighbour)
     matte_dilate: float = 0.025   # face matte: dilation of the rendered face, fraction of the crop side
     matte_feather: float = 0.02   # face matte: soft edge, fraction of the crop side
+    detail_max: int = 1024        # the bank also keeps the training crops at the plate's own pixel density, up to
+                                  # this side, so synthesis composites at plate resolution (0: model size only)
     flow: str = "model"           # D_D's facial flow: "model" (3DMM motion inside the face) or "dis" (OpenCV DIS
                                   # optical flow of the real crop frames, the ablation of paper Table I)
 
@@ -99,6 +101,8 @@ class TrainConfig:
                               f"{self.l1_fraction}, lambda_l1 {self.lambda_l1}")
         if self.data.flow not in FLOW_SOURCES:
             raise ConfigError(f"data.flow must be one of {', '.join(FLOW_SOURCES)}; got {self.data.flow!r}")
+        if self.data.detail_max < 0:
+            raise ConfigError(f"data.detail_max must be >= 0 (0: no plate-resolution bank); got {self.data.detail_max}")
         if not 0 < self.data.train_fraction < 1:
             raise ConfigError(f"data.train_fraction must be in (0, 1); got {self.data.train_fraction}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):

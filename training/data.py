@@ -29,7 +29,7 @@ from h2h_engine.track import Track
 
 from .config import TrainConfig
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4  # 4: bicubic warp samples
 RENDER_CHUNK = 128  # frames rendered per call (bounds memory on long shots)
 
 
@@ -159,6 +159,24 @@ def n_train_of(n_frames: int, cfg: TrainConfig) -> int:
     return int(round(n_frames * cfg.data.train_fraction))
 
 
+def crop_shot(video: Path, track: Track, box: np.ndarray, out: np.ndarray,
+              progress: Callable[[int], None] | None = None) -> None:
+    """Crop every frame of ``track`` from ``video`` into ``out`` ((T, S, S, 3) uint8, e.g. a memmap), in track
+    order; ``progress(frames done)``."""
+    t, s = len(track), out.shape[1]
+    row = {int(f): i for i, f in enumerate(track.frames)}
+    first, last = int(track.frames[0]), int(track.frames[-1])
+    seen = 0
+    for f, rgb in open_frames(video, (first, last), first_frame=int(track.meta.get("first_frame", 0))):
+        if f in row:
+            out[row[f]] = crop_frames(rgb[None], box, (s, s))[0]
+            seen += 1
+            if progress:
+                progress(seen)
+    if seen != t:
+        raise InputError(f"{video} has {seen} of the track's {t} frames ({first}-{last}): wrong video for this track?")
+
+
 def _build_cache(video: Path, track: Track, model, cfg: TrainConfig, folder: Path,
                  progress: Callable[[int, int, str], None] | None) -> None:
     s, t = cfg.model.size, len(track)
@@ -170,17 +188,7 @@ def _build_cache(video: Path, track: Track, model, cfg: TrainConfig, folder: Pat
     mask = np.lib.format.open_memmap(tmp["mask"], "w+", np.bool_, (t, s, s))
     flow = np.lib.format.open_memmap(tmp["flow"], "w+", np.float16, (t, 2, s, s))
     mouth = np.zeros((t, 4), np.int32)
-    row = {int(f): i for i, f in enumerate(track.frames)}
-    first, last = int(track.frames[0]), int(track.frames[-1])
-    seen = 0
-    for f, rgb in open_frames(video, (first, last), first_frame=int(track.meta.get("first_frame", 0))):
-        if f in row:
-            images[row[f]] = crop_frames(rgb[None], box, (s, s))[0]
-            seen += 1
-            if progress:
-                progress(seen, 2 * t, "crop frames")
-    if seen != t:
-        raise InputError(f"{video} has {seen} of the track's {t} frames ({first}-{last}): wrong video for this track?")
+    crop_shot(video, track, box, images, None if progress is None else lambda n: progress(n, 2 * t, "crop frames"))
     c: Conditioning | None = None  # the previous chunk, its arrays reused (each is copied into the memmaps)
     for a in range(0, t, RENDER_CHUNK):
         b = min(a + RENDER_CHUNK, t)

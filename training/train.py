@@ -28,6 +28,7 @@ from torch import nn
 from h2h_engine.errors import CheckpointError, ConfigError
 from h2h_engine.io import atomic_path, write_image
 from h2h_engine.morphable import load_model_for
+from h2h_engine.render.crop import detail_size
 from h2h_engine.synthesis.checkpoint import CHECKPOINT, SCHEMA, read_checkpoint
 from h2h_engine.synthesis.discriminators import (DynamicsDiscriminator, MultiscaleDiscriminator, dynamics_window,
                                                  image_discriminator, mouth_discriminator)
@@ -38,7 +39,7 @@ from h2h_engine.synthesis.vgg import VGG19Features, VGGLoss, find_vgg_weights
 from h2h_engine.track import Track
 
 from .config import TrainConfig, dump_config
-from .data import ShotData, prepare_data
+from .data import ShotData, crop_shot, prepare_data
 from .distributed import LossStep, data_parallel, finish_distributed, init_distributed, local_rank, rank_share
 
 
@@ -452,22 +453,34 @@ def _truncate_log(path: Path, step: int) -> None:
 BANK = "bank"
 
 
-def _write_bank(run_dir: Path, track: Track, data: ShotData) -> None:
+def _write_bank(run_dir: Path, track: Track, data: ShotData, video: str | Path, record: dict[str, Any]) -> None:
     """Store what inference needs to rebuild the appearance inputs: ``RUN_DIR/bank/`` holds the training
-    crops and their track."""
+    crops and their track, and (``record["bank_detail"]``) the same crops at the plate's own pixel density,
+    cut from ``video`` again."""
     folder = run_dir / BANK
     folder.mkdir(parents=True, exist_ok=True)
     bank = track.slice(int(data.frames[0]), int(data.frames[data.n_train - 1]))
     bank.save(folder / "bank.h2h.npz")
     with atomic_path(folder / "images.npy") as tmp:
         np.save(tmp, np.asarray(data.images[:data.n_train]))
+    if "bank_detail" in record:
+        side = record["detail_size"]
+        with atomic_path(run_dir / record["bank_detail"]) as tmp:
+            out = np.lib.format.open_memmap(tmp, "w+", np.uint8, (len(bank), side, side, 3))
+            crop_shot(Path(video), bank, np.asarray(data.crop_box, np.float32), out)
+            out.flush()
+            del out
 
 
 def _bank_record(cfg: TrainConfig, data: ShotData) -> dict[str, Any]:
-    """The checkpoint's ``appearance`` record: the bank (paths relative to the run dir) and the retrieval and
-    matte settings inference must repeat."""
-    return {"bank_images": f"{BANK}/images.npy", "bank_track": f"{BANK}/bank.h2h.npz",
-            **cfg.data.appearance(data.retrieval_scale).record()}
+    """The checkpoint's ``appearance`` record: the bank (paths relative to the run dir; a plate-resolution copy
+    when the crop box is larger than the model's size in source pixels) and the retrieval and matte settings
+    inference must repeat."""
+    record: dict[str, Any] = {"bank_images": f"{BANK}/images.npy", "bank_track": f"{BANK}/bank.h2h.npz"}
+    side = detail_size(data.crop_box, cfg.model.size, cfg.data.detail_max)
+    if side > cfg.model.size:
+        record.update(bank_detail=f"{BANK}/detail.npy", detail_size=side)
+    return {**record, **cfg.data.appearance(data.retrieval_scale).record()}
 
 
 def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: TrainConfig, resume: bool = False,
@@ -508,9 +521,10 @@ def train(target: str | Path, track: str | Path, run_dir: str | Path, cfg: Train
             "morphable_name": model.name, "morphable_digest": model.digest,
             "crop_box": [float(v) for v in data.crop_box], "n_train": data.n_train, "n_frames": len(data)}
     if data.appearance or cfg.model.region == "face":
-        info["appearance"] = _bank_record(cfg, data)
-        if rank == 0 and not (resume and (run_dir / info["appearance"]["bank_images"]).is_file()):
-            _write_bank(run_dir, shot, data)
+        record = info["appearance"] = _bank_record(cfg, data)
+        files = [record[k] for k in ("bank_images", "bank_detail") if k in record]
+        if rank == 0 and not (resume and all((run_dir / f).is_file() for f in files)):
+            _write_bank(run_dir, shot, data, target, record)
     if cfg.model.arch == "none":  # the instant preset: nothing to train, the checkpoint says how to composite
         if rank == 0 and not resume:
             with atomic_path(ckpt_path) as tmp:

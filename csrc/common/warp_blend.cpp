@@ -7,19 +7,39 @@
 namespace h2h {
 namespace {
 
-// Bilinear sample of a (H, W, 3) uint8 image at pixel coordinates (x, y) of pixel centres, border replicated.
-inline void Bilinear(const uint8_t* img, int w, int h, float x, float y, float* rgb) {
-  x = std::min(std::max(x, 0.0f), static_cast<float>(w - 1));
-  y = std::min(std::max(y, 0.0f), static_cast<float>(h - 1));
-  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
-  const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
-  const float fx = x - x0, fy = y - y0;
-  const uint8_t* a = img + 3 * (static_cast<int64_t>(y0) * w + x0);
-  const uint8_t* b = img + 3 * (static_cast<int64_t>(y0) * w + x1);
-  const uint8_t* c = img + 3 * (static_cast<int64_t>(y1) * w + x0);
-  const uint8_t* d = img + 3 * (static_cast<int64_t>(y1) * w + x1);
-  for (int k = 0; k < 3; ++k)
-    rgb[k] = (a[k] * (1 - fx) + b[k] * fx) * (1 - fy) + (c[k] * (1 - fx) + d[k] * fx) * fy;
+// Keys cubic convolution weights (a = -0.75, OpenCV's INTER_CUBIC) of the 4 taps around fraction f in [0, 1).
+inline void CubicWeights(float f, float* w) {
+  constexpr float A = -0.75f;
+  const float g = f + 1.0f, h = 1.0f - f;
+  w[0] = ((A * g - 5.0f * A) * g + 8.0f * A) * g - 4.0f * A;
+  w[1] = ((A + 2.0f) * f - (A + 3.0f)) * f * f + 1.0f;
+  w[2] = ((A + 2.0f) * h - (A + 3.0f)) * h * h + 1.0f;
+  w[3] = 1.0f - w[0] - w[1] - w[2];
+}
+
+// Bicubic sample of a (H, W, 3) uint8 image at pixel coordinates (x, y) of pixel centres, border replicated
+// (taps clamped to the image). Bilinear would low-pass every sample (a half-pixel offset averages two pixels),
+// which a warp applies at every fractional position: the warped face loses its finest texture.
+inline void Bicubic(const uint8_t* img, int w, int h, float x, float y, float* rgb) {
+  x = std::min(std::max(x, -2.0f), static_cast<float>(w + 1));  // beyond this every tap is the border pixel
+  y = std::min(std::max(y, -2.0f), static_cast<float>(h + 1));
+  const float fx0 = std::floor(x), fy0 = std::floor(y);
+  const int x0 = static_cast<int>(fx0) - 1, y0 = static_cast<int>(fy0) - 1;
+  float wx[4], wy[4];
+  CubicWeights(x - fx0, wx);
+  CubicWeights(y - fy0, wy);
+  int xs[4];
+  for (int i = 0; i < 4; ++i) xs[i] = std::min(std::max(x0 + i, 0), w - 1);
+  rgb[0] = rgb[1] = rgb[2] = 0.0f;
+  for (int j = 0; j < 4; ++j) {
+    const uint8_t* row = img + 3 * static_cast<int64_t>(std::min(std::max(y0 + j, 0), h - 1)) * w;
+    float r[3] = {0.0f, 0.0f, 0.0f};
+    for (int i = 0; i < 4; ++i) {
+      const uint8_t* px = row + 3 * xs[i];
+      for (int k = 0; k < 3; ++k) r[k] += wx[i] * px[k];
+    }
+    for (int k = 0; k < 3; ++k) rgb[k] += wy[j] * r[k];
+  }
 }
 
 }  // namespace
@@ -59,7 +79,7 @@ void WarpBlend(const WarpBlendParams& p) {
               sz < depth[static_cast<int64_t>(ny) * p.width + nx] - p.depth_tolerance)
             continue;  // hidden in the training frame
           float rgb[3];
-          Bilinear(image, p.width, p.height, sx, sy, rgb);
+          Bicubic(image, p.width, p.height, sx, sy, rgb);
           for (int c = 0; c < 3; ++c) acc[3 * o + c] += wt * rgb[c];
           wsum[o] += wt;
         }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
+import cv2
 import numpy as np
 
 from ..errors import FrameRangeError, InputError, ModelMismatchError
@@ -22,7 +23,7 @@ from ..io.frames import FramePattern, is_pattern
 from ..io.image import read_image
 from ..io.writer import FrameWriter, is_movie
 from ..morphable import load_model_for
-from ..render.appearance import AppearanceSettings, Retrieval, Warper
+from ..render.appearance import AppearanceSettings, Retrieval, Warper, add_detail
 from ..render.conditioning import render_conditioning
 from ..render.crop import crop_box_for_track, crop_frames, paste_back
 from ..synthesis.config import ModelConfig
@@ -39,10 +40,11 @@ _PLATE_WINDOW = 128  # plate frames kept in memory behind the newest read (>= a 
 class _Appearance:
     """The appearance inputs of a driven track for a model trained with them (see render/appearance.py):
     the run's bank of training crops, retrieval over the whole driven track (so chunks agree), the face
-    matte (the driven face united with the plate's own, from ``plate_track``) and the warps."""
+    matte (the driven face united with the plate's own, from ``plate_track``) and the warps; with ``detail``
+    (and a bank at the plate's pixel density) the same warps from that bank too."""
 
     def __init__(self, checkpoint: str, record: dict[str, Any], model: Any, trk: Track, plate_track: str | None,
-                 box: np.ndarray, bank_box: np.ndarray, size: int, backdrop: bool) -> None:
+                 box: np.ndarray, bank_box: np.ndarray, size: int, backdrop: bool, detail: bool) -> None:
         from pathlib import Path  # noqa: PLC0415
 
         run = Path(checkpoint).resolve().parent
@@ -53,14 +55,22 @@ class _Appearance:
         bank = Track.load(bank_path)
         self.model, self.trk, self.box, self.size = model, trk, box, size
         self.warper = Warper(model, bank, np.load(images, mmap_mode="r"), box, backdrop=backdrop, bank_box=bank_box)
+        self.detail = None
+        if detail and "bank_detail" in record:
+            fine = run / record["bank_detail"]
+            if not fine.is_file():
+                raise InputError(f"checkpoint {checkpoint} needs its run's plate-resolution bank "
+                                 f"({record['bank_detail']} beside it); copy the whole run folder, or pass --no-detail")
+            self.detail = Warper(model, bank, np.load(fine, mmap_mode="r"), box, backdrop=backdrop, bank_box=bank_box)
         self.settings = AppearanceSettings.from_record(record)
         self.retrieval = self.settings.retrieve(trk, bank)
         self.own = Track.load(plate_track) if plate_track else None
         if self.own is not None:
             model.check_compatible(self.own.model_name, self.own.model_digest, f"plate track {plate_track}")
 
-    def inputs(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        """Matte (n, S, S) and warp + coverage of track indices lo..hi."""
+    def inputs(self, lo: int, hi: int) -> tuple[np.ndarray, ...]:
+        """Matte (n, S, S), warp + coverage of track indices lo..hi, and the detail warp + coverage (n, D, D)
+        or None, None."""
         part = self.trk.slice(int(self.trk.frames[lo]), int(self.trk.frames[hi]))
         own = None
         if self.own is not None:
@@ -72,7 +82,8 @@ class _Appearance:
         matte = self.settings.matte(self.model, part, own, self.box, s)
         r = Retrieval(self.retrieval.index[lo:hi + 1], self.retrieval.weight[lo:hi + 1], self.retrieval.scale)
         warp, cover = self.warper.warp(part, r)
-        return matte, warp, cover
+        fine, fine_cover = self.detail.warp(part, r) if self.detail is not None else (None, None)
+        return matte, warp, cover, fine, fine_cover
 
 
 def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | None = None,
@@ -82,16 +93,19 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
                       info: dict[str, Any] | None = None,
                       plate_space: str = "srgb",
                       plate_track: str | None = None,
-                      engine: str = "auto") -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+                      engine: str = "auto", detail: bool = True) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
     """Yield ``(frame number, image, alpha)`` for ``frames`` of ``track`` in order: G's face crop (display
     sRGB, alpha None), or with ``plate`` (frame number -> (H0, W0, 3) float32 in ``plate_space``, asked in
     ascending order) the crop converted to ``plate_space`` and composited on it, with the composite's
     (H0, W0) alpha; plate pixels where it is 0 are bit-exact.
 
     ``mask``: auto (the model's region: the face matte for face-region models, else the crop box), box, or
-    face (the rendered face). Models with plate context need ``plate``. Blocks whose frame numbers ``skip``
-    accepts are not synthesized (farm re-runs). ``info``, when given, receives the range, crop box, size and the
-    engine that ran G (``engine``: auto | torch | onnx | bf16, see :mod:`h2h_engine.synthesis.engine`).
+    face (the rendered face). Models with plate context need ``plate``. ``detail``: composite appearance
+    models at the plate's pixel density (:func:`~h2h_engine.render.appearance.add_detail`, from the run's
+    plate-resolution bank) instead of upsampling the model-size crop. Blocks whose frame numbers ``skip``
+    accepts are not synthesized (farm re-runs). ``info``, when given, receives the range, crop box, size, the
+    side the crop was composited at (``detail_size``, None: the model's) and the engine that ran G
+    (``engine``: auto | torch | onnx | bf16, see :mod:`h2h_engine.synthesis.engine`).
     This is the one per-frame synthesis + composite path: the node writes its frames to files, ``h2h filter``
     to a pipe.
     """
@@ -122,10 +136,11 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
                     crop_box=[float(v) for v in box])
     record = ck.get("appearance")
     look = (_Appearance(checkpoint, record, model, trk, plate_track, box, np.asarray(ck["crop_box"], np.float32),
-                        size, backdrop=cfg.region == "crop") if record else None)
+                        size, backdrop=cfg.region == "crop", detail=detail and plate is not None) if record else None)
     synth = Synthesizer(gen, device=device, source=f"checkpoint {checkpoint}", engine=engine)
     if info is not None:
         info["engine"] = synth.engine
+        info["detail_size"] = look.detail.size[0] if look is not None and look.detail is not None else None
     total, done = last - first + 1, 0
     for _, out_first, out_last in synth.schedule.blocks(first, last):
         numbers = [int(f) for f in trk.frames[out_first:out_last + 1]]
@@ -136,9 +151,9 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
         lo, hi = synth.schedule.needed(out_first, out_last, cfg.n_cond_frames)
         part = trk.slice(int(trk.frames[lo]), int(trk.frames[hi]))
         c = render_conditioning(model, part, (size, size), crop=box, what=("nmfc", "eyes", "mask"))
-        matte = warp = cover = None
+        matte = warp = cover = fine = fine_cover = None
         if look is not None:
-            matte, warp, cover = look.inputs(lo, hi)
+            matte, warp, cover, fine, fine_cover = look.inputs(lo, hi)
         plates: dict[int, np.ndarray] = {}
 
         def cond_of(i0: int, i1: int) -> np.ndarray:
@@ -176,6 +191,9 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
                     weight = np.ones((size, size), np.float32)
                     weight = composite_alpha(cfg, weight[None], None if cover is None else cover[k:k + 1])[0]
                     soft = feather
+                if fine is not None:  # at the plate's pixel density: the model-size crop + the detail it lost
+                    rgb = add_detail(rgb, warp[k], cover[k], fine[k], fine_cover[k], everywhere=cfg.region == "crop")
+                    weight = cv2.resize(np.asarray(weight, np.float32), rgb.shape[1::-1], interpolation=cv2.INTER_LINEAR)
                 patch = rgb if plate_space == "srgb" else convert(rgb, "srgb", plate_space)
                 under = plates.pop(number) if number in plates else plate(number)
                 if under.shape[1::-1] != tuple(trk.image_size):
@@ -238,7 +256,8 @@ def _first_needed(checkpoint: str, trk: Track, a: int, b: int) -> int:
 def run(checkpoint: str, track: str, output: str, plate: str | None = None, frames: tuple[int, int] | None = None,
         composite: bool = True, feather: float = 12.0, mask: str = "auto", device: str = "auto",
         force: bool = False, colourspace: str = "auto", audio: str = "source", plate_track: str | None = None,
-        progress: Callable[[int, int, str], None] = lambda *a: None, engine: str = "auto") -> dict[str, Any]:
+        progress: Callable[[int, int, str], None] = lambda *a: None, engine: str = "auto",
+        detail: bool = True) -> dict[str, Any]:
     """Synthesize ``frames`` of ``track`` (all by default) into ``output`` (sequence pattern or movie)."""
     from ..synthesis.checkpoint import checkpoint_file  # noqa: PLC0415 - torch only when G runs
     checkpoint = str(checkpoint_file(checkpoint))
@@ -257,7 +276,8 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
     sound = audio_for_track(audio, trk, a) if is_movie(output) else None
     info: dict[str, Any] = {}
     stamp = settings_stamp("synthesize", {"composite": composite, "feather": feather, "mask": mask,
-                                          "device": device, "colourspace": colourspace, "engine": engine},
+                                          "device": device, "colourspace": colourspace, "engine": engine,
+                                          "detail": detail},
                            [checkpoint, track, plate, plate_track])
     movie = is_movie(output)
     # the composite's matte goes out with it: a `mask` layer in EXR (RGB stays the whole comp), the alpha of
@@ -269,13 +289,14 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
             writer.attributes = {"oiio:UnassociatedAlpha": 1}
         for number, image, alpha in synthesize_frames(checkpoint, track, frames, plate_fn, feather, mask, device,
                                                       lambda n: not force and all(writer.exists(f) for f in n),
-                                                      progress, info, plate_space, plate_track, engine):
+                                                      progress, info, plate_space, plate_track, engine, detail):
             image = image if plate_space == want else convert(image, plate_space, want)
             if alpha is not None and not movie:  # the composite's matte goes out with it (RGBA)
                 image = np.concatenate([image, alpha[..., None].astype(image.dtype)], axis=2)
             writer.write(number, image)
     return {"output": str(output), "frames": info["frames"], "size": info["size"],
             "composited": plate_fn is not None, "crop_box": info["crop_box"], "engine": info.get("engine"),
+            "detail_size": info.get("detail_size"),
             "audio": None if sound is None else [sound.path, sound.start_seconds]}
 
 
@@ -300,6 +321,9 @@ SPEC = NodeSpec(
            Knob("engine", "choice", "auto", "what runs G: torch (eager float32, the reference), onnx (ONNX Runtime, "
                 "float32, CPU), bf16 (torch bf16 autocast, CPU, faster and less exact), auto (onnx on the CPU when "
                 "onnxruntime is installed, else torch)", choices=("auto", "torch", "onnx", "bf16")),
+           Knob("detail", "bool", True, "composite at the plate's own pixel density: the crop plus the detail of the "
+                "run's plate-resolution bank (appearance models trained with one; off: the model-size crop, "
+                "upsampled)"),
            FORCE,
            COLOURSPACE, AUDIO),
     run=run,

@@ -34,6 +34,7 @@ MATTE_REGIONS = ("face_narrow",)               # what face mode regenerates (bef
 DEPTH_TOLERANCE = 0.02                         # of the crop side: a sample hidden by more is occluded
 _RASTER_BATCH = 16                             # driven frames rasterized per call
 BACKDROP_FEATHER = 0.006                       # head mode: the warp fades into its backdrop over this (of the side)
+DETAIL_COVER = 0.999                           # detail is added where the retrieved frames saw the pixel at both sizes
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ class Warper:
                 seen = cv2.remap(self._bank_depth(int(j)), x, y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
                                  borderValue=-np.inf)
                 ok = ((tri_id[t] >= 0) & (src[..., 2] >= seen - DEPTH_TOLERANCE * w)).astype(np.float32) * wt
-                px = cv2.remap(np.asarray(self.images[int(j)], np.float32), x, y, cv2.INTER_LINEAR,
+                px = cv2.remap(np.asarray(self.images[int(j)], np.float32), x, y, cv2.INTER_CUBIC,
                                borderMode=cv2.BORDER_REPLICATE)
                 acc += px * ok[..., None]
                 wsum += ok
@@ -238,6 +239,33 @@ class Warper:
             cover[t] = np.minimum(wsum, 1.0)
         return out, cover
 
+
+
+def add_detail(image: np.ndarray, warp: np.ndarray, cover: np.ndarray, warp_hi: np.ndarray, cover_hi: np.ndarray,
+               everywhere: bool = False) -> np.ndarray:
+    """A synthesized crop at the plate's pixel density: ``image`` upsampled, plus the detail its model-size warp
+    lost, ``warp_hi - up(warp)``, the same retrieval warped from the bank's plate-resolution crops.
+
+    Args:
+        image: (S, S, 3) float32 in [0, 1], the crop made at the model's size.
+        warp, cover: (S, S, 3) uint8 and (S, S) its warp and coverage (:meth:`Warper.warp`).
+        warp_hi, cover_hi: (D, D, 3) uint8 and (D, D) the same warp at the detail size D.
+        everywhere: head mode (the warp has a backdrop everywhere): detail over the whole crop; else only where
+            every retrieved frame saw the pixel at both sizes (a 1 px soft edge inside that).
+    Returns:
+        (D, D, 3) float32 in [0, 1].
+    """
+    d = warp_hi.shape[0]
+
+    def up(x: np.ndarray) -> np.ndarray:  # same box, D / S pixels each (OpenCV's half-pixel centres agree)
+        return cv2.resize(np.asarray(x, np.float32), (d, d), interpolation=cv2.INTER_LINEAR)
+
+    lost = (warp_hi.astype(np.float32) - up(warp)) / np.float32(255)
+    if everywhere:
+        return np.clip(up(image) + lost, 0, 1)
+    seen = ((np.asarray(cover_hi, np.float32) >= DETAIL_COVER) & (up(cover) >= DETAIL_COVER)).astype(np.float32)
+    alpha = np.minimum(seen, cv2.GaussianBlur(cv2.erode(seen, np.ones((3, 3), np.uint8)), (0, 0), 1.0))
+    return np.clip(up(image) + alpha[..., None] * lost, 0, 1)
 
 
 def face_matte(model: MorphableModel, driven: Track, own: Track | None, box: np.ndarray, size: tuple[int, int],

@@ -85,6 +85,13 @@ def crop_box_for_track(model: MorphableModel, track: Track, margin: float = 1.6,
     return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], np.float32)
 
 
+def detail_size(box: np.ndarray, size: int, limit: int) -> int:
+    """The side of a square crop of ``box`` at the source's own pixel density: the box's side in source pixels
+    rounded up to a multiple of 8, at least ``size`` (the model's) and at most ``limit`` (0: ``size``)."""
+    side = max(float(box[2] - box[0]), float(box[3] - box[1]))
+    return int(min(max(size, int(np.ceil(side / 8)) * 8), max(limit, size)))
+
+
 def crop_frames(frames: np.ndarray, box: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Crop (T, H0, W0, C) frames to ``box`` and resize to ``size`` = (W, H); edge pixels repeat where the box
     leaves the frame; downscaling is low-pass filtered first.
