@@ -65,9 +65,10 @@ def render_eyes_fwd(fans: NDArray[np.float32], pupils: NDArray[np.float32], radi
 def warp_blend_fwd(tri_id: NDArray[np.int32], bary: NDArray[np.float32], tri: NDArray[np.int32],
                    src_pos: NDArray[np.float32], src_depth: NDArray[np.float32], src_image: NDArray[np.uint8],
                    frame: NDArray[np.int32], depth_of: NDArray[np.int32], weight: NDArray[np.float32],
-                   depth_tolerance: float) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+                   depth_tolerance: float, cubic: bool = False) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
     """Driven raster tri_id (T, H, W) + bary, bank vertices (N, V, 3), depth rasters (U, H, W), crops
-    (N, H, W, 3), slots frame/depth_of/weight (T, M) -> blend (T, H, W, 3) uint8, cover (T, H, W)."""
+    (N, H, W, 3), slots frame/depth_of/weight (T, M) -> blend (T, H, W, 3) uint8, cover (T, H, W); ``cubic``:
+    bicubic samples (else bilinear)."""
 
 def rasterize_fwd_cuda(pos: int, tri: int, attr: int, zbuf: int, tri_id: int, bary: int, depth: int, image: int,
                        batch: int, num_vertices: int, num_triangles: int, width: int, height: int, channels: int,

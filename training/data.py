@@ -29,7 +29,7 @@ from h2h_engine.track import Track
 
 from .config import TrainConfig
 
-CACHE_VERSION = 4  # 4: bicubic warp samples
+CACHE_VERSION = 3
 RENDER_CHUNK = 128  # frames rendered per call (bounds memory on long shots)
 
 

@@ -202,7 +202,7 @@ using U8Array = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
 
 py::tuple WarpBlendFwd(const IntArray& tri_id, const FloatArray& bary, const IntArray& tri, const FloatArray& src_pos,
                        const FloatArray& src_depth, const U8Array& src_image, const IntArray& frame,
-                       const IntArray& depth_of, const FloatArray& weight, float depth_tolerance) {
+                       const IntArray& depth_of, const FloatArray& weight, float depth_tolerance, bool cubic) {
   const char* fn = "warp_blend_fwd";
   H2H_CHECK_SHAPE(tri_id, fn, "tri_id", "(T, H, W)", -1, -1, -1);
   const int64_t t = tri_id.shape(0), h = tri_id.shape(1), w = tri_id.shape(2);
@@ -247,6 +247,7 @@ py::tuple WarpBlendFwd(const IntArray& tri_id, const FloatArray& bary, const Int
   p.height = static_cast<int>(h);
   p.num_vertices = static_cast<int>(v);
   p.depth_tolerance = depth_tolerance;
+  p.cubic = cubic;
   {
     py::gil_scoped_release release;
     h2h::WarpBlend(p);
@@ -276,7 +277,7 @@ void BindRaster(py::module_& m) {
         "(T,H,W,3) float32, eye (T,H,W) int8; pass image to reuse it as the output");
   m.def("warp_blend_fwd", &WarpBlendFwd, py::arg("tri_id"), py::arg("bary"), py::arg("tri"), py::arg("src_pos"),
         py::arg("src_depth"), py::arg("src_image"), py::arg("frame"), py::arg("depth_of"), py::arg("weight"),
-        py::arg("depth_tolerance"),
+        py::arg("depth_tolerance"), py::arg("cubic") = false,
         "retrieved training crops warped onto a driven raster and blended -> out (T,H,W,3) uint8, cover (T,H,W)");
 #if defined(H2H_WITH_CUDA)
   m.def("rasterize_fwd_cuda", &RasterizeFwdCuda, py::arg("pos"), py::arg("tri"), py::arg("attr"), py::arg("zbuf"),

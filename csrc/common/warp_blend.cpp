@@ -7,6 +7,21 @@
 namespace h2h {
 namespace {
 
+// Bilinear sample of a (H, W, 3) uint8 image at pixel coordinates (x, y) of pixel centres, border replicated.
+inline void Bilinear(const uint8_t* img, int w, int h, float x, float y, float* rgb) {
+  x = std::min(std::max(x, 0.0f), static_cast<float>(w - 1));
+  y = std::min(std::max(y, 0.0f), static_cast<float>(h - 1));
+  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
+  const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
+  const float fx = x - x0, fy = y - y0;
+  const uint8_t* a = img + 3 * (static_cast<int64_t>(y0) * w + x0);
+  const uint8_t* b = img + 3 * (static_cast<int64_t>(y0) * w + x1);
+  const uint8_t* c = img + 3 * (static_cast<int64_t>(y1) * w + x0);
+  const uint8_t* d = img + 3 * (static_cast<int64_t>(y1) * w + x1);
+  for (int k = 0; k < 3; ++k)
+    rgb[k] = (a[k] * (1 - fx) + b[k] * fx) * (1 - fy) + (c[k] * (1 - fx) + d[k] * fx) * fy;
+}
+
 // Keys cubic convolution weights (a = -0.75, OpenCV's INTER_CUBIC) of the 4 taps around fraction f in [0, 1).
 inline void CubicWeights(float f, float* w) {
   constexpr float A = -0.75f;
@@ -18,8 +33,8 @@ inline void CubicWeights(float f, float* w) {
 }
 
 // Bicubic sample of a (H, W, 3) uint8 image at pixel coordinates (x, y) of pixel centres, border replicated
-// (taps clamped to the image). Bilinear would low-pass every sample (a half-pixel offset averages two pixels),
-// which a warp applies at every fractional position: the warped face loses its finest texture.
+// (taps clamped to the image). Bilinear low-passes every sample (a half-pixel offset averages two pixels), which
+// a warp applies at every fractional position: the warped face loses its finest texture.
 inline void Bicubic(const uint8_t* img, int w, int h, float x, float y, float* rgb) {
   x = std::min(std::max(x, -2.0f), static_cast<float>(w + 1));  // beyond this every tap is the border pixel
   y = std::min(std::max(y, -2.0f), static_cast<float>(h + 1));
@@ -79,7 +94,10 @@ void WarpBlend(const WarpBlendParams& p) {
               sz < depth[static_cast<int64_t>(ny) * p.width + nx] - p.depth_tolerance)
             continue;  // hidden in the training frame
           float rgb[3];
-          Bicubic(image, p.width, p.height, sx, sy, rgb);
+          if (p.cubic)
+            Bicubic(image, p.width, p.height, sx, sy, rgb);
+          else
+            Bilinear(image, p.width, p.height, sx, sy, rgb);
           for (int c = 0; c < 3; ++c) acc[3 * o + c] += wt * rgb[c];
           wsum[o] += wt;
         }

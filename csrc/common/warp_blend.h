@@ -2,7 +2,8 @@
 // blended. For each covered pixel of a driven frame's raster and each of its retrieved training frames, the
 // pixel's surface point is located in that frame (barycentric interpolation of the frame's projected vertices),
 // kept unless the frame's own depth raster shows it hidden by more than `depth_tolerance`, and the frame's crop
-// is sampled there bicubically (Keys, a = -0.75; taps clamped to the crop: border replicated). The samples are averaged
+// is sampled there bilinearly or (`cubic`) bicubically (Keys, a = -0.75), taps clamped to the crop (border
+// replicated). The samples are averaged
 // with the retrieval weights. Per pixel the slots are summed in slot order: the result does not depend on the
 // batch or the thread count.
 #pragma once
@@ -24,6 +25,7 @@ struct WarpBlendParams {
   float* cover = nullptr;            // (T, H, W) min(1, sum of the weights of the slots that sampled the pixel)
   int frames = 0, slots = 0, width = 0, height = 0, num_vertices = 0;
   float depth_tolerance = 0.0f;      // pixels
+  bool cubic = false;                // bicubic samples (sharper; bilinear low-passes at fractional positions)
 };
 
 void WarpBlend(const WarpBlendParams& p);

@@ -61,7 +61,8 @@ class _Appearance:
             if not fine.is_file():
                 raise InputError(f"checkpoint {checkpoint} needs its run's plate-resolution bank "
                                  f"({record['bank_detail']} beside it); copy the whole run folder, or pass --no-detail")
-            self.detail = Warper(model, bank, np.load(fine, mmap_mode="r"), box, backdrop=backdrop, bank_box=bank_box)
+            self.detail = Warper(model, bank, np.load(fine, mmap_mode="r"), box, backdrop=backdrop, bank_box=bank_box,
+                                 cubic=True)
         self.settings = AppearanceSettings.from_record(record)
         self.retrieval = self.settings.retrieve(trk, bank)
         self.own = Track.load(plate_track) if plate_track else None

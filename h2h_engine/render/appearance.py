@@ -149,11 +149,14 @@ class Warper:
         bank_box: (4,) the crop box the bank images were cut with (the training shot's; default ``box``). A
             driven shot's own box differs (another expression or head motion moves the face's extent), and the
             training frames' vertices must be located in the crops as those were cut.
+        cubic: sample the crops bicubically (Keys, a = -0.75) instead of bilinearly: sharper (bilinear
+            low-passes every sample at a fractional position), at the price of more frame-to-frame change where
+            the fit jitters; the plate-resolution detail pass uses it, the networks' inputs do not.
     """
 
     def __init__(self, model: MorphableModel, bank_track: Track, bank_images: np.ndarray, box: np.ndarray,
-                 backdrop: bool = False, bank_box: np.ndarray | None = None) -> None:
-        self.model, self.box, self.backdrop = model, np.asarray(box, np.float32), backdrop
+                 backdrop: bool = False, bank_box: np.ndarray | None = None, cubic: bool = False) -> None:
+        self.model, self.box, self.backdrop, self.cubic = model, np.asarray(box, np.float32), backdrop, cubic
         self.images = bank_images
         s = bank_images.shape[1]
         self.size = (int(bank_images.shape[2]), int(s))
@@ -194,7 +197,7 @@ class Warper:
                 o, c = _native.warp_blend_fwd(r.tri_id, r.bary, self.mesh.triangles, self.bank_proj, depths,
                                               self.images, index.astype(np.int32),
                                               depth_of.reshape(index.shape).astype(np.int32),
-                                              weight.astype(np.float32), DEPTH_TOLERANCE * self.size[0])
+                                              weight.astype(np.float32), DEPTH_TOLERANCE * self.size[0], self.cubic)
             out.append(self._backdrop(o, c, index, weight) if self.backdrop else o)
             cover.append(c)
         return np.concatenate(out), np.concatenate(cover)
@@ -230,8 +233,8 @@ class Warper:
                 seen = cv2.remap(self._bank_depth(int(j)), x, y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
                                  borderValue=-np.inf)
                 ok = ((tri_id[t] >= 0) & (src[..., 2] >= seen - DEPTH_TOLERANCE * w)).astype(np.float32) * wt
-                px = cv2.remap(np.asarray(self.images[int(j)], np.float32), x, y, cv2.INTER_CUBIC,
-                               borderMode=cv2.BORDER_REPLICATE)
+                px = cv2.remap(np.asarray(self.images[int(j)], np.float32), x, y,
+                               cv2.INTER_CUBIC if self.cubic else cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
                 acc += px * ok[..., None]
                 wsum += ok
             have = wsum > 0

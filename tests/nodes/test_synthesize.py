@@ -202,7 +202,7 @@ def test_face_mode_composites_at_the_plate_resolution(instant, tmp_path):
     """The bank keeps the training crops at the plate's pixel density (the crop box is ~1.4x the model's 256 px
     on this 256 px plate): composited with that detail, the held-out frames are nearer their real plate inside
     the matte and sharper than the model-size crop upsampled (``--no-detail``), and still the plate bit for bit
-    outside it. (The gain is small on this plate, itself soft; on a 512 px plate it is larger: docs/synthesis.md.)"""
+    outside it (on a 512 px plate the gain is larger: docs/synthesis.md)."""
     import cv2
 
     video, track, ckpt = instant
@@ -223,4 +223,4 @@ def test_face_mode_composites_at_the_plate_resolution(instant, tmp_path):
             sharp, real_sharp, n = sharp + lap[0][inside].sum(), real_sharp + lap[1][inside].sum(), n + inside.sum()
         scores[flag] = (err / n, sharp / real_sharp)
     (e_d, s_d), (e_u, s_u) = scores["--detail"], scores["--no-detail"]
-    assert e_d < 0.995 * e_u and s_d > 1.015 * s_u, scores  # 8.24 vs 8.35, 0.636 vs 0.620 of the plate's
+    assert e_d < 0.99 * e_u and s_d > 1.08 * s_u, scores  # 8.24 vs 8.38; 0.63 vs 0.56 of the plate's texture
