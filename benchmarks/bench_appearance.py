@@ -2,13 +2,15 @@
 
 On a real shot (the Track node on 120 frames of a shared clip; the first 80 are the training bank, the last 40
 are driven), in one run on this machine:
-- the appearance warp (6 retrieved training frames carried onto each driven frame through the 3DMM and
-  blended): the native kernel (csrc/common/warp_blend.h) against its numpy/OpenCV reference, frame by frame
-  and slot by slot (``Warper.warp(impl="ref")``), as a ratio;
+- the appearance warp (the retrieved training frames, 10 slots, carried onto each driven frame through the
+  3DMM and blended): the native kernel (csrc/common/warp_blend.h) against its numpy/OpenCV reference, frame
+  by frame and slot by slot (``Warper.warp(impl="ref")``), as a ratio; bilinear at 256 px (the networks'
+  input) and bicubic at 512 px (the plate-resolution detail pass);
 - the face matte and the per-frame conditioning (NMFC + eyes + mask) they come with;
 - whole face-mode inference of the ``instant`` and ``preview`` presets through the Synthesize node's
   per-frame path (conditioning, appearance, the network, the composite onto the 256 px-crop plate at the
-  clip's own resolution), frames/s and peak memory (a fresh process each). ``preview`` is timed untrained
+  clip's own resolution, with the plate-resolution detail pass), frames/s and peak memory (a fresh process
+  each), against the same without the detail pass (``--no-detail``). ``preview`` is timed untrained
   (``--stop-after 1``): its cost does not depend on its weights.
 
     python benchmarks/bench_appearance.py [--threads 2] [--repeats 3] [--quick]
@@ -69,17 +71,23 @@ def _kernels(track_path: str, threads: int, repeats: int) -> dict[str, float]:
     warper = Warper(model, bank, images, box)
     r = retrieve(driven.expression, bank.expression)  # default k, slots and smoothing (the presets')
     warper.warp(driven.slice(BANK, BANK + 3), r)  # warm-up: bank depth rasters of the first frames
+    fine = Warper(model, bank, crop_frames(np.stack([rgb for _, rgb in open_frames(str(CLIP), (0, BANK - 1))]),
+                                           box, (512, 512)), box, cubic=True)
+    fine.warp(driven.slice(BANK, BANK + 3), r)
     n = len(driven)
     return {"warp_native": n / _best(lambda: warper.warp(driven, r), repeats),
             "warp_ref": n / _best(lambda: warper.warp(driven, r, impl="ref"), 1),
+            "detail_native": n / _best(lambda: fine.warp(driven, r), repeats),
+            "detail_ref": n / _best(lambda: fine.warp(driven, r, impl="ref"), 1),
             "matte": n / _best(lambda: face_matte(model, driven, driven, box, (256, 256)), repeats),
             "conditioning": n / _best(lambda: render_conditioning(model, driven, (256, 256), crop=box,
                                                                   what=("nmfc", "eyes", "mask")), repeats),
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _inference(run: str, track_path: str, threads: int, repeats: int) -> dict[str, float]:
-    """frames/s of the Synthesize node's frame path over the driven frames, and this process's peak RSS (MB)."""
+def _inference(run: str, track_path: str, threads: int, repeats: int, detail: bool) -> dict[str, float]:
+    """frames/s of the Synthesize node's frame path over the driven frames (``detail``: with the
+    plate-resolution pass), and this process's peak RSS (MB)."""
     import torch  # noqa: PLC0415
 
     from h2h_engine.nodes.synthesize import plate_reader, synthesize_frames  # noqa: PLC0415
@@ -89,7 +97,7 @@ def _inference(run: str, track_path: str, threads: int, repeats: int) -> dict[st
     def once() -> None:
         plate, space = plate_reader(str(CLIP), (BANK, FRAMES - 1))
         for _ in synthesize_frames(f"{run}/checkpoint.pt", track_path, (BANK, FRAMES - 1), plate, device="cpu",
-                                   plate_space=space, plate_track=track_path):
+                                   plate_space=space, plate_track=track_path, detail=detail):
             pass
 
     seconds = _best(once, repeats)
@@ -109,9 +117,11 @@ def rows(quick: bool = False, threads: int = 2, repeats: int = 3) -> list[Row]:
         track = f"{tmp}/t.h2h.npz"
         _h2h("track", str(CLIP), "--frames", f"0-{FRAMES - 1}", "-o", track)
         k = _in_process(_kernels, track, threads, 1 if quick else repeats)
-        out.append(Row("appearance", "warp of 6 retrieved frames, 256 px", k["warp_native"],
+        out.append(Row("appearance", "warp of the retrieved frames (10 slots), bilinear, 256 px", k["warp_native"],
                        peer="numpy + OpenCV, frame by frame", peer_value=k["warp_ref"], peak_mib=k["peak_mb"],
-                       memory="RSS (fresh process, all three kernels)"))
+                       memory="RSS (fresh process, all the kernels)"))
+        out.append(Row("appearance", "detail warp (10 slots), bicubic, 512 px", k["detail_native"],
+                       peer="numpy + OpenCV, frame by frame", peer_value=k["detail_ref"]))
         out.append(Row("appearance", "face matte (driven + plate face), 256 px", k["matte"]))
         out.append(Row("appearance", "conditioning (NMFC + eyes + mask), 256 px, one call", k["conditioning"]))
         for preset in () if quick else ("instant", "preview"):
@@ -119,9 +129,11 @@ def rows(quick: bool = False, threads: int = 2, repeats: int = 3) -> list[Row]:
             _h2h("train", "--preset", preset, "--target", str(CLIP), "--track", track, "-o", run, "--no-progress",
                  "--set", f"data.train_fraction={BANK / FRAMES}", *(["--stop-after", "1"] if preset == "preview"
                                                                   else []))
-            r = _in_process(_inference, run, track, threads, repeats)
-            out.append(Row("synthesize", f"face-mode inference, {preset} preset, composited on the plate",
-                           r["fps"], peak_mib=r["peak_mb"], memory="RSS (fresh process)"))
+            r = _in_process(_inference, run, track, threads, repeats, True)
+            plain = _in_process(_inference, run, track, threads, repeats, False)
+            out.append(Row("synthesize", f"face-mode inference, {preset} preset, composited on the plate "
+                           "with the detail pass", r["fps"], peer="the same, --no-detail", peer_value=plain["fps"],
+                           peak_mib=r["peak_mb"], memory="RSS (fresh process)"))
     return out
 
 
