@@ -224,3 +224,13 @@ def test_face_mode_composites_at_the_plate_resolution(instant, tmp_path):
         scores[flag] = (err / n, sharp / real_sharp)
     (e_d, s_d), (e_u, s_u) = scores["--detail"], scores["--no-detail"]
     assert e_d < 0.99 * e_u and s_d > 1.08 * s_u, scores  # 8.24 vs 8.38; 0.63 vs 0.56 of the plate's texture
+    # a run folder moved without its plate-resolution bank: a one-line error naming the file, or --no-detail
+    import shutil
+
+    moved = tmp_path / "moved"
+    shutil.copytree(ckpt.parent, moved, ignore=shutil.ignore_patterns("detail.npy", "cache"))
+    moved_run = (video, track, moved / "checkpoint.pt")
+    args = ("--plate", str(video), "--plate-track", str(track), "--frames", "30-31")
+    assert _synth(moved_run, tmp_path / "m.####.png", *args) == 2
+    assert not list(tmp_path.glob("m.*.png"))
+    assert _synth(moved_run, tmp_path / "m.####.png", *args, "--no-detail") == 0
