@@ -66,13 +66,13 @@ def _kernels(track_path: str, threads: int, repeats: int) -> dict[str, float]:
     trk = Track.load(track_path)
     model = load_model_for(trk)
     box = crop_box_for_track(model, trk)
-    images = crop_frames(np.stack([rgb for _, rgb in open_frames(str(CLIP), (0, BANK - 1))]), box, (256, 256))
+    frames = np.stack([rgb for _, rgb in open_frames(str(CLIP), (0, BANK - 1))])
+    images = crop_frames(frames, box, (256, 256))
     bank, driven = trk.slice(0, BANK - 1), trk.slice(BANK, FRAMES - 1)
     warper = Warper(model, bank, images, box)
     r = retrieve(driven.expression, bank.expression)  # default k, slots and smoothing (the presets')
     warper.warp(driven.slice(BANK, BANK + 3), r)  # warm-up: bank depth rasters of the first frames
-    fine = Warper(model, bank, crop_frames(np.stack([rgb for _, rgb in open_frames(str(CLIP), (0, BANK - 1))]),
-                                           box, (512, 512)), box, cubic=True)
+    fine = Warper(model, bank, crop_frames(frames, box, (512, 512)), box, cubic=True)
     fine.warp(driven.slice(BANK, BANK + 3), r)
     n = len(driven)
     return {"warp_native": n / _best(lambda: warper.warp(driven, r), repeats),

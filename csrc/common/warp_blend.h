@@ -3,9 +3,8 @@
 // pixel's surface point is located in that frame (barycentric interpolation of the frame's projected vertices),
 // kept unless the frame's own depth raster shows it hidden by more than `depth_tolerance`, and the frame's crop
 // is sampled there bilinearly or (`cubic`) bicubically (Keys, a = -0.75), taps clamped to the crop (border
-// replicated). The samples are averaged
-// with the retrieval weights. Per pixel the slots are summed in slot order: the result does not depend on the
-// batch or the thread count.
+// replicated). The samples are averaged with the retrieval weights. Per pixel the slots are summed in slot
+// order: the result does not depend on the batch or the thread count.
 #pragma once
 #include <cstdint>
 

@@ -139,7 +139,7 @@ class Warper:
     Args:
         model: the 3DMM of both tracks.
         bank_track: the training frames' track (N frames).
-        bank_images: (N, S, S, 3) uint8 training crops made with ``box``.
+        bank_images: (N, S, S, 3) uint8 training crops made with ``bank_box``.
         box: (4,) the crop box of the driven frames' output (source pixels of the driven shot).
         backdrop: head mode (the whole crop is regenerated): only the face proper is warped
             (:data:`HEAD_WARP_REGIONS`: stretching the throat over the collar looks worse than showing it), and
