@@ -47,8 +47,10 @@ def _frames(pattern: str, box: np.ndarray, size: int, n: int) -> np.ndarray:
 
 def _synthesize(checkpoint: Path, track: str, plate: str, plate_track: str, output: str, device: str,
                 frames: tuple[int, int] | None = None) -> str:
+    # keep_plate off: on the way back the plate is X's real frame and the round-tripped expression nearly X's
+    # own, so kept plate pixels would be the answer; the cycle measures what the networks make
     get_spec("synthesize")(checkpoint=str(checkpoint), track=track, plate=plate, plate_track=plate_track,
-                           output=output, frames=frames, device=device)
+                           output=output, frames=frames, device=device, keep_plate=False)
     return output
 
 

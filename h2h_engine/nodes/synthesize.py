@@ -23,7 +23,7 @@ from ..io.frames import FramePattern, is_pattern
 from ..io.image import read_image
 from ..io.writer import FrameWriter, is_movie
 from ..morphable import load_model_for
-from ..render.appearance import AppearanceSettings, Retrieval, Warper, add_detail
+from ..render.appearance import AppearanceSettings, Retrieval, Warper, add_detail, plate_keep
 from ..render.conditioning import render_conditioning
 from ..render.crop import crop_box_for_track, crop_frames, paste_back
 from ..synthesis.config import ModelConfig
@@ -69,16 +69,27 @@ class _Appearance:
         if self.own is not None:
             model.check_compatible(self.own.model_name, self.own.model_digest, f"plate track {plate_track}")
 
+    def _own(self, part: Track) -> Track | None:
+        """The plate track over ``part``'s frames (None without one)."""
+        if self.own is None:
+            return None
+        rows = np.searchsorted(self.own.frames, part.frames)
+        if not np.array_equal(self.own.frames[np.minimum(rows, len(self.own) - 1)], part.frames):
+            raise InputError(f"the plate track lacks frames of {part.frames[0]}-{part.frames[-1]}")
+        return self.own.slice(int(part.frames[0]), int(part.frames[-1]))
+
+    def keep(self, i: int, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Track index i's plate pixels to keep, from ``crop`` (S', S', C) of its plate frame (any size and colour
+        space): the warped crop and its (S', S') weight (:func:`~h2h_engine.render.appearance.plate_keep`)."""
+        part = self.trk.slice(int(self.trk.frames[i]), int(self.trk.frames[i]))
+        kept, weight = plate_keep(self.model, part, self._own(part), crop[None], self.box)
+        return kept[0], weight[0]
+
     def inputs(self, lo: int, hi: int) -> tuple[np.ndarray, ...]:
         """Matte (n, S, S), warp + coverage of track indices lo..hi, and the detail warp + coverage (n, D, D)
         or None, None."""
         part = self.trk.slice(int(self.trk.frames[lo]), int(self.trk.frames[hi]))
-        own = None
-        if self.own is not None:
-            rows = np.searchsorted(self.own.frames, part.frames)
-            if not np.array_equal(self.own.frames[np.minimum(rows, len(self.own) - 1)], part.frames):
-                raise InputError(f"the plate track lacks frames of {part.frames[0]}-{part.frames[-1]}")
-            own = self.own.slice(int(part.frames[0]), int(part.frames[-1]))
+        own = self._own(part)
         s = (self.size, self.size)
         matte = self.settings.matte(self.model, part, own, self.box, s)
         r = Retrieval(self.retrieval.index[lo:hi + 1], self.retrieval.weight[lo:hi + 1], self.retrieval.scale)
@@ -94,7 +105,8 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
                       info: dict[str, Any] | None = None,
                       plate_space: str = "srgb",
                       plate_track: str | None = None,
-                      engine: str = "auto", detail: bool = True) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+                      engine: str = "auto", detail: bool = True,
+                      keep_plate: bool = True) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
     """Yield ``(frame number, image, alpha)`` for ``frames`` of ``track`` in order: G's face crop (display
     sRGB, alpha None), or with ``plate`` (frame number -> (H0, W0, 3) float32 in ``plate_space``, asked in
     ascending order) the crop converted to ``plate_space`` and composited on it, with the composite's
@@ -103,7 +115,9 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
     ``mask``: auto (the model's region: the face matte for face-region models, else the crop box), box, or
     face (the rendered face). Models with plate context need ``plate``. ``detail``: composite appearance
     models at the plate's pixel density (:func:`~h2h_engine.render.appearance.add_detail`, from the run's
-    plate-resolution bank) instead of upsampling the model-size crop. Blocks whose frame numbers ``skip``
+    plate-resolution bank) instead of upsampling the model-size crop. ``keep_plate``: face-region models with
+    ``plate_track`` keep the plate's own pixels, warped to the driven expression, where that expression barely
+    moves the face (:func:`~h2h_engine.render.appearance.plate_keep`). Blocks whose frame numbers ``skip``
     accepts are not synthesized (farm re-runs). ``info``, when given, receives the range, crop box, size, the
     side the crop was composited at (``detail_size``, None: the model's) and the engine that ran G
     (``engine``: auto | torch | onnx | bf16, see :mod:`h2h_engine.synthesis.engine`).
@@ -138,10 +152,12 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
     record = ck.get("appearance")
     look = (_Appearance(checkpoint, record, model, trk, plate_track, box, np.asarray(ck["crop_box"], np.float32),
                         size, backdrop=cfg.region == "crop", detail=detail and plate is not None) if record else None)
+    keeping = keep_plate and look is not None and look.own is not None and cfg.region == "face" and plate is not None
     synth = Synthesizer(gen, device=device, source=f"checkpoint {checkpoint}", engine=engine)
     if info is not None:
         info["engine"] = synth.engine
         info["detail_size"] = look.detail.size[0] if look is not None and look.detail is not None else None
+        info["keep_plate"] = keeping
     total, done = last - first + 1, 0
     for _, out_first, out_last in synth.schedule.blocks(first, last):
         numbers = [int(f) for f in trk.frames[out_first:out_last + 1]]
@@ -200,6 +216,9 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
                 if under.shape[1::-1] != tuple(trk.image_size):
                     raise InputError(f"plate frame {number} is {under.shape[1]}x{under.shape[0]}; track {track} was "
                                      f"made on {trk.image_size[0]}x{trk.image_size[1]} frames: use that plate")
+                if keeping:  # the plate's own pixels where the driven expression barely moves the face
+                    kept, held = look.keep(i, crop_frames(under[None], box, patch.shape[1::-1])[0])
+                    patch = patch + held[..., None] * (kept - patch)
                 image, alpha = paste_back(under, patch, weight, box, soft)
             yield number, image, alpha
             done += 1
@@ -258,7 +277,7 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
         composite: bool = True, feather: float = 12.0, mask: str = "auto", device: str = "auto",
         force: bool = False, colourspace: str = "auto", audio: str = "source", plate_track: str | None = None,
         progress: Callable[[int, int, str], None] = lambda *a: None, engine: str = "auto",
-        detail: bool = True) -> dict[str, Any]:
+        detail: bool = True, keep_plate: bool = True) -> dict[str, Any]:
     """Synthesize ``frames`` of ``track`` (all by default) into ``output`` (sequence pattern or movie)."""
     from ..synthesis.checkpoint import checkpoint_file  # noqa: PLC0415 - torch only when G runs
     checkpoint = str(checkpoint_file(checkpoint))
@@ -278,7 +297,7 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
     info: dict[str, Any] = {}
     stamp = settings_stamp("synthesize", {"composite": composite, "feather": feather, "mask": mask,
                                           "device": device, "colourspace": colourspace, "engine": engine,
-                                          "detail": detail},
+                                          "detail": detail, "keep_plate": keep_plate},
                            [checkpoint, track, plate, plate_track])
     movie = is_movie(output)
     # the composite's matte goes out with it: a `mask` layer in EXR (RGB stays the whole comp), the alpha of
@@ -290,14 +309,15 @@ def run(checkpoint: str, track: str, output: str, plate: str | None = None, fram
             writer.attributes = {"oiio:UnassociatedAlpha": 1}
         for number, image, alpha in synthesize_frames(checkpoint, track, frames, plate_fn, feather, mask, device,
                                                       lambda n: not force and all(writer.exists(f) for f in n),
-                                                      progress, info, plate_space, plate_track, engine, detail):
+                                                      progress, info, plate_space, plate_track, engine, detail,
+                                                      keep_plate):
             image = image if plate_space == want else convert(image, plate_space, want)
             if alpha is not None and not movie:  # the composite's matte goes out with it (RGBA)
                 image = np.concatenate([image, alpha[..., None].astype(image.dtype)], axis=2)
             writer.write(number, image)
     return {"output": str(output), "frames": info["frames"], "size": info["size"],
             "composited": plate_fn is not None, "crop_box": info["crop_box"], "engine": info.get("engine"),
-            "detail_size": info.get("detail_size"),
+            "detail_size": info.get("detail_size"), "keep_plate": info.get("keep_plate"),
             "audio": None if sound is None else [sound.path, sound.start_seconds]}
 
 
@@ -325,6 +345,9 @@ SPEC = NodeSpec(
            Knob("detail", "bool", True, "composite at the plate's own pixel density: the crop plus the detail of the "
                 "run's plate-resolution bank (appearance models trained with one; off: the model-size crop, "
                 "upsampled)"),
+           Knob("keep_plate", "bool", True, "face mode with --plate-track: keep the plate's own face pixels, carried "
+                "to the driven expression, where that expression barely moves the face (forehead, nose, cheeks: the "
+                "plate's own texture, grain and light); off: the whole matte is synthesized"),
            FORCE,
            COLOURSPACE, AUDIO),
     run=run,

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from ..geometry import EYES, MOUTH, OUTER_EYE_CORNERS
 from ..morphable.model import MorphableModel
 from ..track import Track
 from .nmfc import project_track, render_mesh
@@ -35,6 +36,9 @@ DEPTH_TOLERANCE = 0.02                         # of the crop side: a sample hidd
 _RASTER_BATCH = 16                             # driven frames rasterized per call
 BACKDROP_FEATHER = 0.006                       # head mode: the warp fades into its backdrop over this (of the side)
 DETAIL_COVER = 0.999                           # detail is added where the retrieved frames saw the pixel at both sizes
+KEEP_REGIONS = ("face",)                       # face mode: surface whose plate pixels may be kept (no eyeballs/teeth)
+KEEP_MOTION = (0.004, 0.012)                   # ... kept fully below this expression motion, not at all above (of the side)
+KEEP_CLEAR = {"mouth": (0.30, 0.55), "eyes": (0.12, 0.25)}  # ... never near the lips / lids (inter-ocular units)
 
 
 @dataclass(frozen=True)
@@ -269,6 +273,80 @@ def add_detail(image: np.ndarray, warp: np.ndarray, cover: np.ndarray, warp_hi: 
     seen = ((np.asarray(cover_hi, np.float32) >= DETAIL_COVER) & (up(cover) >= DETAIL_COVER)).astype(np.float32)
     alpha = np.minimum(seen, cv2.GaussianBlur(cv2.erode(seen, np.ones((3, 3), np.uint8)), (0, 0), 1.0))
     return np.clip(up(image) + alpha[..., None] * lost, 0, 1)
+
+
+def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """0 below ``lo``, 1 above ``hi``, C1-smooth between."""
+    u = np.clip((x - lo) / max(hi - lo, 1e-9), 0, 1)
+    return u * u * (3 - 2 * u)
+
+
+def keep_prior(model: MorphableModel) -> np.ndarray:
+    """(V,) float32 where the plate may be kept at all: 0 on and around the lips and the eyelids (the performance
+    a dub replaces: mouth shapes, blinks; :data:`KEEP_CLEAR`, distances on the mean face in inter-ocular
+    units), 1 elsewhere, smooth between (made once per model)."""
+    def make() -> np.ndarray:
+        mean = np.asarray(model.mean, np.float64)
+        lm = mean[np.asarray(model.landmarks)]
+        iod = float(np.linalg.norm(lm[OUTER_EYE_CORNERS[0]] - lm[OUTER_EYE_CORNERS[1]]))
+        prior = np.ones(len(mean))
+        for points, (lo, hi) in ((lm[MOUTH], KEEP_CLEAR["mouth"]), (lm[EYES.ravel()], KEEP_CLEAR["eyes"])):
+            near = np.min(np.linalg.norm(mean[:, None] - points[None], axis=2), axis=1) / iod  # (V,)
+            prior *= _smoothstep(near, lo, hi)
+        out = prior.astype(np.float32)
+        out.flags.writeable = False
+        return out
+
+    return model.memo(("keep_prior",), make)
+
+
+def plate_keep(model: MorphableModel, driven: Track, own: Track, plate: np.ndarray, box: np.ndarray,
+               motion: tuple[float, float] = KEEP_MOTION) -> tuple[np.ndarray, np.ndarray]:
+    """Face mode (dubbing): the plate's own pixels carried to the driven expression, and where to keep them.
+
+    The driven frame has the plate's identity and pose, only another expression. Where that expression barely
+    moves the face surface (forehead, nose, cheeks away from the mouth) the plate's own pixels, warped through
+    the 3DMM by that small motion, are the right answer: the plate's own texture, grain, lighting and
+    frame-to-frame behaviour, at its full resolution. The weight is 1 where a surface point moves less than
+    ``motion[0]`` of the crop side between the plate's and the driven expression, 0 beyond ``motion[1]``
+    (smoothstep between), and 0 where the point is hidden in the plate frame, is not face skin (eyeballs and the
+    mouth's interior: gaze and teeth come from the source) or lies on or around the lips and lids
+    (:func:`keep_prior`: the fitted motion there is too coarse to trust the plate's own mouth shapes and blinks).
+
+    Args:
+        driven: (T frames) the driven track; ``own``: the plate's track over the same frames.
+        plate: (T, S, S, C) float32 crops of the plate frames made with ``box`` (any colour space: sampled as is).
+        box: (4,) the crop box.
+    Returns:
+        (T, S, S, C) float32 warped plate crops and (T, S, S) float32 weights in [0, 1].
+    """
+    from .raster import interpolate  # noqa: PLC0415
+
+    t, s = plate.shape[0], plate.shape[1]
+    if len(driven) != t or len(own) != t:
+        raise ValueError(f"driven ({len(driven)}), own ({len(own)}) and plate ({t}) frames must agree")
+    mesh = render_mesh(model, KEEP_REGIONS)
+    size = (int(plate.shape[2]), int(s))
+    pd = project_track(model, driven, box, size, mesh.vertices)  # (T, K, 3)
+    po = project_track(model, own, box, size, mesh.vertices)
+    move = np.linalg.norm(pd[..., :2] - po[..., :2], axis=-1) / s  # (T, K) expression motion, of the side
+    keep = ((1 - _smoothstep(move, *motion)) * keep_prior(model)[mesh.vertices]).astype(np.float32)[..., None]
+    rd = rasterize(pd, mesh.triangles, size)
+    ro = rasterize(po, mesh.triangles, size)
+    src = interpolate(po, mesh.triangles, rd.tri_id, rd.bary)  # (T, S, S, 3) where each pixel lies in the plate
+    wk = interpolate(keep, mesh.triangles, rd.tri_id, rd.bary)[..., 0]
+    out = np.empty(plate.shape, np.float32)
+    weight = np.empty((t, s, size[0]), np.float32)
+    for i in range(t):
+        x, y = src[i, ..., 0] - 0.5, src[i, ..., 1] - 0.5
+        depth = np.where(ro.tri_id[i] >= 0, ro.depth[i], -np.inf).astype(np.float32)
+        seen = cv2.remap(depth, x, y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=-np.inf)
+        ok = ((rd.tri_id[i] >= 0) & (src[i, ..., 2] >= seen - DEPTH_TOLERANCE * s)).astype(np.float32)
+        ok = np.minimum(ok, cv2.GaussianBlur(cv2.erode(ok, np.ones((3, 3), np.uint8)), (0, 0), 1.0))  # soft inside
+        weight[i] = ok * wk[i]
+        out[i] = cv2.remap(np.asarray(plate[i], np.float32), x, y, cv2.INTER_CUBIC,
+                           borderMode=cv2.BORDER_REPLICATE).reshape(out.shape[1:])
+    return out, weight
 
 
 def face_matte(model: MorphableModel, driven: Track, own: Track | None, box: np.ndarray, size: tuple[int, int],

@@ -10,6 +10,7 @@ import torch
 from h2h_engine.cli import main
 from h2h_engine.io import open_frames, read_image
 from h2h_engine.nodes import get_spec
+from h2h_engine.track import Track
 
 CLIP = "OpenTalker__DPE__data_s"
 
@@ -117,8 +118,8 @@ def test_bad_inputs(trained, tmp_path, capsys):
 def test_spec():
     spec = get_spec("synthesize")
     assert [p.name for p in spec.inputs] == ["checkpoint", "track", "plate", "plate_track"]
-    assert {k.name for k in spec.knobs} == {"frames", "composite", "feather", "mask", "detail", "device", "engine",
-                                           "force", "colourspace", "audio"}
+    assert {k.name for k in spec.knobs} == {"frames", "composite", "feather", "mask", "detail", "keep_plate", "device",
+                                           "engine", "force", "colourspace", "audio"}
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +181,8 @@ def test_face_mode_replaces_only_the_matte(instant, tmp_path):
     video, track, _ = instant
     exr, png = tmp_path / "c.####.exr", tmp_path / "c.####.png"
     for out in (exr, png):
-        assert _synth(instant, out, "--plate", str(video), "--plate-track", str(track), "--frames", "30-35") == 0
+        assert _synth(instant, out, "--plate", str(video), "--plate-track", str(track), "--frames", "30-35",
+                      "--no-keep-plate") == 0
     plates = dict(open_frames(video, (30, 35)))
     for f in range(30, 36):
         img = read_image(str(png).replace("####", f"{f:04d}"))
@@ -213,7 +215,7 @@ def test_face_mode_composites_at_the_plate_resolution(instant, tmp_path):
     for flag in ("--detail", "--no-detail"):
         out = tmp_path / flag.strip("-") / "c.####.png"
         assert _synth(instant, out, "--plate", str(video), "--plate-track", str(track), "--frames", "24-35",
-                      flag) == 0
+                      flag, "--no-keep-plate") == 0
         err = sharp = real_sharp = n = 0.0
         for f, img in _frames(out, range(24, 36)).items():
             inside, rgb = img[..., 3] == 255, img[..., :3]
@@ -234,3 +236,37 @@ def test_face_mode_composites_at_the_plate_resolution(instant, tmp_path):
     assert _synth(moved_run, tmp_path / "m.####.png", *args) == 2
     assert not list(tmp_path.glob("m.*.png"))
     assert _synth(moved_run, tmp_path / "m.####.png", *args, "--no-detail") == 0
+
+
+def test_face_mode_keeps_the_plate_where_the_driven_expression_barely_moves(instant, tmp_path):
+    """Dubbing: the plate's frames driven by other expressions (those of frames 0-11 on frames 24-35). With
+    ``--keep-plate`` (the default) much of the face outside the mouth and eyes is the plate's own pixels, the
+    lips and lids are exactly what ``--no-keep-plate`` makes, and the plate is bit-exact outside the matte."""
+    video, track, _ = instant
+    own = Track.load(track)
+    driven = own.slice(24, 35)
+    driven.expression = own.slice(0, 11).expression.copy()
+    drv = tmp_path / "driven.h2h.npz"
+    driven.save(drv)
+    dubbed = (video, drv, instant[2])
+    outs = {}
+    for flag in ("--keep-plate", "--no-keep-plate"):
+        outs[flag] = tmp_path / flag.strip("-") / "c.####.png"
+        assert _synth(dubbed, outs[flag], "--plate", str(video), "--plate-track", str(track), "--frames", "24-35",
+                      flag) == 0
+    plates = dict(open_frames(video, (24, 35)))
+    kept_share = []
+    for f in range(24, 36):
+        keep, bare = (read_image(str(outs[k]).replace("####", f"{f:04d}")) for k in outs)
+        assert np.array_equal(keep[..., 3], bare[..., 3])
+        outside = keep[..., 3] == 0
+        assert np.array_equal(keep[outside][:, :3], plates[f][outside])
+        inside = keep[..., 3] == 255
+        kept_share.append([np.abs(x[..., :3].astype(int) - plates[f]).sum(-1)[inside].mean() for x in (keep, bare)])
+        lm = own.slice(f, f).landmarks[0]
+        for part in (slice(48, 68), slice(36, 42), slice(42, 48)):  # the lips' and the eyes' landmark boxes
+            lo, hi = lm[part].min(0), lm[part].max(0)
+            (x0, y0), (x1, y1) = np.floor(lo).astype(int), np.ceil(hi).astype(int) + 1
+            assert np.array_equal(keep[y0:y1, x0:x1], bare[y0:y1, x0:x1]), (f, part)
+    keep_off, bare_off = np.mean(kept_share, axis=0)  # mean RGB distance to the plate inside the matte
+    assert keep_off < 0.8 * bare_off, (keep_off, bare_off)  # 12.7 vs 17.4
