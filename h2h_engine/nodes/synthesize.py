@@ -23,7 +23,7 @@ from ..io.frames import FramePattern, is_pattern
 from ..io.image import read_image
 from ..io.writer import FrameWriter, is_movie
 from ..morphable import load_model_for
-from ..render.appearance import AppearanceSettings, Retrieval, Warper, add_detail, plate_keep
+from ..render.appearance import AppearanceSettings, PlateKeep, Retrieval, Warper, add_detail
 from ..render.conditioning import render_conditioning
 from ..render.crop import crop_box_for_track, crop_frames, paste_back
 from ..synthesis.config import ModelConfig
@@ -78,16 +78,10 @@ class _Appearance:
             raise InputError(f"the plate track lacks frames of {part.frames[0]}-{part.frames[-1]}")
         return self.own.slice(int(part.frames[0]), int(part.frames[-1]))
 
-    def keep(self, i: int, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Track index i's plate pixels to keep, from ``crop`` (S', S', C) of its plate frame (any size and colour
-        space): the warped crop and its (S', S') weight (:func:`~h2h_engine.render.appearance.plate_keep`)."""
-        part = self.trk.slice(int(self.trk.frames[i]), int(self.trk.frames[i]))
-        kept, weight = plate_keep(self.model, part, self._own(part), crop[None], self.box)
-        return kept[0], weight[0]
-
-    def inputs(self, lo: int, hi: int) -> tuple[np.ndarray, ...]:
-        """Matte (n, S, S), warp + coverage of track indices lo..hi, and the detail warp + coverage (n, D, D)
-        or None, None."""
+    def inputs(self, lo: int, hi: int, keep: bool = False) -> tuple[Any, ...]:
+        """Matte (n, S, S), warp + coverage of track indices lo..hi, the detail warp + coverage (n, D, D) or None,
+        None, and with ``keep`` (and a plate track) the :class:`PlateKeep` of those frames at the composite's
+        size (D, else S), else None."""
         part = self.trk.slice(int(self.trk.frames[lo]), int(self.trk.frames[hi]))
         own = self._own(part)
         s = (self.size, self.size)
@@ -95,7 +89,9 @@ class _Appearance:
         r = Retrieval(self.retrieval.index[lo:hi + 1], self.retrieval.weight[lo:hi + 1], self.retrieval.scale)
         warp, cover = self.warper.warp(part, r)
         fine, fine_cover = self.detail.warp(part, r) if self.detail is not None else (None, None)
-        return matte, warp, cover, fine, fine_cover
+        side = self.size if self.detail is None else self.detail.size[0]
+        keeper = PlateKeep(self.model, part, own, self.box, side) if keep and own is not None else None
+        return matte, warp, cover, fine, fine_cover, keeper
 
 
 def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | None = None,
@@ -117,7 +113,7 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
     models at the plate's pixel density (:func:`~h2h_engine.render.appearance.add_detail`, from the run's
     plate-resolution bank) instead of upsampling the model-size crop. ``keep_plate``: face-region models with
     ``plate_track`` keep the plate's own pixels, warped to the driven expression, where that expression barely
-    moves the face (:func:`~h2h_engine.render.appearance.plate_keep`). Blocks whose frame numbers ``skip``
+    moves the face (:class:`~h2h_engine.render.appearance.PlateKeep`). Blocks whose frame numbers ``skip``
     accepts are not synthesized (farm re-runs). ``info``, when given, receives the range, crop box, size, the
     side the crop was composited at (``detail_size``, None: the model's) and the engine that ran G
     (``engine``: auto | torch | onnx | bf16, see :mod:`h2h_engine.synthesis.engine`).
@@ -168,9 +164,9 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
         lo, hi = synth.schedule.needed(out_first, out_last, cfg.n_cond_frames)
         part = trk.slice(int(trk.frames[lo]), int(trk.frames[hi]))
         c = render_conditioning(model, part, (size, size), crop=box, what=("nmfc", "eyes", "mask"))
-        matte = warp = cover = fine = fine_cover = None
+        matte = warp = cover = fine = fine_cover = keeper = None
         if look is not None:
-            matte, warp, cover, fine, fine_cover = look.inputs(lo, hi)
+            matte, warp, cover, fine, fine_cover, keeper = look.inputs(lo, hi, keeping)
         plates: dict[int, np.ndarray] = {}
 
         def cond_of(i0: int, i1: int) -> np.ndarray:
@@ -216,8 +212,8 @@ def synthesize_frames(checkpoint: str, track: str, frames: tuple[int, int] | Non
                 if under.shape[1::-1] != tuple(trk.image_size):
                     raise InputError(f"plate frame {number} is {under.shape[1]}x{under.shape[0]}; track {track} was "
                                      f"made on {trk.image_size[0]}x{trk.image_size[1]} frames: use that plate")
-                if keeping:  # the plate's own pixels where the driven expression barely moves the face
-                    kept, held = look.keep(i, crop_frames(under[None], box, patch.shape[1::-1])[0])
+                if keeper is not None:  # the plate's own pixels where the driven expression barely moves the face
+                    kept, held = keeper(k, crop_frames(under[None], box, patch.shape[1::-1])[0])
                     patch = patch + held[..., None] * (kept - patch)
                 image, alpha = paste_back(under, patch, weight, box, soft)
             yield number, image, alpha

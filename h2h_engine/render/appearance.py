@@ -300,8 +300,7 @@ def keep_prior(model: MorphableModel) -> np.ndarray:
     return model.memo(("keep_prior",), make)
 
 
-def plate_keep(model: MorphableModel, driven: Track, own: Track, plate: np.ndarray, box: np.ndarray,
-               motion: tuple[float, float] = KEEP_MOTION) -> tuple[np.ndarray, np.ndarray]:
+class PlateKeep:
     """Face mode (dubbing): the plate's own pixels carried to the driven expression, and where to keep them.
 
     The driven frame has the plate's identity and pose, only another expression. Where that expression barely
@@ -309,44 +308,59 @@ def plate_keep(model: MorphableModel, driven: Track, own: Track, plate: np.ndarr
     the 3DMM by that small motion, are the right answer: the plate's own texture, grain, lighting and
     frame-to-frame behaviour, at its full resolution. The weight is 1 where a surface point moves less than
     ``motion[0]`` of the crop side between the plate's and the driven expression, 0 beyond ``motion[1]``
-    (smoothstep between), and 0 where the point is hidden in the plate frame, is not face skin (eyeballs and the
-    mouth's interior: gaze and teeth come from the source) or lies on or around the lips and lids
+    (smoothstep between), and 0 where the point is not face skin (eyeballs and the mouth's interior: gaze and
+    teeth come from the source) or lies on or around the lips and lids
     (:func:`keep_prior`: the fitted motion there is too coarse to trust the plate's own mouth shapes and blinks).
 
     Args:
         driven: (T frames) the driven track; ``own``: the plate's track over the same frames.
-        plate: (T, S, S, C) float32 crops of the plate frames made with ``box`` (any colour space: sampled as is).
-        box: (4,) the crop box.
-    Returns:
-        (T, S, S, C) float32 warped plate crops and (T, S, S) float32 weights in [0, 1].
+        box: (4,) the crop box; ``size``: the side of the crops it is applied to.
     """
-    from .raster import interpolate  # noqa: PLC0415
 
-    t, s = plate.shape[0], plate.shape[1]
-    if len(driven) != t or len(own) != t:
-        raise ValueError(f"driven ({len(driven)}), own ({len(own)}) and plate ({t}) frames must agree")
-    mesh = render_mesh(model, KEEP_REGIONS)
-    size = (int(plate.shape[2]), int(s))
-    pd = project_track(model, driven, box, size, mesh.vertices)  # (T, K, 3)
-    po = project_track(model, own, box, size, mesh.vertices)
-    move = np.linalg.norm(pd[..., :2] - po[..., :2], axis=-1) / s  # (T, K) expression motion, of the side
-    keep = ((1 - _smoothstep(move, *motion)) * keep_prior(model)[mesh.vertices]).astype(np.float32)[..., None]
-    rd = rasterize(pd, mesh.triangles, size)
-    ro = rasterize(po, mesh.triangles, size)
-    src = interpolate(po, mesh.triangles, rd.tri_id, rd.bary)  # (T, S, S, 3) where each pixel lies in the plate
-    wk = interpolate(keep, mesh.triangles, rd.tri_id, rd.bary)[..., 0]
-    out = np.empty(plate.shape, np.float32)
-    weight = np.empty((t, s, size[0]), np.float32)
-    for i in range(t):
-        x, y = src[i, ..., 0] - 0.5, src[i, ..., 1] - 0.5
-        depth = np.where(ro.tri_id[i] >= 0, ro.depth[i], -np.inf).astype(np.float32)
-        seen = cv2.remap(depth, x, y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=-np.inf)
-        ok = ((rd.tri_id[i] >= 0) & (src[i, ..., 2] >= seen - DEPTH_TOLERANCE * s)).astype(np.float32)
+    def __init__(self, model: MorphableModel, driven: Track, own: Track, box: np.ndarray, size: int,
+                 motion: tuple[float, float] = KEEP_MOTION) -> None:
+        if len(driven) != len(own):
+            raise ValueError(f"driven ({len(driven)}) and own ({len(own)}) frames must agree")
+        self.mesh, self.size = render_mesh(model, KEEP_REGIONS), (int(size), int(size))
+        self.driven = project_track(model, driven, box, self.size, self.mesh.vertices)  # (T, K, 3)
+        self.own = project_track(model, own, box, self.size, self.mesh.vertices)
+        move = np.linalg.norm(self.driven[..., :2] - self.own[..., :2], axis=-1) / size  # (T, K), of the side
+        self.vertex_weight = ((1 - _smoothstep(move, *motion)) * keep_prior(model)[self.mesh.vertices]
+                              ).astype(np.float32)[..., None]  # (T, K, 1)
+
+    def __len__(self) -> int:
+        return len(self.driven)
+
+    def __call__(self, i: int, plate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame i from ``plate``, (S, S, C) float32 the crop of its plate frame (any colour space: sampled as is).
+
+        Returns:
+            (S, S, C) float32 the plate warped to the driven expression (0 where the weight is 0) and (S, S) float32
+            the weight in [0, 1].
+        """
+        from .raster import interpolate  # noqa: PLC0415
+
+        if plate.shape[:2] != self.size[::-1]:
+            raise ValueError(f"plate crop must be {self.size[0]}x{self.size[1]}; got {plate.shape[1]}x{plate.shape[0]}")
+        tri = self.mesh.triangles
+        rd = rasterize(self.driven[i:i + 1], tri, self.size)
+        wk = interpolate(self.vertex_weight[i], tri, rd.tri_id, rd.bary)[0, ..., 0]
+        out = np.zeros(plate.shape, np.float32)
+        weight = np.zeros(plate.shape[:2], np.float32)
+        ys, xs = np.nonzero(wk > 0)
+        if len(ys) == 0:
+            return out, weight
+        win = np.s_[max(ys.min() - 4, 0):ys.max() + 5, max(xs.min() - 4, 0):xs.max() + 5]  # only where kept
+        src = interpolate(self.own[i], tri, rd.tri_id, rd.bary)[0][win]  # where each pixel lies in the plate
+        x, y = src[..., 0] - 0.5, src[..., 1] - 0.5
+        # no depth test against the plate frame: where anything is kept the pose is the same and the surface has
+        # moved by a pixel or two, so what the driven frame sees there the plate frame saw too
+        ok = (rd.tri_id[0][win] >= 0).astype(np.float32)
         ok = np.minimum(ok, cv2.GaussianBlur(cv2.erode(ok, np.ones((3, 3), np.uint8)), (0, 0), 1.0))  # soft inside
-        weight[i] = ok * wk[i]
-        out[i] = cv2.remap(np.asarray(plate[i], np.float32), x, y, cv2.INTER_CUBIC,
-                           borderMode=cv2.BORDER_REPLICATE).reshape(out.shape[1:])
-    return out, weight
+        weight[win] = ok * wk[win]
+        out[win] = cv2.remap(np.asarray(plate, np.float32), x, y, cv2.INTER_CUBIC,
+                             borderMode=cv2.BORDER_REPLICATE).reshape(out[win].shape)
+        return out, weight
 
 
 def face_matte(model: MorphableModel, driven: Track, own: Track | None, box: np.ndarray, size: tuple[int, int],

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from h2h_engine.io import open_frames
-from h2h_engine.render.appearance import Warper, face_matte, keep_prior, plate_keep, retrieve
+from h2h_engine.render.appearance import PlateKeep, Warper, face_matte, keep_prior, retrieve
 from h2h_engine.render.crop import crop_box_for_track, crop_frames
 from h2h_engine.render.nmfc import project_track, render_mesh
 from h2h_engine.render.raster import rasterize
@@ -137,11 +137,10 @@ def test_plate_keep_copies_an_unmoved_face_and_never_the_lips_or_lids(shot, mode
     the inner brows moves the skin between them, which is then no longer kept, while the cheek still is."""
     track, box, images = shot
     own = track.slice(20, 20)
-    crop = images[20:21].astype(np.float32)
-    kept, weight = plate_keep(model, own, own, crop, box)
-    w = weight[0]
+    crop = images[20].astype(np.float32)
+    kept, w = PlateKeep(model, own, own, box, 128)(0, crop)
     assert 0.1 < (w > 0.99).mean() < 0.4 and w.min() == 0 and w.max() <= 1  # 0.16 of the crop
-    err = np.abs(kept[0] - crop[0]).max(-1)[w > 0.99]
+    err = np.abs(kept - crop).max(-1)[w > 0.99]
     assert np.median(err) < 0.5 and np.percentile(err, 99) < 4, (np.median(err), np.percentile(err, 99))
     lm = own.landmarks[0]
     to_px = lambda p: np.round((p - box[:2]) / (box[2:] - box[:2]) * 128 - 0.5).astype(int)  # noqa: E731
@@ -154,11 +153,11 @@ def test_plate_keep_copies_an_unmoved_face_and_never_the_lips_or_lids(shot, mode
     raised = own.copy()
     for name in ("browInnerUp_L", "browInnerUp_R"):
         raised.expression[0, model.expression_index(name)] = 1.0
-    _, moved = plate_keep(model, raised, own, crop, box)
+    _, moved = PlateKeep(model, raised, own, box, 128)(0, crop)
     bx, by = to_px((lm[21] + lm[22]) / 2 + (lm[27] - lm[30]) * 0.1)  # between the brows, which now rise
     cx, cy = to_px(lm[1] + (lm[30] - lm[1]) * 0.3)  # the cheek, which does not move
-    assert w[by, bx] > 0.99 and moved[0][by, bx] < 0.5  # 0.34
-    assert w[cy, cx] > 0.99 and moved[0][cy, cx] > 0.99
+    assert w[by, bx] > 0.99 and moved[by, bx] < 0.5  # 0.34
+    assert w[cy, cx] > 0.99 and moved[cy, cx] > 0.99
 
 
 def test_keeping_another_frame_of_the_plate_beats_the_warp_alone(shot, model):
@@ -177,9 +176,9 @@ def test_keeping_another_frame_of_the_plate_beats_the_warp_alone(shot, model):
         frame = track.slice(b, b)
         r = retrieve(track.expression[b:b + 1], track.expression[:24], k=4, slots=4, temporal_sigma=0)
         warp, cover = bank.warp(frame, r)
-        kept, weight = plate_keep(model, frame, track.slice(a, a), images[a:a + 1].astype(np.float32), box)
+        kept, weight = PlateKeep(model, frame, track.slice(a, a), box, 128)(0, images[a].astype(np.float32))
         x = warp[0].astype(np.float32)
-        y = x + weight[0][..., None] * (kept[0] - x)
+        y = x + weight[..., None] * (kept - x)
         seen = cover[0] > 0.99
         for name, img in (("warp", x), ("keep", y)):
             errs[name][0] += np.linalg.norm(img - images[b], axis=-1)[seen].sum()
