@@ -338,24 +338,23 @@ class PlateKeep:
             (S, S, C) float32 the plate warped to the driven expression (0 where the weight is 0) and (S, S) float32
             the weight in [0, 1].
         """
-        from .raster import interpolate  # noqa: PLC0415
+        from .raster import render  # noqa: PLC0415
 
         if plate.shape[:2] != self.size[::-1]:
             raise ValueError(f"plate crop must be {self.size[0]}x{self.size[1]}; got {plate.shape[1]}x{plate.shape[0]}")
-        tri = self.mesh.triangles
-        rd = rasterize(self.driven[i:i + 1], tri, self.size)
-        wk = interpolate(self.vertex_weight[i], tri, rd.tri_id, rd.bary)[0, ..., 0]
+        attr = np.concatenate([self.own[i, :, :2], self.vertex_weight[i]], axis=1)[None]  # (1, K, 3)
+        image, tri_id = render(self.driven[i:i + 1], self.mesh.triangles, attr, self.size)
+        src, wk = image[0, ..., :2], image[0, ..., 2]  # where each pixel lies in the plate frame; its weight
         out = np.zeros(plate.shape, np.float32)
         weight = np.zeros(plate.shape[:2], np.float32)
         ys, xs = np.nonzero(wk > 0)
         if len(ys) == 0:
             return out, weight
         win = np.s_[max(ys.min() - 4, 0):ys.max() + 5, max(xs.min() - 4, 0):xs.max() + 5]  # only where kept
-        src = interpolate(self.own[i], tri, rd.tri_id, rd.bary)[0][win]  # where each pixel lies in the plate
-        x, y = src[..., 0] - 0.5, src[..., 1] - 0.5
+        x, y = src[win][..., 0] - 0.5, src[win][..., 1] - 0.5
         # no depth test against the plate frame: where anything is kept the pose is the same and the surface has
         # moved by a pixel or two, so what the driven frame sees there the plate frame saw too
-        ok = (rd.tri_id[0][win] >= 0).astype(np.float32)
+        ok = (tri_id[0][win] >= 0).astype(np.float32)
         ok = np.minimum(ok, cv2.GaussianBlur(cv2.erode(ok, np.ones((3, 3), np.uint8)), (0, 0), 1.0))  # soft inside
         weight[win] = ok * wk[win]
         out[win] = cv2.remap(np.asarray(plate, np.float32), x, y, cv2.INTER_CUBIC,
