@@ -11,6 +11,8 @@ and the face-mode composite matte.
   frame (depth test against its own raster) or outside the mesh get no sample.
 - **Matte** (face mode, dubbing): the union of the driven and the plate's own rendered face, dilated so the
   jaw's motion is covered, feathered; exactly 0 outside, so the plate is kept bit for bit there.
+- **Plate keep** (face mode): where the driven expression barely moves the face (not on the lips, lids or
+  eyes), the plate's own pixels carried to it through the 3DMM replace the synthesized ones.
 
 Everything is a function of the whole driven track (not of a frame range), so farm chunks agree.
 """
@@ -27,7 +29,7 @@ from ..geometry import EYES, MOUTH, OUTER_EYE_CORNERS
 from ..morphable.model import MorphableModel
 from ..track import Track
 from .nmfc import project_track, render_mesh
-from .raster import rasterize
+from .raster import rasterize, render
 
 WARP_REGIONS = ("face", "mouth", "eyeballs")  # surface carried from training frames (face incl. jaw/throat)
 HEAD_WARP_REGIONS = ("face_narrow", "mouth", "eyeballs")  # ... in head mode (the rest: the retrieved crops)
@@ -38,7 +40,7 @@ BACKDROP_FEATHER = 0.006                       # head mode: the warp fades into 
 DETAIL_COVER = 0.999                           # detail is added where the retrieved frames saw the pixel at both sizes
 KEEP_REGIONS = ("face",)                       # face mode: surface whose plate pixels may be kept (no eyeballs/teeth)
 KEEP_MOTION = (0.004, 0.012)                   # ... kept fully below this expression motion, not at all above (of the side)
-KEEP_CLEAR = {"mouth": (0.30, 0.55), "eyes": (0.12, 0.25)}  # ... never near the lips / lids (inter-ocular units)
+KEEP_CLEAR = {"mouth": (0.30, 0.55), "eyes": (0.12, 0.25)}  # ... never near lips / lids (inter-ocular)
 
 
 @dataclass(frozen=True)
@@ -328,9 +330,6 @@ class PlateKeep:
         self.vertex_weight = ((1 - _smoothstep(move, *motion)) * keep_prior(model)[self.mesh.vertices]
                               ).astype(np.float32)[..., None]  # (T, K, 1)
 
-    def __len__(self) -> int:
-        return len(self.driven)
-
     def __call__(self, i: int, plate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Frame i from ``plate``, (S, S, C) float32 the crop of its plate frame (any colour space: sampled as is).
 
@@ -338,25 +337,28 @@ class PlateKeep:
             (S, S, C) float32 the plate warped to the driven expression (0 where the weight is 0) and (S, S) float32
             the weight in [0, 1].
         """
-        from .raster import render  # noqa: PLC0415
-
         if plate.shape[:2] != self.size[::-1]:
             raise ValueError(f"plate crop must be {self.size[0]}x{self.size[1]}; got {plate.shape[1]}x{plate.shape[0]}")
-        attr = np.concatenate([self.own[i, :, :2], self.vertex_weight[i]], axis=1)[None]  # (1, K, 3)
-        image, tri_id = render(self.driven[i:i + 1], self.mesh.triangles, attr, self.size)
-        src, wk = image[0, ..., :2], image[0, ..., 2]  # where each pixel lies in the plate frame; its weight
         out = np.zeros(plate.shape, np.float32)
         weight = np.zeros(plate.shape[:2], np.float32)
-        ys, xs = np.nonzero(wk > 0)
-        if len(ys) == 0:
+        used = self.vertex_weight[i, :, 0] > 0
+        if not used.any():
             return out, weight
-        win = np.s_[max(ys.min() - 4, 0):ys.max() + 5, max(xs.min() - 4, 0):xs.max() + 5]  # only where kept
-        x, y = src[win][..., 0] - 0.5, src[win][..., 1] - 0.5
+        lo = np.clip(np.floor(self.driven[i, used, :2].min(0)).astype(int) - 4, 0, self.size[0])  # the kept window
+        hi = np.clip(np.ceil(self.driven[i, used, :2].max(0)).astype(int) + 5, 0, self.size[0])
+        if (hi <= lo).any():
+            return out, weight
+        win = np.s_[lo[1]:hi[1], lo[0]:hi[0]]
+        attr = np.concatenate([self.own[i, :, :2], self.vertex_weight[i]], axis=1)[None]  # (1, K, 3)
+        shift = np.array([lo[0], lo[1], 0], np.float32)  # whole pixels: the window's raster is the full one's
+        image, tri_id = render(self.driven[i:i + 1] - shift, self.mesh.triangles, attr, (int(hi[0] - lo[0]),
+                                                                                         int(hi[1] - lo[1])))
+        x, y = image[0, ..., 0] - 0.5, image[0, ..., 1] - 0.5  # where each pixel lies in the plate frame
         # no depth test against the plate frame: where anything is kept the pose is the same and the surface has
         # moved by a pixel or two, so what the driven frame sees there the plate frame saw too
-        ok = (tri_id[0][win] >= 0).astype(np.float32)
+        ok = (tri_id[0] >= 0).astype(np.float32)
         ok = np.minimum(ok, cv2.GaussianBlur(cv2.erode(ok, np.ones((3, 3), np.uint8)), (0, 0), 1.0))  # soft inside
-        weight[win] = ok * wk[win]
+        weight[win] = ok * image[0, ..., 2]
         out[win] = cv2.remap(np.asarray(plate, np.float32), x, y, cv2.INTER_CUBIC,
                              borderMode=cv2.BORDER_REPLICATE).reshape(out[win].shape)
         return out, weight
