@@ -22,6 +22,11 @@ own start (its last layer is zero): the base image over the whole matte, instant
 from their surround instead of from the answer. ``best_baseline`` is the best of them and ``ratio`` = model /
 best (below 1 is better for the errors, above 1 for PSNR and SSIM).
 
+``kept_plate`` (face-region runs) scores what ``h2h synthesize --keep-plate`` adds in a dub without leaking the
+answer: each held-out frame's model output with the plate of *another* held-out frame kept over it
+(:class:`~h2h_engine.render.appearance.PlateKeep`), the one at least ``KEEP_GAP_SECONDS`` away with the nearest
+head pose; the pose gap makes it harder than a real dub, where the pose is the plate's exactly.
+
 ``neighbour_floor`` is no baseline a method could use but an estimate of the error nobody can predict from
 other frames: each test frame's own real frame ``FLOOR_LAG`` frames earlier, warped onto it through the 3DMM
 (like ``instant``, from a frame seconds away) and composited the same way. Skin texture, compression noise
@@ -43,7 +48,7 @@ from scipy.ndimage import gaussian_filter
 from h2h_engine.errors import InputError
 from h2h_engine.io import atomic_path, write_image
 from h2h_engine.morphable import load_model_for
-from h2h_engine.render.appearance import Retrieval, Warper
+from h2h_engine.render.appearance import PlateKeep, Retrieval, Warper
 from h2h_engine.synthesis.checkpoint import load_generator
 from h2h_engine.synthesis.config import ModelConfig
 from h2h_engine.synthesis.inference import Synthesizer, composite_alpha
@@ -58,6 +63,7 @@ METRICS = ("apd", "mapd", "matte_apd", "mouth_apd", "psnr", "ssim")
 L2_METRICS = ("apd", "mapd", "matte_apd", "mouth_apd")  # aggregated pixel-weighted over the sequence
 HIGHER_IS_BETTER = ("psnr", "ssim")
 FLOOR_LAG = 2  # frames between a test frame and the real frame warped onto it for the neighbour floor
+KEEP_GAP_SECONDS = 1.0  # kept_plate: the plate kept over a held-out frame is from at least this far away
 HEAT_MAX = 100.0  # L2 error (0-255 units) shown as the hottest colour in heat maps
 
 
@@ -187,6 +193,46 @@ def neighbour_floor(data: ShotData, track_path: str | Path, lag: int = FLOOR_LAG
     return warper.warp(held, Retrieval(index.astype(np.int64), np.ones(index.shape, np.float32), 1.0))
 
 
+def pose_matched(track: Track, side: float, gap: int) -> np.ndarray:
+    """(T,) for each frame of ``track`` the frame at least ``gap`` frames away with the nearest head pose: the
+    rotation between them in degrees plus their translation difference and log scale ratio in % of ``side``
+    (-1 where every frame is nearer than ``gap``)."""
+    rot = np.asarray(track.rotation, np.float64)
+    cos = (np.einsum("aij,bij->ab", rot, rot) - 1) / 2  # trace(Ra^T Rb) = 1 + 2 cos(angle)
+    cost = np.degrees(np.arccos(np.clip(cos, -1, 1)))
+    t = np.asarray(track.translation, np.float64)[:, :2]
+    cost += 100 * np.linalg.norm(t[:, None] - t[None], axis=2) / side
+    scale = np.log(np.asarray(track.scale, np.float64).reshape(-1))
+    cost += 100 * np.abs(scale[:, None] - scale[None])
+    rows = np.arange(len(track))
+    cost[np.abs(rows[:, None] - rows[None]) < gap] = np.inf
+    best = cost.argmin(1)
+    return np.where(np.isfinite(cost[rows, best]), best, -1)
+
+
+def kept_plate(data: ShotData, track_path: str | Path, frames: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    """The held-out ``frames`` (T_test, S, S, 3) uint8 with the pose-matched held-out plate kept over them (see
+    the module docstring), and what was matched (the gap in frames, the median pose gap in degrees)."""
+    track = Track.load(track_path).slice(int(data.frames[data.n_train]), int(data.frames[-1]))
+    model = load_model_for(track)
+    real = np.asarray(data.images[data.n_train:])
+    size = real.shape[1]
+    gap = max(1, min(int(round(KEEP_GAP_SECONDS * float(track.fps))), len(track) // 2))
+    match = pose_matched(track, float(data.crop_box[2] - data.crop_box[0]), gap)
+    out, angles = frames.copy(), []
+    for j, a in enumerate(match):
+        if a < 0:
+            continue
+        b_track, a_track = track.slice(int(track.frames[j]), int(track.frames[j])), \
+            track.slice(int(track.frames[a]), int(track.frames[a]))
+        kept, weight = PlateKeep(model, b_track, a_track, data.crop_box, size)(0, real[a].astype(np.float32))
+        x = frames[j].astype(np.float32)
+        out[j] = np.clip(x + weight[..., None] * (kept - x) + 0.5, 0, 255).astype(np.uint8)
+        rel = np.einsum("ji,jk->ik", track.rotation[j], track.rotation[a])
+        angles.append(float(np.degrees(np.arccos(np.clip((np.trace(rel) - 1) / 2, -1, 1)))))
+    return out, {"gap": gap, "matched": len(angles), "pose_gap_deg": float(np.median(angles)) if angles else None}
+
+
 def finished_run(run_dir: str | Path) -> tuple[TrainConfig, dict[str, Any]]:
     """(config, inputs recorded in ``run.json``) of a finished training run; InputError when it is not one."""
     run_dir = Path(run_dir)
@@ -238,8 +284,9 @@ def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) 
     ref = held_out(data, m)
     real, matte, region = ref.real, ref.matte, ref.region
     cover = None if data.cover is None else np.asarray(data.cover[data.n_train:], np.float32)
-    fake = composite(real, generate_test_frames(load_generator(run_dir / CHECKPOINT)[0], data, device),
-                     composite_alpha(m, matte, cover))
+    made = generate_test_frames(load_generator(run_dir / CHECKPOINT)[0], data, device)
+    alpha = composite_alpha(m, matte, cover)
+    fake = composite(real, made, alpha)
     mean_frame = np.asarray(data.images[:data.n_train], np.float64).mean(0).round().astype(np.uint8)
     candidates = {"mean_frame": composite(real, np.broadcast_to(mean_frame, real.shape), matte)}
     # no network: the warped frames composited where they sampled the target (the warp is an appearance input)
@@ -266,6 +313,11 @@ def evaluate_run(run_dir: str | Path, device: str = "auto", heat_maps: int = 4) 
         if name in L2_METRICS:
             summary[name]["model_frame_mean"] = mine[f"{name}_frame_mean"]
     summary["neighbour_floor"] = {"lag": FLOOR_LAG, **{k: floor[k] for k in ("mapd", "matte_apd", "mouth_apd")}}
+    if m.region == "face" and data.warp is not None:  # what --keep-plate adds in a dub, without the answer
+        kept, how = kept_plate(data, inputs["track"], made)
+        kept_scores = scores(composite(real, kept, alpha))
+        summary["kept_plate"] = {**how, **{k: {"model": mine[k], "kept": kept_scores[k]}
+                                           for k in ("mapd", "matte_apd", "mouth_apd")}}
     real_flicker = flicker(real, region)
     summary["flicker"] = {"model": mine["flicker"], "real": real_flicker,
                           "ratio": mine["flicker"] / real_flicker if real_flicker else float("nan")}
@@ -295,4 +347,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines.append(f"neighbour floor (real frame t-{n['lag']} warped to t): mapd {n['mapd']:.3f}, matte_apd "
                  f"{n['matte_apd']:.3f}, mouth_apd {n['mouth_apd']:.3f}")
     lines.append(f"{'flicker':<10} {f['model']:>9.3f} {'real':>11} {f['real']:>9.3f} {f['ratio']:>7.3f}")
+    if "kept_plate" in summary:
+        k = summary["kept_plate"]
+        lines.append(f"with a pose-matched plate kept (>= {k['gap']} frames away): " + ", ".join(
+            f"{name} {k[name]['model']:.3f} -> {k[name]['kept']:.3f}" for name in ("mapd", "matte_apd", "mouth_apd")))
     return "\n".join(lines)
