@@ -61,7 +61,7 @@ def reenact_graph(source: str, target: str, output: str, mode: str, source_frame
                   frames: tuple[int, int] | None, preset: str, epochs: int, run_dir: str, work_dir: str,
                   feather: float, mask: str, device: str, colourspace: str, audio: str, force: bool,
                   progress: Callable[[int, int, str], None] | None = None, fps: str = "",
-                  first_frame: int = 0, engine: str = "auto") -> Graph:
+                  first_frame: int = 0, engine: str = "auto", detail: bool = True, keep_plate: bool = True) -> Graph:
     """The reenactment as a graph (nothing run yet); its last node is synthesize. A train node resumes the
     run it finds in its cache folder (an interrupted one)."""
     work = Path(work_dir) if work_dir else default_work_dir(output)
@@ -81,7 +81,7 @@ def reenact_graph(source: str, target: str, output: str, mode: str, source_frame
         checkpoint.set(resume=(Path(checkpoint.path()) / CHECKPOINT).is_file())
     g.add("synthesize", checkpoint=checkpoint, track=drv, plate=target, plate_track=tgt, output=output,
           feather=feather, mask=mask, device=device, colourspace=colourspace, audio=audio, force=force,
-          engine=engine)
+          engine=engine, detail=detail, keep_plate=keep_plate)
     return g
 
 
@@ -89,12 +89,13 @@ def run(source: str, target: str, output: str, mode: str, source_frames: tuple[i
         frames: tuple[int, int] | None, preset: str, epochs: int, run_dir: str, work_dir: str,
         feather: float, mask: str, device: str, colourspace: str, audio: str, force: bool,
         progress: Callable[[int, int, str], None], fps: str = "", first_frame: int = 0,
-        engine: str = "auto") -> dict[str, Any]:
+        engine: str = "auto", detail: bool = True, keep_plate: bool = True) -> dict[str, Any]:
     """Reenact ``target`` with ``source``'s performance into ``output``; returns the paths of every stage's
     result, the synthesize node's result and the stages that ran (the others came from the cache). ``fps``
     and ``first_frame`` apply to both shots (the track node's knobs)."""
     g = reenact_graph(source, target, output, mode, source_frames, frames, preset, epochs, run_dir, work_dir,
-                      feather, mask, device, colourspace, audio, force, progress, fps, first_frame, engine)
+                      feather, mask, device, colourspace, audio, force, progress, fps, first_frame, engine,
+                      detail, keep_plate)
     src, tgt, drv, *train, synth = g.nodes
     result = g.run(synth)
     return {"output": output, "work_dir": str(g.cache_dir.parent), "source_track": src.path(),
@@ -124,6 +125,7 @@ SPEC = NodeSpec(
         Knob("run_dir", "path", "", "finished training run to reuse instead of training (its checkpoint.pt)"),
         Knob("work_dir", "path", "", "folder for tracks, the training run and the cache (default: OUT.h2h/)"),
         SYNTHESIZE.knob("feather"), SYNTHESIZE.knob("mask"), SYNTHESIZE.knob("device"), SYNTHESIZE.knob("engine"),
+        SYNTHESIZE.knob("detail"), SYNTHESIZE.knob("keep_plate"),
         COLOURSPACE, AUDIO, FORCE,
         TRACK.knob("fps"), TRACK.knob("first_frame"),
     ),
