@@ -44,7 +44,7 @@ import numpy as np
 from h2h_engine.errors import InputError, ModelMismatchError, NoFaceError
 from h2h_engine.io import FramePattern, is_pattern, open_frames
 from h2h_engine.io.writer import FrameWriter
-from h2h_engine.geometry import MOUTH, eye_frame_coords, inter_ocular
+from h2h_engine.geometry import MOUTH, eye_frame_coords, inter_ocular, rotation_error_deg
 from h2h_engine.landmarks import eyes_open, track_landmarks
 from h2h_engine.morphable import MorphableModel, load_model_for
 from h2h_engine.io.timecode import rate_text
@@ -98,13 +98,6 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     if ok.sum() < 3 or np.std(a[ok]) < 1e-9 or np.std(b[ok]) < 1e-9:
         return float("nan")
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
-
-
-def rotation_error_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(T,) angle in degrees of the rotation taking (T, 3, 3) ``b`` to ``a``."""
-    rel = np.einsum("tij,tkj->tik", np.asarray(a, np.float64), np.asarray(b, np.float64))
-    cos = np.clip((np.trace(rel, axis1=1, axis2=2) - 1) / 2, -1.0, 1.0)
-    return np.degrees(np.arccos(cos))
 
 
 def face_position(model: MorphableModel, track: Track) -> np.ndarray:

@@ -46,6 +46,7 @@ from torch import nn
 from scipy.ndimage import gaussian_filter
 
 from h2h_engine.errors import InputError
+from h2h_engine.geometry import rotation_error_deg
 from h2h_engine.io import atomic_path, write_image
 from h2h_engine.morphable import load_model_for
 from h2h_engine.render.appearance import PlateKeep, Retrieval, Warper
@@ -198,8 +199,7 @@ def pose_matched(track: Track, side: float, gap: int) -> np.ndarray:
     rotation between them in degrees plus their translation difference and log scale ratio in % of ``side``
     (-1 where every frame is nearer than ``gap``)."""
     rot = np.asarray(track.rotation, np.float64)
-    cos = (np.einsum("aij,bij->ab", rot, rot) - 1) / 2  # trace(Ra^T Rb) = 1 + 2 cos(angle)
-    cost = np.degrees(np.arccos(np.clip(cos, -1, 1)))
+    cost = rotation_error_deg(rot[:, None], rot[None])  # (T, T)
     t = np.asarray(track.translation, np.float64)[:, :2]
     cost += 100 * np.linalg.norm(t[:, None] - t[None], axis=2) / side
     scale = np.log(np.asarray(track.scale, np.float64).reshape(-1))
@@ -219,18 +219,17 @@ def kept_plate(data: ShotData, track_path: str | Path, frames: np.ndarray) -> tu
     size = real.shape[1]
     gap = max(1, min(int(round(KEEP_GAP_SECONDS * float(track.fps))), len(track) // 2))
     match = pose_matched(track, float(data.crop_box[2] - data.crop_box[0]), gap)
-    out, angles = frames.copy(), []
-    for j, a in enumerate(match):
-        if a < 0:
-            continue
+    out = frames.copy()
+    rows = np.nonzero(match >= 0)[0]
+    for j in rows:
+        a = int(match[j])
         b_track, a_track = track.slice(int(track.frames[j]), int(track.frames[j])), \
             track.slice(int(track.frames[a]), int(track.frames[a]))
         kept, weight = PlateKeep(model, b_track, a_track, data.crop_box, size)(0, real[a].astype(np.float32))
         x = frames[j].astype(np.float32)
         out[j] = np.clip(x + weight[..., None] * (kept - x) + 0.5, 0, 255).astype(np.uint8)
-        rel = np.einsum("ji,jk->ik", track.rotation[j], track.rotation[a])
-        angles.append(float(np.degrees(np.arccos(np.clip((np.trace(rel) - 1) / 2, -1, 1)))))
-    return out, {"gap": gap, "matched": len(angles), "pose_gap_deg": float(np.median(angles)) if angles else None}
+    angles = rotation_error_deg(track.rotation[rows], track.rotation[match[rows]])
+    return out, {"gap": gap, "matched": len(rows), "pose_gap_deg": float(np.median(angles)) if len(rows) else None}
 
 
 def finished_run(run_dir: str | Path) -> tuple[TrainConfig, dict[str, Any]]:

@@ -41,3 +41,10 @@ def project(points: np.ndarray, rotation: np.ndarray, translation: np.ndarray, s
     out[..., 1] = translation[:, None, 1] - (x * r[..., 1, 0] + y * r[..., 1, 1] + z * r[..., 1, 2]) * s
     out[..., 2] = (x * r[..., 2, 0] + y * r[..., 2, 1] + z * r[..., 2, 2]) * s
     return out
+
+
+def rotation_error_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(...) angle in degrees of the rotation taking (..., 3, 3) ``b`` to ``a`` (leading axes broadcast)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    cos = np.clip((np.einsum("...ij,...ij->...", a, b) - 1) / 2, -1.0, 1.0)  # trace(a b^T) = 1 + 2 cos(angle)
+    return np.degrees(np.arccos(cos))

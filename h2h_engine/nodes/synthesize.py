@@ -80,7 +80,7 @@ class _Appearance:
 
     def inputs(self, lo: int, hi: int, keep: bool = False) -> tuple[Any, ...]:
         """Matte (n, S, S), warp + coverage of track indices lo..hi, the detail warp + coverage (n, D, D) or None,
-        None, and with ``keep`` (and a plate track) the :class:`PlateKeep` of those frames at the composite's
+        None, and with ``keep`` (which needs the plate track) the :class:`PlateKeep` of those frames at the composite's
         size (D, else S), else None."""
         part = self.trk.slice(int(self.trk.frames[lo]), int(self.trk.frames[hi]))
         own = self._own(part)
@@ -90,7 +90,7 @@ class _Appearance:
         warp, cover = self.warper.warp(part, r)
         fine, fine_cover = self.detail.warp(part, r) if self.detail is not None else (None, None)
         side = self.size if self.detail is None else self.detail.size[0]
-        keeper = PlateKeep(self.model, part, own, self.box, side) if keep and own is not None else None
+        keeper = PlateKeep(self.model, part, own, self.box, side) if keep else None
         return matte, warp, cover, fine, fine_cover, keeper
 
 
