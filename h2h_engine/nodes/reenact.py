@@ -16,7 +16,6 @@ there is no train stage, and the engine alone is enough.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Callable
 
@@ -49,10 +48,10 @@ def mode_overrides(preset: str, mode: str) -> dict[str, Any]:
 
 def train_settings(preset: str, mode: str, epochs: int) -> tuple[str, ...]:
     """The train node's ``--set`` items for a reenactment: the mode's model settings and, for ``epochs`` > 0,
-    the paper's schedule (2/3 at full rate, 1/3 decaying)."""
+    the paper's schedule: about 2/3 at full rate, 1/3 (at least one epoch from 2 on) decaying to 0."""
     items = [f"model.{k}={v}" for k, v in mode_overrides(preset, mode).get("model", {}).items()]
     if epochs:
-        full = max(1, math.ceil(epochs * 2 / 3))
+        full = epochs - max(1, round(epochs / 3)) if epochs > 1 else 1
         items += [f"epochs={full}", f"decay_epochs={epochs - full}"]
     return tuple(items)
 

@@ -43,6 +43,8 @@ class ModelConfig:
     appearance: str = ""          # comma list of appearance inputs: context (face region only), warp
     upsample: str = "transpose"   # head2head decoder: transpose (paper) | resize (bilinear + conv, no checkerboard)
     unet_levels: int = 4          # unet: stride-2 levels (average-pool down, bilinear up, skips)
+    unet_stride: int = 1          # unet: the residual is made at 1/stride of the size (pixel-unshuffled input,
+                                  # bilinear-upsampled residual) over the full-size base image
 
     def __post_init__(self) -> None:
         if self.size % (2 ** self.n_downsample) != 0:
@@ -64,8 +66,10 @@ class ModelConfig:
             raise ConfigError("model.appearance context (the plate around the face) needs model.region: face")
         if self.arch == "none" and "warp" not in self.appearance_inputs and "context" not in self.appearance_inputs:
             raise ConfigError("model.arch none (no network) composites appearance: set model.appearance")
-        if self.arch == "unet" and self.size % (2 ** self.unet_levels) != 0:
-            raise ConfigError(f"model.size {self.size} must be divisible by 2^unet_levels")
+        if self.unet_stride not in (1, 2, 4):
+            raise ConfigError(f"model.unet_stride must be 1, 2 or 4; got {self.unet_stride}")
+        if self.arch == "unet" and self.size % (2 ** self.unet_levels * self.unet_stride) != 0:
+            raise ConfigError(f"model.size {self.size} must be divisible by 2^unet_levels * unet_stride")
         if self.dynamics_k < 2:
             raise ConfigError(f"model.dynamics_k must be >= 2; got {self.dynamics_k}")
 

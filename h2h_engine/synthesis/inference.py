@@ -96,11 +96,6 @@ def temporal_stack(cond: torch.Tensor, index: torch.Tensor, n_cond_frames: int, 
     return torch.cat(parts, dim=1)
 
 
-def to_unit(image: torch.Tensor) -> torch.Tensor:
-    """G's output in [-1, 1] -> [0, 1]."""
-    return (image.float().clamp(-1, 1) + 1) * 0.5
-
-
 class Synthesizer:
     """Runs a generator over (a range of) a shot's conditioning.
 
@@ -185,13 +180,16 @@ class Synthesizer:
     def _image(self, y: torch.Tensor, index: int) -> np.ndarray:
         """G's raw output (3, H, W) of track index ``index`` -> (H, W, 3) float32 in [0, 1]. Checked before
         the clamp (which turns +Inf into white): finite weights can still overflow, and a NaN frame composites
-        as a black face, so a non-finite output is a CheckpointError before anything is written from it."""
-        if not bool(torch.isfinite(y).all()):
+        as a black face, so a non-finite output is a CheckpointError before anything is written from it.
+        In numpy on the host: one frame is too small for torch's thread pool, whose wake-up after ONNX
+        Runtime's threads cost ~9 ms a frame on 2 cores."""
+        rgb = y.float().cpu().numpy()
+        if not np.isfinite(rgb).all():
             hint = " (fp16 on CUDA: try --device cpu, float32)" if self.half else ""
             raise CheckpointError(f"{self.source}: the generator's output is NaN/Inf at frame index {index} (its "
                                   f"weights overflow {str(self.dtype)[6:]}){hint}; use an earlier checkpoint of "
                                   "the run")
-        return to_unit(y).permute(1, 2, 0).cpu().numpy()
+        return ((np.clip(rgb, -1, 1) + 1) * 0.5).transpose(1, 2, 0)
 
 
 def export_torchscript(generator: nn.Module, path: str | Path) -> None:

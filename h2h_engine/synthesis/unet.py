@@ -6,6 +6,10 @@ The output is a residual over a *base* image made from those inputs (the warp wh
 plate context, else mid-grey), so the untrained network already reproduces the no-network composite and
 training only learns what the warp gets wrong (seams, colour, mouth interior). Levels: two 3x3 convs +
 instance norm + LeakyReLU, average-pool down, bilinear up + conv (no transposed convs: no checkerboard).
+With ``unet_stride`` s > 1 the network runs at 1/s of the size on the pixel-unshuffled input (every input pixel
+still seen) and its residual is upsampled bilinearly onto the full-size base: the corrections it learns are
+smooth (seams, colour, inpainting at the matte's rim), the base keeps the warp's full-size texture, and the
+convolutions cost ~1/s^2.
 """
 from __future__ import annotations
 
@@ -79,7 +83,7 @@ class UNetGenerator(nn.Module):
         super().__init__()
         self.cfg = cfg
         widths = [cfg.ngf * 2 ** min(i, 3) for i in range(cfg.unet_levels + 1)]
-        self.down = nn.ModuleList([_block(cfg.cond_channels, widths[0])] +
+        self.down = nn.ModuleList([_block(cfg.cond_channels * cfg.unet_stride ** 2, widths[0])] +
                                   [_block(widths[i], widths[i + 1]) for i in range(cfg.unet_levels)])
         self.up = nn.ModuleList([_block(widths[i + 1] + widths[i], widths[i]) for i in range(cfg.unet_levels)])
         self.head = nn.Conv2d(widths[0], IMAGE_CHANNELS, 1)
@@ -87,14 +91,18 @@ class UNetGenerator(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, cond: torch.Tensor, prev: torch.Tensor | None = None) -> torch.Tensor:
-        skips, x = [], cond
+        s = self.cfg.unet_stride
+        skips, x = [], F.pixel_unshuffle(cond, s) if s > 1 else cond
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else F.avg_pool2d(x, 2))
             skips.append(x)
         for i in range(self.cfg.unet_levels - 1, -1, -1):
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
             x = self.up[i](torch.cat([x, skips[i]], 1))
-        return (base_image(cond, self.cfg) + self.head(x)).clamp(-1, 1)
+        residual = self.head(x)
+        if s > 1:
+            residual = F.interpolate(residual, scale_factor=s, mode="bilinear", align_corners=False)
+        return (base_image(cond, self.cfg) + residual).clamp(-1, 1)
 
 
 class BaseComposite(nn.Module):

@@ -14,7 +14,7 @@ from h2h_engine import Track
 from h2h_engine.cli import main
 from h2h_engine.io import open_frames
 from h2h_engine.nodes import get_spec
-from h2h_engine.nodes.reenact import default_work_dir, reenact_graph
+from h2h_engine.nodes.reenact import default_work_dir, reenact_graph, train_settings
 from h2h_engine.synthesis.checkpoint import read_checkpoint
 
 STAGES = ["track", "track", "retarget", "train", "synthesize"]
@@ -74,6 +74,16 @@ def test_device_reaches_training(reenacted):
     *_, result, _ = reenacted
     run_config = yaml.safe_load((Path(result["checkpoint"]).parent / "config.yaml").read_text())
     assert run_config["device"] == "cpu"  # --device picks where the target's model trains, not only G's inference
+
+
+def test_epochs_split_into_full_rate_and_decay():
+    """--epochs N: about 2/3 at the full learning rate, the rest (at least one epoch from 2 on) decaying to 0,
+    which is what makes a short CPU run settle (docs/synthesis.md); the mode's model settings come first."""
+    split = {n: train_settings("preview", "face", n)[-2:] for n in (1, 2, 3, 6)}
+    assert split == {1: ("epochs=1", "decay_epochs=0"), 2: ("epochs=1", "decay_epochs=1"),
+                     3: ("epochs=2", "decay_epochs=1"), 6: ("epochs=4", "decay_epochs=2")}
+    assert train_settings("preview", "face", 0) == ("model.region=face", "model.appearance=context,warp")
+    assert train_settings("paper", "head", 0) == ()  # the paper's inputs and schedule exactly
 
 
 def test_rerun_reuses_tracks_and_training(reenacted, capsys):

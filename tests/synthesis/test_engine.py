@@ -3,6 +3,7 @@ tolerances on real conditioning from a tracked clip; the zero state is exact; ON
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -67,10 +68,12 @@ def test_onnx_step_matches_eager(cond):
     assert float(y.abs().max()) > 0.05  # G makes an image (tanh output not collapsed to 0)
 
 
-def test_onnx_feed_forward_sequence_matches_eager(cond):
-    """A feed-forward G (the preview preset's U-Net, here without appearance inputs) through the whole
-    Synthesizer: every frame within ONNX_TOLERANCE of eager torch (in [0, 1] units)."""
-    g = _generator(FEED_FORWARD)
+@pytest.mark.parametrize("stride", [1, 2])
+def test_onnx_feed_forward_sequence_matches_eager(cond, stride):
+    """A feed-forward G (the preview preset's U-Net, here without appearance inputs; at the full size and, as
+    the preset runs it, at half the size on the pixel-unshuffled input) through the whole Synthesizer: every
+    frame within ONNX_TOLERANCE of eager torch (in [0, 1] units)."""
+    g = _generator(replace(FEED_FORWARD, unet_stride=stride))
     runs = {}
     for engine in ("torch", "onnx"):
         synth = Synthesizer(g, device="cpu", engine=engine, schedule=Schedule(block=8))

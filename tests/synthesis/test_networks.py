@@ -69,6 +69,10 @@ def test_model_config_rejects_bad_values():
         ModelConfig.from_dict({"ngf": 8, "nfg": 8})
     with pytest.raises(ConfigError, match="must be int"):
         ModelConfig.from_dict({"ngf": "wide"})
+    with pytest.raises(ConfigError, match="unet_stride must be 1, 2 or 4"):
+        ModelConfig(arch="unet", unet_stride=3)
+    with pytest.raises(ConfigError, match="unet_levels \\* unet_stride"):
+        ModelConfig(size=48, arch="unet", unet_levels=4, unet_stride=2)
     assert ModelConfig().mouth_crop == 72 and ModelConfig(size=64).mouth_crop == 18
 
 

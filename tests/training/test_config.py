@@ -37,7 +37,8 @@ def test_file_and_overrides(tmp_path):
     ("epochs: three\n", "must be int"),
     ("require_vgg: 1\n", "must be bool"),
     ("model: 5\n", "must be a mapping"),
-    ("epochs: 0\n", ">= 1"),
+    ("epochs: -1\n", ">= 0"),
+    ("epochs: 0\ndecay_epochs: 0\n", "at least one epoch"),
     ("seq_len_start: 2\n", "frames_per_step"),
     ("[1, 2\n", "not valid YAML"),
 ])
@@ -66,3 +67,5 @@ def test_schedules():
     assert lr_at(cfg, 0, per_epoch) == lr_at(cfg, 40 * per_epoch - 1, per_epoch) == 2e-4
     assert lr_at(cfg, 50 * per_epoch, per_epoch) == pytest.approx(1e-4)
     assert lr_at(cfg, 60 * per_epoch, per_epoch) == 0
+    decay_only = load_config("paper", overrides={"epochs": 0, "decay_epochs": 2})  # decays from the first step
+    assert lr_at(decay_only, 0, per_epoch) == 2e-4 and lr_at(decay_only, per_epoch, per_epoch) == pytest.approx(1e-4)
