@@ -40,6 +40,29 @@ def test_ssim_properties():
     assert ssim(a, shifted) > 0.95 > ssim(a, rng.permutation(a.reshape(-1, 3)).reshape(a.shape))
 
 
+def test_ssim_equals_the_per_channel_gaussian_definition(clip):
+    """The OpenCV filter the evaluation uses equals the textbook definition (scipy's Gaussian, sigma 1.5,
+    truncated to 11 taps, reflected edges, channel by channel) on two real frames of a shared clip."""
+    from scipy.ndimage import gaussian_filter
+
+    from h2h_engine.io import open_frames
+
+    frames = dict(open_frames(str(clip("tanshuai0219__EDTalk__test_data_pose_source2")), (0, 10)))
+    a, b = frames[0], frames[10]
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    per_channel = []
+    for ch in range(3):
+        x, y = a[..., ch].astype(np.float64), b[..., ch].astype(np.float64)
+        f = lambda z: gaussian_filter(z, 1.5, truncate=3.5, mode="reflect")  # noqa: E731
+        mx, my = f(x), f(y)
+        sxx, syy, sxy = f(x * x) - mx * mx, f(y * y) - my * my, f(x * y) - mx * my
+        per_channel.append((((2 * mx * my + c1) * (2 * sxy + c2)) /
+                            ((mx * mx + my * my + c1) * (sxx + syy + c2))).mean())
+    reference = float(np.mean(per_channel))
+    assert 0.3 < reference < 0.99  # two different frames: neither identical nor unrelated
+    assert ssim(a, b) == pytest.approx(reference, abs=1e-12)
+
+
 def test_mouth_window_and_heat():
     rows, cols = mouth_window(np.array([20, 40, 30, 50]), 18, 64)
     assert (rows.start, rows.stop, cols.start, cols.stop) == (36, 54, 16, 34)
