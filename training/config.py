@@ -57,7 +57,8 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     seed: int = 0                 # weights init, sequence sampling
-    epochs: int = 40              # epochs at the full learning rate (1 epoch ~ every training frame once; 0: decay from the start)
+    epochs: int = 40              # epochs at the full learning rate (1 epoch ~ every training frame once;
+                                  # 0: the rate decays from the first step)
     decay_epochs: int = 20        # further epochs with the learning rate decaying linearly to 0
     lr: float = 2e-4              # Adam, G and Ds
     beta1: float = 0.5
@@ -91,11 +92,11 @@ class TrainConfig:
                      "checkpoint_every", "sample_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1; got {getattr(self, name)}")
-        if self.epochs < 0 or self.epochs + self.decay_epochs < 1:
+        if min(self.epochs, self.decay_epochs) < 0 or self.epochs + self.decay_epochs < 1:
             raise ConfigError(f"epochs and decay_epochs must be >= 0 and train at least one epoch together; got "
                               f"{self.epochs} + {self.decay_epochs}")
-        if self.decay_epochs < 0 or self.lr <= 0 or not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
-            raise ConfigError("decay_epochs must be >= 0, lr > 0, betas in [0, 1)")
+        if self.lr <= 0 or not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
+            raise ConfigError("lr must be > 0 and betas in [0, 1)")
         if self.seq_len_max < self.seq_len_start or self.seq_len_start < self.frames_per_step:
             raise ConfigError(f"need frames_per_step ({self.frames_per_step}) <= seq_len_start "
                               f"({self.seq_len_start}) <= seq_len_max ({self.seq_len_max})")

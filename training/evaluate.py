@@ -82,8 +82,13 @@ def apd_l2(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> floa
 
 def l2_sum(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, int]:
     """(sum of the per-pixel L2 distances, pixels counted) of two (H, W, 3) uint8 frames over ``mask`` (H, W)."""
-    e = l2_error_map(a, b)
-    return (float(e.sum()), e.size) if mask is None else (float(e[mask].sum()), int(mask.sum()))
+    return error_sum(l2_error_map(a, b), mask)
+
+
+def error_sum(e: np.ndarray, mask: np.ndarray | tuple[slice, ...] | None = None) -> tuple[float, int]:
+    """(sum, pixels counted) of an error map over a bool ``mask`` or a window of slices (None: everywhere)."""
+    part = e if mask is None else e[mask]
+    return float(part.sum()), int(part.size)
 
 
 def pixel_weighted(sums: list[tuple[float, int]]) -> float:
@@ -126,10 +131,8 @@ def frame_metrics(fake: np.ndarray, real: np.ndarray, nmfc_mask: np.ndarray, reg
     """All per-frame metrics of one (S, S, 3) uint8 frame pair; ``region`` (S, S) bool the regenerated area.
     The L2_METRICS are (sum, pixels) pairs (see :func:`pixel_weighted`), PSNR and SSIM floats."""
     e = l2_error_map(fake, real)  # one error map for every region
-    return {"apd": (float(e.sum()), e.size), "mapd": (float(e[nmfc_mask].sum()), int(nmfc_mask.sum())),
-            "matte_apd": (float(e[region].sum()), int(region.sum())),
-            "mouth_apd": (float(e[mouth].sum()), e[mouth].size),
-            "psnr": psnr(fake, real), "ssim": ssim(fake, real)}
+    return {"apd": error_sum(e), "mapd": error_sum(e, nmfc_mask), "matte_apd": error_sum(e, region),
+            "mouth_apd": error_sum(e, mouth), "psnr": psnr(fake, real), "ssim": ssim(fake, real)}
 
 
 def sequence_scores(per_frame: list[dict[str, Any]]) -> dict[str, float]:
