@@ -67,7 +67,12 @@ def conditioning_stack(nmfc: np.ndarray, eyes: np.ndarray, *appearance: np.ndarr
     """Per-frame network input channels: (T, H, W, 3) NMFC + (T, H, W, 3) eyes [+ appearance inputs
     (T, H, W, c) in [0, 1], see :func:`appearance_channels`] -> (T, C, H, W) float32."""
     parts = [nmfc, eyes, *appearance]
-    return np.ascontiguousarray(np.concatenate(parts, axis=-1).transpose(0, 3, 1, 2), dtype=np.float32)
+    out = np.empty((len(nmfc), sum(p.shape[-1] for p in parts), *nmfc.shape[1:3]), np.float32)
+    c = 0
+    for p in parts:  # written channel-first in one pass
+        out[:, c:c + p.shape[-1]] = p.transpose(0, 3, 1, 2)
+        c += p.shape[-1]
+    return out
 
 
 def appearance_channels(inputs: tuple[str, ...], images: np.ndarray, matte: np.ndarray | None,
@@ -92,6 +97,9 @@ def temporal_stack(cond: torch.Tensor, index: torch.Tensor, n_cond_frames: int, 
     """G's conditioning input for track indices ``index``: from (N, C, H, W) per-frame conditioning of track
     indices ``offset..`` -> (len(index), C * n_cond_frames, H, W), frames t-n+1..t oldest first; indices
     before the shot's first frame (0) repeat frame 0."""
+    if n_cond_frames == 1 and len(index) == 1:  # one frame of its own conditioning: a view, no copy
+        i = max(int(index[0]), 0) - offset
+        return cond[i:i + 1]
     parts = [cond[(index - k).clamp(min=0) - offset] for k in range(n_cond_frames - 1, -1, -1)]
     return torch.cat(parts, dim=1)
 

@@ -11,7 +11,8 @@ import torch
 from h2h_engine.errors import CheckpointError, ConfigError, InputError
 from h2h_engine.synthesis import Generator, ModelConfig
 from h2h_engine.synthesis.checkpoint import SCHEMA, load_generator
-from h2h_engine.synthesis.inference import Schedule, Synthesizer, export_torchscript, pick_device
+from h2h_engine.synthesis.inference import (Schedule, Synthesizer, conditioning_stack, export_torchscript, pick_device,
+                                           temporal_stack)
 
 CFG = ModelConfig(size=32, ngf=8, n_downsample=2, n_blocks_encoder=1, n_blocks_decoder=1)
 
@@ -27,6 +28,19 @@ def test_schedule_blocks():
     assert s.blocks(5, 23) == [(0, 5, 9), (7, 10, 19), (17, 20, 23)]
     assert s.needed(12, 14) == (5, 14)  # block 1 starts at 7, minus 2 frames of conditioning context
     assert s.needed(0, 3) == (0, 3)
+
+
+def test_stacks_equal_their_definitions():
+    """The channel-first input stack and the one-frame view of temporal_stack equal concatenation and indexing."""
+    rng = np.random.default_rng(3)
+    parts = [rng.random((4, 5, 6, c), dtype=np.float32) for c in (3, 3, 3, 1)]
+    np.testing.assert_array_equal(conditioning_stack(*parts), np.concatenate(parts, -1).transpose(0, 3, 1, 2))
+    c = torch.from_numpy(rng.random((6, 2, 3, 3), dtype=np.float32))  # track indices 0..5
+    for t in (0, 2, 5):
+        for n in (1, 2, 3):  # frames t-n+1..t, oldest first, those before 0 repeating frame 0
+            want = torch.cat([c[max(t - k, 0)][None] for k in range(n - 1, -1, -1)], 1)
+            np.testing.assert_array_equal(temporal_stack(c, torch.tensor([t]), n), want)
+    np.testing.assert_array_equal(temporal_stack(c[2:], torch.tensor([4]), 1, offset=2), c[4:5])
 
 
 def test_chunks_equal_whole(generator):
