@@ -14,7 +14,7 @@ import yaml
 
 from h2h_engine.errors import ConfigError
 from h2h_engine.io.yaml_file import read_yaml_mapping
-from h2h_engine.render.appearance import AppearanceSettings
+from h2h_engine.render.appearance import RETRIEVAL, AppearanceSettings
 from h2h_engine.synthesis.config import ModelConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -30,9 +30,9 @@ class DataConfig:
     crop_smooth: int = 15         # temporal smoothing of the crop box detection, frames
     train_fraction: float = 2 / 3  # leading part of the shot used for training; the rest is held out
     max_frames: int = 0           # use only the first N frames of the track (0 = all)
-    retrieval_k: int = 8          # appearance warp: nearest training frames per frame (render/appearance.py)
-    retrieval_slots: int = 10     # ... kept per frame after smoothing the weights over time
-    retrieval_sigma: float = 2.5  # ... Gaussian smoothing of the weights over frames
+    retrieval_k: int = RETRIEVAL["k"]  # appearance warp: nearest training frames per frame (render/appearance.py)
+    retrieval_slots: int = RETRIEVAL["slots"]  # ... kept per frame after smoothing the weights over time
+    retrieval_sigma: float = RETRIEVAL["temporal_sigma"]  # ... Gaussian smoothing of the weights over frames
     retrieval_exclude: int = 25   # training frames never retrieve frames this close to themselves (copies)
     retrieval_pose: float = 0.015  # ... one squared degree of head rotation costs this much squared expression
                                    # distance (0: expression only; 0.015: ~2.5 degrees = a typical neighbour)

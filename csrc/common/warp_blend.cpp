@@ -2,7 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 namespace h2h {
 namespace {
@@ -34,7 +39,9 @@ inline void CubicWeights(float f, float* w) {
 
 // Bicubic sample of a (H, W, 3) uint8 image at pixel coordinates (x, y) of pixel centres, border replicated
 // (taps clamped to the image). Bilinear low-passes every sample (a half-pixel offset averages two pixels), which
-// a warp applies at every fractional position: the warped face loses its finest texture.
+// a warp applies at every fractional position: the warped face loses its finest texture. With AVX2 a sample
+// whose 4 columns lie inside the image is filtered down its columns first, a row's 12 channels at once (the
+// same sum in another order).
 inline void Bicubic(const uint8_t* img, int w, int h, float x, float y, float* rgb) {
   x = std::min(std::max(x, -2.0f), static_cast<float>(w + 1));  // beyond this every tap is the border pixel
   y = std::min(std::max(y, -2.0f), static_cast<float>(h + 1));
@@ -43,6 +50,27 @@ inline void Bicubic(const uint8_t* img, int w, int h, float x, float y, float* r
   float wx[4], wy[4];
   CubicWeights(x - fx0, wx);
   CubicWeights(y - fy0, wy);
+#if defined(__AVX2__)
+  if (x0 >= 0 && x0 + 3 < w) {  // the 4 taps of a row are adjacent: 12 bytes, filtered down the rows first
+    __m256 lo = _mm256_setzero_ps();  // lanes r0 g0 b0 r1 g1 b1 r2 g2
+    __m128 hi = _mm_setzero_ps();     // lanes b2 r3 g3 b3
+    for (int j = 0; j < 4; ++j) {
+      const uint8_t* px = img + 3 * (static_cast<int64_t>(std::min(std::max(y0 + j, 0), h - 1)) * w + x0);
+      int64_t a;
+      int32_t b;
+      std::memcpy(&a, px, 8);
+      std::memcpy(&b, px + 8, 4);
+      const __m256 s = _mm256_set1_ps(wy[j]);
+      lo = _mm256_add_ps(lo, _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(a)))));
+      hi = _mm_add_ps(hi, _mm_mul_ps(_mm256_castps256_ps128(s), _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(b)))));
+    }
+    float t[12];
+    _mm256_storeu_ps(t, _mm256_mul_ps(lo, _mm256_setr_ps(wx[0], wx[0], wx[0], wx[1], wx[1], wx[1], wx[2], wx[2])));
+    _mm_storeu_ps(t + 8, _mm_mul_ps(hi, _mm_setr_ps(wx[2], wx[3], wx[3], wx[3])));
+    for (int k = 0; k < 3; ++k) rgb[k] = (t[k] + t[k + 3]) + (t[k + 6] + t[k + 9]);
+    return;
+  }
+#endif
   int xs[4];
   for (int i = 0; i < 4; ++i) xs[i] = std::min(std::max(x0 + i, 0), w - 1);
   rgb[0] = rgb[1] = rgb[2] = 0.0f;

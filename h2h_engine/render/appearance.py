@@ -38,6 +38,7 @@ DEPTH_TOLERANCE = 0.02                         # of the crop side: a sample hidd
 _RASTER_BATCH = 16                             # driven frames rasterized per call
 BACKDROP_FEATHER = 0.006                       # head mode: the warp fades into its backdrop over this (of the side)
 DETAIL_COVER = 0.999                           # detail is added where the retrieved frames saw the pixel at both sizes
+RETRIEVAL = {"k": 8, "slots": 10, "temporal_sigma": 2.5}  # the presets' retrieval (DataConfig's defaults)
 KEEP_REGIONS = ("face",)                       # face mode: surface whose plate pixels may be kept (no eyeballs/teeth)
 KEEP_MOTION = (0.004, 0.012)                   # ... kept fully below this expression motion, not at all above (of the side)
 KEEP_CLEAR = {"mouth": (0.30, 0.55), "eyes": (0.12, 0.25)}  # ... never near lips / lids (inter-ocular)
@@ -52,7 +53,8 @@ class Retrieval:
     scale: float        # the squared-distance bandwidth used
 
 
-def retrieve(query: np.ndarray, bank: np.ndarray, k: int = 8, slots: int = 10, temporal_sigma: float = 2.5,
+def retrieve(query: np.ndarray, bank: np.ndarray, k: int = RETRIEVAL["k"], slots: int = RETRIEVAL["slots"],
+             temporal_sigma: float = RETRIEVAL["temporal_sigma"],
              exclude_radius: int = 0, query_rows: np.ndarray | None = None, scale: float = 0.0,
              query_rotation: np.ndarray | None = None, bank_rotation: np.ndarray | None = None,
              pose_weight: float = 0.0) -> Retrieval:
