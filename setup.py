@@ -58,7 +58,7 @@ class CMakeBuild(build_ext):
 
 setup(
     name="h2h-engine",
-    version="0.1.3",
+    version="0.1.4",
     description="head2head: video-based neural head synthesis (Head2Head, FG 2020) as an engine for VFX hosts",
     license="MIT",
     python_requires=">=3.10",

@@ -3,5 +3,5 @@ from .errors import H2HError
 from .morphable import MorphableModel, load_model
 from .track import Track
 
-__version__ = "0.1.3"
+__version__ = "0.1.4"
 __all__ = ["H2HError", "MorphableModel", "Track", "load_model", "__version__"]

@@ -60,7 +60,16 @@ def resolve_engine(engine: str, device: torch.device, generator: nn.Module) -> s
                           "(fp16 there by default)")
     if engine == "onnx" and not has_onnxruntime():
         require("onnxruntime", "engine onnx")
+    if engine == "bf16" and not has_native_bf16():
+        warnings.warn("engine bf16: this CPU has neither AVX512-BF16 nor AMX, so bf16 convolutions are emulated "
+                      "(preview's U-Net took 56x the CPU time of onnx on an AVX2 EPYC); use --engine onnx",
+                      RuntimeWarning, stacklevel=2)
     return engine
+
+
+def has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 convolutions in hardware (AVX512-BF16 or AMX tiles)."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 def step_inputs(cfg: Any) -> list[str]:

@@ -3,6 +3,7 @@ tolerances on real conditioning from a tracked clip; the zero state is exact; ON
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -14,8 +15,8 @@ from h2h_engine.nodes.track import track_shot
 from h2h_engine.render.conditioning import render_conditioning
 from h2h_engine.render.crop import crop_box_for_track
 from h2h_engine.synthesis import Generator, ModelConfig
-from h2h_engine.synthesis.engine import (BF16_TOLERANCE, ONNX_TOLERANCE, OnnxStep, export_onnx, onnx_bytes,
-                                         resolve_engine)
+from h2h_engine.synthesis.engine import (BF16_TOLERANCE, ONNX_TOLERANCE, OnnxStep, export_onnx, has_native_bf16,
+                                         onnx_bytes, resolve_engine)
 from h2h_engine.synthesis.generator import make_generator
 from h2h_engine.synthesis.inference import Schedule, Synthesizer, conditioning_stack, temporal_stack
 
@@ -87,7 +88,11 @@ def test_onnx_feed_forward_sequence_matches_eager(cond, stride):
 
 def test_bf16_step_within_its_tolerance(cond):
     g = _generator(RECURRENT)
-    synth = Synthesizer(g, device="cpu", engine="bf16")
+    with warnings.catch_warnings(record=True) as caught:  # emulated bf16 (no AVX512-BF16 / AMX) is said so
+        warnings.simplefilter("always")
+        synth = Synthesizer(g, device="cpu", engine="bf16")
+    said = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning) and "bf16" in str(w.message)]
+    assert len(said) == (0 if has_native_bf16() else 1) and all("--engine onnx" in m for m in said)
     c = torch.from_numpy(cond)
     x = temporal_stack(c, torch.tensor([5]), RECURRENT.n_cond_frames)
     prev = torch.rand(1, RECURRENT.prev_channels, SIZE, SIZE) * 2 - 1
