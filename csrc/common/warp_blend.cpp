@@ -62,7 +62,8 @@ inline void Bicubic(const uint8_t* img, int w, int h, float x, float y, float* r
       std::memcpy(&b, px + 8, 4);
       const __m256 s = _mm256_set1_ps(wy[j]);
       lo = _mm256_add_ps(lo, _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(a)))));
-      hi = _mm_add_ps(hi, _mm_mul_ps(_mm256_castps256_ps128(s), _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(b)))));
+      hi = _mm_add_ps(hi, _mm_mul_ps(_mm256_castps256_ps128(s),
+                                     _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(b)))));
     }
     float t[12];
     _mm256_storeu_ps(t, _mm256_mul_ps(lo, _mm256_setr_ps(wx[0], wx[0], wx[0], wx[1], wx[1], wx[1], wx[2], wx[2])));
